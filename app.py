@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""CDK app: one BedrockCustomizationStack, checked by cdk-nag's AwsSolutions rules.
+
+Environment-agnostic unless an account and Region are given, by context
+(``-c account=... -c region=...``) or by CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION.
+Context ``notificationEmails`` (comma-separated) subscribes addresses to outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from constructs_lib import BedrockCustomizationStack
+
+
+# Feature flags the stack is written for; set here so tests and `cdk synth` agree.
+FEATURE_FLAGS = {
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+    "@aws-cdk/core:checkSecretUsage": True,
+}
+
+
+def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
+    app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
+    env = cdk.Environment(account=account, region=region) if account and region else None
+    emails = [e for e in (app.node.try_get_context("notificationEmails") or "").split(",") if e]
+    BedrockCustomizationStack(
+        app,
+        app.node.try_get_context("stackName") or "BedrockCustomization",
+        env=env,
+        notification_emails=emails,
+        description="Amazon Bedrock model customization workflow (bedrock-customize)",
+    )
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

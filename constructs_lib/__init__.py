@@ -1,0 +1,18 @@
+"""CDK constructs for Amazon Bedrock model customization.
+
+Each construct is usable on its own; ``BedrockCustomizationStack`` composes them.
+"""
+
+from constructs_lib.notifications import CustomizationNotifications
+from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.stack import BedrockCustomizationStack
+from constructs_lib.storage import CustomizationStorage
+from constructs_lib.workflow import CustomizationWorkflow
+
+__all__ = [
+    "BedrockCustomizationStack",
+    "BedrockServiceRole",
+    "CustomizationNotifications",
+    "CustomizationStorage",
+    "CustomizationWorkflow",
+]

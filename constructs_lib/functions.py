@@ -1,0 +1,177 @@
+"""Python Lambda functions for the handlers, built without Docker.
+
+The handler code is the ``lambda_handlers`` package as it is in this repository. Its
+run-time dependencies (``lambda_handlers/requirements.txt``) go into one layer, built
+by ``pip install --platform`` for the Lambda runtime and architecture, and cached by
+the requirements' digest so repeated syntheses do not download them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+
+from constructs_lib.nag import acknowledge
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = REPO_ROOT / "lambda_handlers" / "requirements.txt"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_PIP_PLATFORM = "manylinux2014_aarch64"
+_PYTHON_VERSION = "3.14"
+
+
+def _layer_digest() -> str:
+    text = REQUIREMENTS.read_text("utf-8")
+    return hashlib.sha256(f"{text}|{_PIP_PLATFORM}|{_PYTHON_VERSION}".encode()).hexdigest()
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("BEDROCK_CUSTOMIZE_CACHE", Path.home() / ".cache" / "bedrock-customize"))
+
+
+def build_layer(output_dir: Path) -> None:
+    """Install the handlers' requirements for the Lambda platform into ``output_dir/python``."""
+    cached = _cache_root() / f"layer-{_layer_digest()[:16]}"
+    if not (cached / ".complete").exists():
+        staging = cached.with_name(f"{cached.name}.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--no-compile", "--target", str(staging / "python"),
+                "--platform", _PIP_PLATFORM, "--implementation", "cp",
+                "--python-version", _PYTHON_VERSION, "--only-binary=:all:",
+                "-r", str(REQUIREMENTS),
+            ],
+            check=True,
+        )
+        (staging / ".complete").write_text("ok")
+        shutil.rmtree(cached, ignore_errors=True)
+        staging.rename(cached)
+    shutil.copytree(cached / "python", output_dir / "python", dirs_exist_ok=True)
+
+
+@jsii.implements(ILocalBundling)
+class _PipLayerBundling:
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+        build_layer(Path(output_dir))
+        return True
+
+
+class WorkflowFunctions(Construct):
+    """Shared layer and code for the workflow's functions, and a factory for them.
+
+    Every function gets its own role (no AWS managed policy), its own KMS-encrypted log
+    group with JSON logs, X-Ray tracing, ARM64 and the same environment.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        log_level: str = "INFO",
+    ) -> None:
+        """
+        :param key: encrypts the functions' log groups.
+        :param environment: environment variables of every function.
+        :param log_retention: how long function logs are kept. Default: three months.
+        :param log_level: Powertools log level. Default: INFO.
+        """
+        super().__init__(scope, construct_id)
+        self._key = key
+        self._environment = {**environment, "POWERTOOLS_SERVICE_NAME": "bedrock-customize", "POWERTOOLS_LOG_LEVEL": log_level}
+        self._log_retention = log_retention
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            description="boto3, pydantic and Powertools for the customization handlers",
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            code=lambda_.Code.from_asset(
+                str(REQUIREMENTS.parent / "data"),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=_layer_digest(),
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("no-docker-needed"),
+                    local=_PipLayerBundling(),
+                ),
+            ),
+        )
+        self.code = lambda_.Code.from_asset(
+            str(REPO_ROOT),
+            exclude=["*", "!lambda_handlers", "!lambda_handlers/**", "**/__pycache__", "**/*.pyc"],
+        )
+
+    def function(
+        self,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+    ) -> lambda_.Function:
+        """A function running ``lambda_handlers.<handler>``."""
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            encryption_key=self._key,
+            retention=self._log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{construct_id}: {description}"[:1000],
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"lambda_handlers.{handler}",
+            code=self.code,
+            layers=[self.layer],
+            role=role,
+            timeout=timeout,
+            memory_size=memory_size,
+            environment=dict(self._environment),
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        acknowledge(
+            role,
+            "IAM5",
+            "Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+            "resource-level permissions: the X-Ray API requires Resource '*'.",
+            findings=["Resource::*"],
+        )
+        return function

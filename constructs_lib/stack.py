@@ -1,0 +1,73 @@
+"""The stack: storage, service role, notifications and workflow, composed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.notifications import CustomizationNotifications
+from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.storage import CustomizationStorage
+from constructs_lib.workflow import SUPPORTED_TYPES, CustomizationWorkflow
+
+
+class BedrockCustomizationStack(Stack):
+    """Everything a team needs to run Bedrock customization requests.
+
+    Outputs: ``StateMachineArn``, ``DataBucketName``, ``ArtifactsBucketName``,
+    ``TopicArn``, ``ServiceRoleArn``, ``KeyArn``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        notification_emails: Sequence[str] = (),
+        extra_data_bucket_names: Sequence[str] = (),
+        enabled_customization_types: Sequence[str] = SUPPORTED_TYPES,
+        job_poll_interval: Duration = Duration.minutes(5),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        **kwargs: Any,
+    ) -> None:
+        """
+        :param notification_emails: subscribed to outcomes. Default: none.
+        :param extra_data_bucket_names: existing buckets requests may read data from.
+            Default: none.
+        :param enabled_customization_types: approaches requests may use. Default:
+            fine-tuning and continued pre-training.
+        :param job_poll_interval: time between job status checks. Default: 5 minutes.
+        :param removal_policy: of the data buckets. Default: RETAIN.
+        """
+        super().__init__(scope, construct_id, **kwargs)
+        self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
+        extra = [
+            s3.Bucket.from_bucket_name(self, f"ExtraData{i}", name) for i, name in enumerate(extra_data_bucket_names)
+        ]
+        self.service_role = BedrockServiceRole(self, "BedrockServiceRole", storage=self.storage, extra_data_buckets=extra)
+        self.notifications = CustomizationNotifications(self, "Notifications", key=self.storage.key,
+                                                        emails=notification_emails)
+        self.workflow = CustomizationWorkflow(
+            self,
+            "Workflow",
+            storage=self.storage,
+            service_role=self.service_role,
+            topic=self.notifications.topic,
+            extra_data_buckets=extra,
+            enabled_customization_types=enabled_customization_types,
+            job_poll_interval=job_poll_interval,
+        )
+        outputs = {
+            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "DataBucketName": self.storage.data_bucket.bucket_name,
+            "ArtifactsBucketName": self.storage.artifacts_bucket.bucket_name,
+            "TopicArn": self.notifications.topic.topic_arn,
+            "ServiceRoleArn": self.service_role.role_arn,
+            "KeyArn": self.storage.key.key_arn,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

@@ -1,0 +1,162 @@
+"""Storage: the stack's KMS key and its data, artifacts and access-log buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+
+from constructs_lib.nag import acknowledge
+
+DEFAULT_DATA_PREFIXES = ("training/", "validation/", "test/")
+DEFAULT_OUTPUT_PREFIX = "customization-jobs/"
+
+
+def _check_prefix(prop: str, value: str) -> None:
+    if not value or value.startswith("/") or not value.endswith("/") or "*" in value:
+        raise ValueError(
+            f"{prop} must be a key prefix such as 'training/' (no leading '/', ending in '/', no '*'), got {value!r}"
+        )
+
+
+class CustomizationStorage(Construct):
+    """A customer-managed KMS key and the buckets of the workflow.
+
+    - ``data_bucket``: training, validation and test JSONL under ``data_prefixes``.
+    - ``artifacts_bucket``: Bedrock's job output under ``output_prefix``, and reports.
+    - ``log_bucket``: server access logs of both (SSE-S3, the only encryption S3
+      server access logging can write to).
+
+    All block public access, deny requests without TLS, keep versions and expire
+    old ones after ``noncurrent_version_retention``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey | None = None,
+        data_prefixes: Sequence[str] = DEFAULT_DATA_PREFIXES,
+        output_prefix: str = DEFAULT_OUTPUT_PREFIX,
+        noncurrent_version_retention: Duration = Duration.days(90),
+        access_log_retention: Duration = Duration.days(365),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param key: KMS key for everything the stack stores. Default: a new key with
+            yearly rotation, retained on stack deletion so data stays readable.
+        :param data_prefixes: prefixes of the data bucket that Bedrock and the
+            validator may read. Default: ``training/``, ``validation/``, ``test/``.
+        :param output_prefix: prefix of the artifacts bucket that Bedrock may write.
+            Default: ``customization-jobs/``.
+        :param noncurrent_version_retention: how long overwritten or deleted object
+            versions are kept. Default: 90 days, enough to recover from a mistake.
+        :param access_log_retention: how long access logs are kept. Default: 365 days.
+        :param removal_policy: what happens to the buckets when the stack is deleted.
+            Default: RETAIN, training data and model output are not thrown away.
+        """
+        super().__init__(scope, construct_id)
+        for prefix in data_prefixes:
+            _check_prefix("data_prefixes", prefix)
+        _check_prefix("output_prefix", output_prefix)
+        if not data_prefixes:
+            raise ValueError("data_prefixes must name at least one prefix, got an empty list")
+        self.data_prefixes = tuple(data_prefixes)
+        self.output_prefix = output_prefix
+
+        self.key: kms.IKey = key or kms.Key(
+            self,
+            "Key",
+            description="Bedrock customization: data, artifacts, logs, notifications",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        stack = Stack.of(self)
+        if isinstance(self.key, kms.Key):
+            # CloudWatch Logs encrypts the workflow's log groups with this key.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchLogsOfThisAccount",
+                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    resources=["*"],  # a key policy's resource is always the key itself
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                        }
+                    },
+                )
+            )
+
+        lifecycle = [
+            s3.LifecycleRule(
+                id="ExpireOldVersions",
+                noncurrent_version_expiration=noncurrent_version_retention,
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )
+        ]
+        self.log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                *lifecycle,
+                s3.LifecycleRule(id="ExpireLogs", expiration=access_log_retention),
+            ],
+            removal_policy=removal_policy,
+        )
+        acknowledge(self.log_bucket, "S1", "This is the access-log bucket itself; logging it into itself would loop.")
+
+        def bucket(construct_id: str, log_prefix: str) -> s3.Bucket:
+            return s3.Bucket(
+                self,
+                construct_id,
+                encryption=s3.BucketEncryption.KMS,
+                encryption_key=self.key,
+                bucket_key_enabled=True,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                versioned=True,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                server_access_logs_bucket=self.log_bucket,
+                server_access_logs_prefix=log_prefix,
+                lifecycle_rules=lifecycle,
+                removal_policy=removal_policy,
+            )
+
+        self.data_bucket = bucket("Data", "data/")
+        self.artifacts_bucket = bucket("Artifacts", "artifacts/")
+
+    def data_object_arns(self) -> list[str]:
+        """ARNs of the objects under every data prefix."""
+        return [self.data_bucket.arn_for_objects(f"{p}*") for p in self.data_prefixes]
+
+    def grant_read_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read (and decrypt, through S3 only) the objects under the data prefixes."""
+        stack = Stack.of(self)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+        )
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=self.data_object_arns())
+
+    def grant_write_data(self, grantee: iam.IGrantable) -> None:
+        """Upload datasets under the data prefixes."""
+        for prefix in self.data_prefixes:
+            self.data_bucket.grant_put(grantee, f"{prefix}*")
+
+    def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:
+        """Read job output and reports."""
+        self.artifacts_bucket.grant_read(grantee)

@@ -1,0 +1,402 @@
+"""The customization workflow: handlers and the Step Functions state machine.
+
+Validate request -> Submit customization job -> (Wait, Check job status)* ->
+Serve the model? -> (Start serving, (Wait, Check serving status)*) -> Notify success.
+
+Every task after validation catches every error into the failure branch:
+Clean up (stop the job, delete serving it created) -> Notify failure -> Fail.
+An execution that is stopped or times out runs no more states, so an EventBridge rule
+sends it to the same cleanup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from constructs_lib.functions import WorkflowFunctions
+from constructs_lib.nag import account_arn, acknowledge, attr_ref
+from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.storage import CustomizationStorage
+from lambda_handlers.common import catalogue
+
+SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
+THROTTLING_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
+
+
+class CustomizationWorkflow(Construct):
+    """Lambda handlers and the Standard state machine that runs a customization request.
+
+    Attributes: ``state_machine``, ``functions`` (by name), ``abort_cleanup_rule``,
+    ``dead_letter_queue``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: CustomizationStorage,
+        service_role: BedrockServiceRole,
+        topic: sns.ITopic,
+        extra_data_buckets: Sequence[s3.IBucket] = (),
+        enabled_customization_types: Sequence[str] = SUPPORTED_TYPES,
+        job_poll_interval: Duration = Duration.minutes(5),
+        serving_poll_interval: Duration = Duration.minutes(1),
+        execution_timeout: Duration = Duration.days(7),
+        log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
+        encrypt_custom_models: bool = True,
+    ) -> None:
+        """
+        :param storage: buckets and key.
+        :param service_role: the role Bedrock assumes; the submit function may pass it.
+        :param topic: where outcomes are published.
+        :param extra_data_buckets: other buckets requests may name for data. Default: none.
+        :param enabled_customization_types: the approaches requests may use. Default:
+            fine-tuning and continued pre-training.
+        :param job_poll_interval: time between job status checks. Default: 5 minutes;
+            jobs run for hours and a check costs one state transition.
+        :param serving_poll_interval: time between serving status checks. Default: 1 minute.
+        :param execution_timeout: an execution running longer is stopped and cleaned up.
+            Default: 7 days, longer than any customization job we know of.
+        :param log_retention: retention of the state machine's and functions' logs.
+            Default: three months.
+        :param encrypt_custom_models: encrypt the custom models with the stack's key.
+            Default: true.
+        """
+        super().__init__(scope, construct_id)
+        unknown = sorted(set(enabled_customization_types) - set(SUPPORTED_TYPES))
+        if unknown:
+            raise ValueError(
+                f"enabled_customization_types: {unknown} not supported by this version; allowed: {list(SUPPORTED_TYPES)}"
+            )
+        if not enabled_customization_types:
+            raise ValueError("enabled_customization_types must name at least one type, got an empty list")
+        for prop, value, low in (
+            ("job_poll_interval", job_poll_interval, 10),
+            ("serving_poll_interval", serving_poll_interval, 10),
+        ):
+            if not value.is_unresolved() and value.to_seconds() < low:
+                raise ValueError(f"{prop} must be at least {low} seconds, got {value.to_seconds()} seconds")
+
+        stack = Stack.of(self)
+        key = storage.key
+        self.functions_factory = WorkflowFunctions(
+            self,
+            "Functions",
+            key=key,
+            log_retention=log_retention,
+            environment={
+                "DATA_BUCKET": storage.data_bucket.bucket_name,
+                "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
+                "DATA_PREFIXES": ",".join(storage.data_prefixes),
+                "OUTPUT_PREFIX": storage.output_prefix,
+                "EXTRA_DATA_BUCKETS": ",".join(b.bucket_name for b in extra_data_buckets),
+                "ENABLED_CUSTOMIZATION_TYPES": ",".join(enabled_customization_types),
+                "SERVICE_ROLE_ARN": service_role.role_arn,
+                "KMS_KEY_ARN": key.key_arn if encrypt_custom_models else "",
+                "TOPIC_ARN": topic.topic_arn,
+                "STACK_NAME": stack.stack_name,
+            },
+        )
+        make = self.functions_factory.function
+        fns = {
+            "validate": make("ValidateRequest", handler="validate_request.handler",
+                             description="Checks a customization request and resolves it into a plan"),
+            "submit": make("SubmitJob", handler="submit_job.handler",
+                           description="Submits the Bedrock model customization job, once per execution"),
+            "check_job": make("CheckJob", handler="check_job.handler",
+                              description="Reads the customization job's status"),
+            "start_serving": make("StartServing", handler="start_serving.handler",
+                                  description="Creates provisioned throughput or an on-demand deployment"),
+            "check_serving": make("CheckServing", handler="check_serving.handler",
+                                  description="Reads the serving resource's status"),
+            "cleanup": make("Cleanup", handler="cleanup.handler", timeout=Duration.minutes(2),
+                            description="Stops the job and deletes serving resources of a failed execution"),
+            "notify": make("Notify", handler="notify.handler",
+                           description="Publishes the execution's outcome"),
+            "abort_cleanup": make("AbortCleanup", handler="cleanup.abort_handler", timeout=Duration.minutes(2),
+                                  description="Cleans up after an execution was stopped or timed out"),
+        }
+        self.functions = fns
+        self._grant(fns, storage, service_role, topic, extra_data_buckets, stack)
+
+        self.log_group = logs.LogGroup(
+            self, "ExecutionLogs", encryption_key=key, retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(
+                self._definition(fns, job_poll_interval, serving_poll_interval)
+            ),
+            timeout=execution_timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(key),
+            comment="Bedrock model customization: validate, submit, wait, serve, notify; clean up on failure",
+        )
+        acknowledge(
+            self.state_machine,
+            "IAM5",
+            "Generated by LambdaInvoke: the role may invoke exactly these functions; ':*' covers their "
+            "versions and aliases, which Step Functions may call.",
+            findings=[f"Resource::{attr_ref(fn)}:*" for name, fn in fns.items() if name != "abort_cleanup"],
+        )
+        acknowledge(
+            self.state_machine,
+            "IAM5",
+            "Generated for logging and tracing: CloudWatch Logs log-delivery actions and X-Ray "
+            "PutTraceSegments support no resource-level permissions and require Resource '*'.",
+            findings=["Resource::*"],
+        )
+
+        # Stopped or timed-out executions run no Catch: clean up from their status event.
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "AbortCleanupDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "SQS3",
+            "This queue is itself the dead-letter queue of the abort-cleanup rule; it needs none of its own.",
+        )
+        abort_fn = fns["abort_cleanup"]
+        abort_fn.configure_async_invoke(retry_attempts=2)
+        abort_fn.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        abort_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self.state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            abort_fn.role,
+            "IAM5",
+            "DescribeExecution on the executions of this state machine only; execution names are chosen "
+            "when an execution starts.",
+            findings=[f"Resource::{account_arn('states', 'execution:' + attr_ref(self.state_machine, 'Name') + ':*')}"],
+        )
+        self.abort_cleanup_rule = events.Rule(
+            self,
+            "AbortCleanupRule",
+            description="Clean up after customization executions that were stopped or timed out",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["ABORTED", "TIMED_OUT"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    abort_fn,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(2),
+                )
+            ],
+        )
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+
+    # -- permissions -------------------------------------------------------------------
+
+    def _grant(self, fns, storage, service_role, topic, extra_data_buckets, stack) -> None:  # noqa: ANN001
+        def arn(resource: str) -> str:
+            return stack.format_arn(service="bedrock", resource=resource, resource_name="*")
+
+        job_arns = [arn("model-customization-job")]
+        custom_model_arns = [arn("custom-model")]
+        throughput_arns = [arn("provisioned-model")]
+        deployment_arns = [arn("custom-model-deployment")]
+        foundation_arns = [
+            stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=model_id)
+            for model_id in sorted(catalogue.models())
+        ]
+
+        def allow(fn: lambda_.Function, actions: list[str], resources: list[str]) -> None:
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+        run_time_ids = (
+            "Bedrock assigns job, custom model, provisioned throughput and deployment IDs at run time, so "
+            "these ARNs name the resource type of this account and Region; the handler acts only on the "
+            "resource whose name and token (or execution tag) are this execution's."
+        )
+
+        def acknowledge_bedrock(fn: lambda_.Function, resource_types: list[str]) -> None:
+            acknowledge(fn.role, "IAM5", run_time_ids,
+                        findings=[f"Resource::{account_arn('bedrock', f'{t}/*')}" for t in resource_types])
+
+        # Validate: the data must exist (HeadObject needs s3:GetObject).
+        storage.grant_read_data(fns["validate"])
+        if extra_data_buckets:
+            allow(fns["validate"], ["s3:GetObject"], [b.arn_for_objects("*") for b in extra_data_buckets])
+        acknowledge(
+            fns["validate"].role, "IAM5",
+            "The validator reads the dataset a request names, anywhere under the data prefixes.",
+            findings=[f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes]
+            + [f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets],
+        )
+
+        # Submit: create (with tags) and read back its own job; pass the service role.
+        allow(fns["submit"], ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
+              foundation_arns + job_arns + custom_model_arns)
+        allow(fns["submit"], ["bedrock:GetModelCustomizationJob"], job_arns)
+        service_role.grant_pass_role(fns["submit"])
+
+        allow(fns["check_job"], ["bedrock:GetModelCustomizationJob"], job_arns)
+
+        allow(fns["start_serving"], ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment",
+                                     "bedrock:TagResource"],
+              custom_model_arns + throughput_arns + deployment_arns)
+        allow(fns["check_serving"], ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+              throughput_arns + deployment_arns)
+
+        # A custom model encrypted with the stack's key: creating it and serving it use the key through Bedrock.
+        for name in ("submit", "start_serving"):
+            fns[name].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[storage.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+                )
+            )
+
+        acknowledge_bedrock(fns["submit"], ["model-customization-job", "custom-model"])
+        acknowledge_bedrock(fns["check_job"], ["model-customization-job"])
+        acknowledge_bedrock(fns["start_serving"], ["custom-model", "provisioned-model", "custom-model-deployment"])
+        acknowledge_bedrock(fns["check_serving"], ["provisioned-model", "custom-model-deployment"])
+        for name in ("cleanup", "abort_cleanup"):
+            acknowledge_bedrock(fns[name], ["model-customization-job", "provisioned-model", "custom-model-deployment"])
+            allow(fns[name], ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], job_arns)
+            allow(fns[name], ["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput",
+                              "bedrock:GetCustomModelDeployment", "bedrock:DeleteCustomModelDeployment",
+                              "bedrock:ListTagsForResource"],
+                  throughput_arns + deployment_arns)
+        for name in ("notify", "abort_cleanup"):
+            allow(fns[name], ["sns:Publish"], [topic.topic_arn])
+            allow(fns[name], ["kms:GenerateDataKey", "kms:Decrypt"], [storage.key.key_arn])
+
+    # -- definition --------------------------------------------------------------------
+
+    def _definition(self, fns, job_poll_interval: Duration, serving_poll_interval: Duration) -> sfn.IChainable:  # noqa: ANN001
+        def invoke(name: str, fn: lambda_.IFunction, payload: sfn.TaskInput | None, result_path: str | None,
+                   comment: str) -> tasks.LambdaInvoke:
+            task = tasks.LambdaInvoke(
+                self, name, lambda_function=fn, payload=payload, result_path=result_path,
+                payload_response_only=True, retry_on_service_exceptions=True, comment=comment,
+            )
+            task.add_retry(errors=THROTTLING_ERRORS, interval=Duration.seconds(5), backoff_rate=2,
+                           max_attempts=6, max_delay=Duration.minutes(2), jitter_strategy=sfn.JitterType.FULL)
+            return task
+
+        # Failure branch.
+        fail = sfn.Fail(self, "Customization failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify_failure = invoke(
+            "Notify failure", fns["notify"],
+            sfn.TaskInput.from_object({"outcome": "FAILED", "state": sfn.JsonPath.object_at("$")}),
+            "$.notification", "Publishes the failure and what cleanup did",
+        )
+        notify_failure.add_catch(fail, errors=["States.ALL"], result_path="$.notificationError")
+        notify_failure.next(fail)
+        cleanup = invoke("Clean up", fns["cleanup"], None, "$.cleanup",
+                         "Stops the job and deletes serving this execution created")
+        cleanup.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
+        cleanup.next(notify_failure)
+
+        def on_failure(task: sfn.TaskStateBase) -> None:
+            task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+
+        # Validation: nothing exists yet, so a rejected request goes straight to the notification.
+        validate = invoke(
+            "Validate request", fns["validate"],
+            sfn.TaskInput.from_object({
+                "request": sfn.JsonPath.object_at("$"),
+                "execution": {"id": sfn.JsonPath.execution_id, "name": sfn.JsonPath.execution_name},
+            }),
+            "$", "Checks the request; rejects it with every problem listed",
+        )
+        validate.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+
+        submit = invoke("Submit customization job", fns["submit"], None, "$.job",
+                        "CreateModelCustomizationJob with a token derived from the execution")
+        submit.add_retry(errors=["ServiceRoleNotReady"], interval=Duration.seconds(10), backoff_rate=1.5,
+                         max_attempts=6, jitter_strategy=sfn.JitterType.FULL)
+        submit.add_retry(errors=["QuotaExceeded"], interval=Duration.minutes(10), backoff_rate=1,
+                         max_attempts=36, jitter_strategy=sfn.JitterType.FULL)
+        on_failure(submit)
+
+        wait_job = sfn.Wait(self, "Wait for job", time=sfn.WaitTime.duration(job_poll_interval))
+        check_job = invoke("Check job status", fns["check_job"], None, "$.job",
+                           "GetModelCustomizationJob; fails on Failed or Stopped")
+        on_failure(check_job)
+
+        notify_success = invoke(
+            "Notify success", fns["notify"],
+            sfn.TaskInput.from_object({"outcome": "SUCCEEDED", "state": sfn.JsonPath.object_at("$")}),
+            "$.notification", "Publishes the custom model and how to invoke it",
+        )
+        on_failure(notify_success)
+        notify_success.next(sfn.Succeed(self, "Customization succeeded"))
+
+        start_serving = invoke("Start serving", fns["start_serving"], None, "$.serving",
+                               "Provisioned throughput or on-demand deployment of the custom model")
+        on_failure(start_serving)
+        wait_serving = sfn.Wait(self, "Wait for serving", time=sfn.WaitTime.duration(serving_poll_interval))
+        check_serving = invoke("Check serving status", fns["check_serving"], None, "$.serving",
+                               "Fails when serving ends in Failed")
+        on_failure(check_serving)
+
+        serving_ready = (
+            sfn.Choice(self, "Serving ready?")
+            .when(sfn.Condition.boolean_equals("$.serving.ready", True), notify_success)
+            .otherwise(wait_serving)
+        )
+        start_serving.next(wait_serving)
+        wait_serving.next(check_serving)
+        check_serving.next(serving_ready)
+
+        serve = (
+            sfn.Choice(self, "Serve the model?")
+            .when(sfn.Condition.string_equals("$.plan.serving.mode", "none"), notify_success)
+            .otherwise(start_serving)
+        )
+        job_done = (
+            sfn.Choice(self, "Job completed?")
+            .when(sfn.Condition.string_equals("$.job.status", "Completed"), serve)
+            .otherwise(wait_job)
+        )
+        wait_job.next(check_job)
+        check_job.next(job_done)
+        return validate.next(submit).next(wait_job)
+
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start executions (and read them)."""
+        self.state_machine.grant_read(grantee)
+        return self.state_machine.grant_start_execution(grantee)
+

@@ -1,0 +1,28 @@
+"""Read the customization job's status.
+
+Returns ``{"status", "jobArn", "stages", ...}``; raises ``CustomizationJobFailed`` or
+``CustomizationJobStopped`` when the job ended badly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_handlers.common.aws import client
+from lambda_handlers.common.errors import translate_client_error
+from lambda_handlers.common.observability import logger
+from lambda_handlers.common.progress import summarize_job
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job_arn = event["job"]["jobArn"]
+    try:
+        response = client("bedrock").get_model_customization_job(jobIdentifier=job_arn)
+    except ClientError as error:
+        raise translate_client_error(error, "GetModelCustomizationJob") from error
+    summary = summarize_job(response)
+    logger.info("job status", extra={"status": summary["status"], "stages": summary["stages"]})
+    return summary

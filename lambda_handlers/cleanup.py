@@ -1,0 +1,136 @@
+"""Remove what an execution left running that costs money.
+
+Two entry points, one logic:
+
+- ``handler``: the state machine's failure branch, with the execution's state.
+- ``abort_handler``: an EventBridge rule for executions that were stopped (ABORTED) or
+  timed out, where the state machine itself runs no more states. It rebuilds the plan
+  from the execution's input, which gives the same names and tokens.
+
+Resources are found by their deterministic names and touched only when they are this
+execution's (the job's ``clientRequestToken``, the execution tag on serving resources).
+The custom model itself is kept: it is the product of a paid job and costs only
+storage; deleting it is the quality gate's decision, not cleanup's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_handlers.common.aws import client
+from lambda_handlers.common.errors import (
+    BedrockThrottled,
+    BedrockUnavailable,
+    RequestInvalid,
+    error_code,
+    translate_client_error,
+)
+from lambda_handlers.common.observability import logger
+from lambda_handlers.common.plan import EXECUTION_TAG, Plan, make_plan
+from lambda_handlers.common.request import check_request
+from lambda_handlers.common.settings import Settings
+from lambda_handlers.notify import publish
+
+_NOT_FOUND = {"ResourceNotFoundException", "ValidationException"}
+
+
+def _is_ours(arn: str, execution_arn: str) -> bool:
+    tags = client("bedrock").list_tags_for_resource(resourceARN=arn).get("tags", [])
+    return any(t["key"] == EXECUTION_TAG and t["value"] == execution_arn for t in tags)
+
+
+def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
+    bedrock = client("bedrock")
+    try:
+        job = bedrock.get_model_customization_job(jobIdentifier=plan.jobName)
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return  # never submitted
+        raise
+    if job.get("clientRequestToken") != plan.clientRequestToken:
+        return  # a job of that name that another execution owns
+    if job["status"] == "InProgress":
+        bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
+        report["stoppedJob"] = job["jobArn"]
+
+
+def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
+    serving = plan.serving
+    if serving.mode == "none" or not serving.name:
+        return
+    bedrock = client("bedrock")
+    try:
+        if serving.mode == "provisioned-throughput":
+            arn = bedrock.get_provisioned_model_throughput(provisionedModelId=serving.name)["provisionedModelArn"]
+        else:
+            arn = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.name)[
+                "customModelDeploymentArn"
+            ]
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return  # never created
+        raise
+    if not _is_ours(arn, plan.executionArn):
+        report["problems"].append(f"{serving.name} exists but is not tagged with this execution; left alone")
+        return
+    if serving.mode == "provisioned-throughput":
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+    else:
+        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    report["deleted"].append(arn)
+
+
+def clean_up(plan: Plan) -> dict[str, Any]:
+    """Stop the job and delete serving resources of one execution; idempotent.
+
+    Throttling and server errors raise (the caller retries the whole, idempotent
+    cleanup); any other failure is recorded under ``problems`` so the notification
+    tells a person what is still running.
+    """
+    report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
+    for step, what in ((_stop_job, f"stop job {plan.jobName}"), (_delete_serving, f"delete {plan.serving.name}")):
+        try:
+            step(plan, report)
+        except ClientError as error:
+            translated = translate_client_error(error, what)
+            if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
+                raise translated from error
+            report["problems"].append(str(translated))
+    return report
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not event.get("plan"):
+        return {"stoppedJob": None, "deleted": [], "problems": []}  # failed before anything was planned
+    report = clean_up(Plan.model_validate(event["plan"]))
+    logger.info("cleanup done", extra=report)
+    return report
+
+
+def _execution_input(detail: dict[str, Any]) -> Any:
+    raw = detail.get("input")
+    if raw is None:  # EventBridge leaves out inputs over its size limit
+        raw = client("stepfunctions").describe_execution(executionArn=detail["executionArn"])["input"]
+    return json.loads(raw)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionArn")
+def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge ``Step Functions Execution Status Change`` (ABORTED, TIMED_OUT)."""
+    detail = event["detail"]
+    settings = Settings.from_env()
+    try:
+        request = check_request(_execution_input(detail), settings.request_context())
+    except RequestInvalid:
+        return {"stoppedJob": None, "deleted": [], "problems": []}  # rejected input: nothing was created
+    plan = make_plan(request, detail["executionArn"], settings.request_context(), settings.stack_name)
+    # Throttling raises: the asynchronous invocation retries, then goes to the dead-letter queue.
+    report = clean_up(plan)
+    state = {"plan": plan.model_dump(), "cleanup": report}
+    publish(settings.topic_arn, detail["status"], state)
+    logger.info("cleanup after stop or timeout", extra=report)
+    return report

@@ -1,0 +1,1 @@
+"""Pure logic shared by the handlers: request document, plan, catalogue, errors."""

@@ -1,0 +1,84 @@
+"""Compose the notification of an execution's outcome: a short text for people and a
+JSON detail for programs, sent as one SNS message with a body per protocol."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+NOTIFICATION_VERSION = "1"
+_MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "email-json", "firehose")
+
+
+def _error_message(error: dict[str, Any]) -> str:
+    """The readable message inside a Step Functions error cause (a Lambda error payload)."""
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return str(cause)
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return str(cause)
+
+
+def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """``(subject, text, detail)`` for an outcome (``SUCCEEDED``, ``FAILED``, ``ABORTED``,
+    ``TIMED_OUT``) and the execution's state document."""
+    plan = state.get("plan") or {}
+    job = state.get("job") or {}
+    serving = state.get("serving") or {}
+    error = state.get("error") or {}
+    cleanup = state.get("cleanup") or {}
+    job_name = plan.get("jobName") or job.get("jobName") or "(no job)"
+
+    detail: dict[str, Any] = {
+        "version": NOTIFICATION_VERSION,
+        "outcome": outcome,
+        "executionArn": plan.get("executionArn") or state.get("executionArn"),
+        "customizationType": plan.get("customizationType"),
+        "baseModelIdentifier": plan.get("baseModelIdentifier"),
+        "jobName": plan.get("jobName"),
+        "jobArn": job.get("jobArn"),
+        "customModelArn": job.get("outputModelArn"),
+    }
+    if serving:
+        detail["serving"] = {k: serving.get(k) for k in ("mode", "arn", "name", "status", "invokeModelId")}
+    if error:
+        detail["error"] = {"error": error.get("Error"), "message": _error_message(error)}
+    if cleanup:
+        detail["cleanup"] = cleanup
+
+    lines: list[str]
+    if outcome == "SUCCEEDED":
+        subject = f"Bedrock customization {job_name} succeeded"
+        lines = [f"Customization job {job_name} completed."]
+        if job.get("outputModelArn"):
+            lines.append(f"Custom model: {job['outputModelArn']}")
+        if serving.get("invokeModelId"):
+            lines.append(f"Served by {serving['mode']}; invoke with modelId {serving['invokeModelId']}")
+        else:
+            lines.append("Not served (serving mode none).")
+    else:
+        word = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(outcome, outcome.lower())
+        subject = f"Bedrock customization {job_name} {word}"
+        lines = [f"Customization {job_name} {word}."]
+        if error:
+            lines.append(f"Error {error.get('Error')}: {_error_message(error)}")
+        if cleanup:
+            removed = cleanup.get("stoppedJob"), *cleanup.get("deleted", [])
+            done = [r for r in removed if r]
+            lines.append("Cleaned up: " + (", ".join(done) if done else "nothing billable was running"))
+            for problem in cleanup.get("problems", []):
+                lines.append(f"NOT cleaned up, act on it: {problem}")
+    if detail["executionArn"]:
+        lines.append(f"Execution: {detail['executionArn']}")
+    # SNS subjects: at most 100 characters.
+    return subject[:100], "\n".join(lines), detail
+
+
+def sns_message(text: str, detail: dict[str, Any]) -> str:
+    """The ``MessageStructure='json'`` body: text by default and for email, JSON for programs."""
+    body = {"default": text, "email": text}
+    body.update({protocol: json.dumps(detail) for protocol in _MACHINE_PROTOCOLS})
+    return json.dumps(body)

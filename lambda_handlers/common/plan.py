@@ -1,0 +1,162 @@
+"""The plan: a checked request resolved into everything the later states need.
+
+The plan is a pure function of the request and the execution ARN. Names and
+idempotency tokens are derived from the execution, so a retried state, or the
+cleanup that runs after an aborted execution, arrives at the same names without
+having to read anything back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from lambda_handlers.common import catalogue
+from lambda_handlers.common.request import CustomizationRequest, RequestContext
+
+EXECUTION_TAG = "bedrock-customize:execution-arn"
+STACK_TAG = "bedrock-customize:stack"
+
+_TYPE_SHORT = {
+    "FINE_TUNING": "ft",
+    "CONTINUED_PRE_TRAINING": "cpt",
+    "DISTILLATION": "distill",
+    "REINFORCEMENT_FINE_TUNING": "rft",
+}
+
+
+class ServingPlan(BaseModel):
+    """What the serving states create, if anything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["none", "provisioned-throughput", "on-demand-deployment"]
+    name: str | None = None
+    modelUnits: int | None = None
+    commitmentDuration: str | None = None
+    clientRequestToken: str | None = None
+
+
+class Plan(BaseModel):
+    """The resolved request; the state machine carries it as ``$.plan``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planVersion: Literal["1"] = "1"
+    executionArn: str
+    customizationType: str
+    baseModelIdentifier: str
+    jobName: str
+    customModelName: str
+    clientRequestToken: str
+    trainingDataConfig: dict[str, Any]
+    validationDataConfig: dict[str, Any] | None = None
+    outputDataConfig: dict[str, Any]
+    hyperParameters: dict[str, str]
+    customizationConfig: dict[str, Any] | None = None
+    tags: dict[str, str]
+    serving: ServingPlan
+
+
+def execution_digest(execution_arn: str, purpose: str = "") -> str:
+    """A stable hex digest of the execution ARN (and a purpose, for distinct tokens)."""
+    return hashlib.sha256(f"{execution_arn}|{purpose}".encode()).hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
+
+
+def _hyperparameter_string(value: str | int | float) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def make_plan(request: CustomizationRequest, execution_arn: str, ctx: RequestContext, stack_name: str = "") -> Plan:
+    """Resolve a checked request for one execution."""
+    model = catalogue.find_model(request.baseModelIdentifier)
+    short = model.short if model else "custom"
+    suffix = execution_digest(execution_arn)[:10]
+    type_short = _TYPE_SHORT[request.customizationType]
+
+    job_name = request.jobName or f"{short}-{type_short}-{suffix}"
+    model_name = request.customModelName or f"{short}-{type_short}-{suffix}"
+    output_uri = (
+        request.outputDataConfig.s3Uri
+        if request.outputDataConfig
+        else f"s3://{ctx.output_bucket}/{ctx.output_prefix}{job_name}/"
+    )
+
+    tags = dict(request.tags)
+    tags[EXECUTION_TAG] = execution_arn
+    if stack_name:
+        tags[STACK_TAG] = stack_name
+
+    serving_cfg = request.serving
+    serving = ServingPlan(mode=serving_cfg.mode)
+    if serving_cfg.mode != "none":
+        default_name = f"{_slug(model_name)}-{'pt' if serving_cfg.mode == 'provisioned-throughput' else 'od'}"
+        serving = ServingPlan(
+            mode=serving_cfg.mode,
+            name=serving_cfg.name or default_name[:63].rstrip("-_"),
+            modelUnits=serving_cfg.modelUnits if serving_cfg.mode == "provisioned-throughput" else None,
+            commitmentDuration=serving_cfg.commitmentDuration if serving_cfg.confirmCommitment else None,
+            clientRequestToken=f"serve-{execution_digest(execution_arn, 'serve')[:40]}",
+        )
+
+    training: dict[str, Any] = request.trainingDataConfig.model_dump(exclude_none=True)
+    return Plan(
+        executionArn=execution_arn,
+        customizationType=request.customizationType,
+        baseModelIdentifier=request.baseModelIdentifier,
+        jobName=job_name,
+        customModelName=model_name,
+        clientRequestToken=f"job-{execution_digest(execution_arn, 'job')[:40]}",
+        trainingDataConfig=training,
+        validationDataConfig=(
+            request.validationDataConfig.model_dump() if request.validationDataConfig else None
+        ),
+        outputDataConfig={"s3Uri": output_uri},
+        hyperParameters={k: _hyperparameter_string(v) for k, v in request.hyperParameters.items()},
+        customizationConfig=(
+            request.customizationConfig.model_dump(exclude_none=True) if request.customizationConfig else None
+        ),
+        tags=tags,
+        serving=serving,
+    )
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Bedrock's ``[{"key", "value"}]`` form of a tag map."""
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def build_create_job_request(plan: Plan, role_arn: str, kms_key_arn: str | None) -> dict[str, Any]:
+    """Parameters of ``CreateModelCustomizationJob`` for a plan."""
+    params: dict[str, Any] = {
+        "jobName": plan.jobName,
+        "customModelName": plan.customModelName,
+        "roleArn": role_arn,
+        "clientRequestToken": plan.clientRequestToken,
+        "baseModelIdentifier": plan.baseModelIdentifier,
+        "customizationType": plan.customizationType,
+        "jobTags": tag_list(plan.tags),
+        "customModelTags": tag_list(plan.tags),
+        "trainingDataConfig": plan.trainingDataConfig,
+        "outputDataConfig": plan.outputDataConfig,
+    }
+    if kms_key_arn:
+        params["customModelKmsKeyId"] = kms_key_arn
+    if plan.validationDataConfig:
+        params["validationDataConfig"] = plan.validationDataConfig
+    if plan.hyperParameters:
+        params["hyperParameters"] = plan.hyperParameters
+    if plan.customizationConfig:
+        params["customizationConfig"] = plan.customizationConfig
+    return params

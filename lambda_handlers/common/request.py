@@ -1,0 +1,360 @@
+"""The customization request: the document a user starts an execution with.
+
+The pydantic models below are the one source of its shape; ``schemas/`` holds the JSON
+Schema generated from them. ``check_request`` adds the checks a schema cannot express
+(the model catalogue, hyperparameter ranges, where data may live) and reports every
+problem at once, each naming its field.
+
+Version 1 of the document mirrors the field names of ``CreateModelCustomizationJob``
+where they exist, so a user who knows the API knows the request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lambda_handlers.common import catalogue
+from lambda_handlers.common.errors import RequestInvalid
+
+REQUEST_VERSION = "1"
+
+CustomizationType = Literal[
+    "FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"
+]
+ServingMode = Literal["none", "provisioned-throughput", "on-demand-deployment"]
+
+# Patterns from botocore's bedrock service model (CreateModelCustomizationJob).
+JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*$"
+MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
+SERVING_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
+TAG_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]*$"
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+# Tag keys the workflow writes itself; a request may not set them.
+RESERVED_TAG_PREFIX = "bedrock-customize:"
+MAX_USER_TAGS = 190  # Bedrock allows 200; the workflow adds its own.
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class S3Location(_Strict):
+    """An object or prefix in S3."""
+
+    s3Uri: Annotated[str, Field(pattern=S3_URI_PATTERN, max_length=1024)]
+
+
+class TrainingDataConfig(_Strict):
+    """Where the training data is. ``s3Uri`` for every approach; distillation may use
+    Bedrock invocation logs instead (``invocationLogsConfig``, same shape as the API)."""
+
+    s3Uri: Annotated[str | None, Field(pattern=S3_URI_PATTERN, max_length=1024)] = None
+    invocationLogsConfig: dict[str, Any] | None = None
+
+
+class ValidationDataConfig(_Strict):
+    """Up to 10 validation datasets, as in the API."""
+
+    validators: Annotated[list[S3Location], Field(min_length=1, max_length=10)]
+
+
+class OutputDataConfig(_Strict):
+    """Where Bedrock writes the job's output. Default: the stack's artifacts bucket."""
+
+    s3Uri: Annotated[str, Field(pattern=S3_URI_PATTERN, max_length=1024)]
+
+
+class CustomizationConfig(_Strict):
+    """Distillation or reinforcement fine-tuning settings, exactly one (as in the API)."""
+
+    distillationConfig: dict[str, Any] | None = None
+    rftConfig: dict[str, Any] | None = None
+
+
+class ServingConfig(_Strict):
+    """How to serve the custom model once trained.
+
+    ``none`` (default) serves nothing. ``provisioned-throughput`` buys model units billed
+    hourly with no commitment unless ``commitmentDuration`` is set and
+    ``confirmCommitment`` is true. ``on-demand-deployment`` creates a custom model
+    deployment, billed per token, for models that support it.
+    """
+
+    mode: ServingMode = "none"
+    modelUnits: Annotated[int, Field(ge=1, le=100)] = 1
+    commitmentDuration: Literal["OneMonth", "SixMonths"] | None = None
+    confirmCommitment: bool = False
+    name: Annotated[str | None, Field(pattern=SERVING_NAME_PATTERN, max_length=63)] = None
+
+
+HyperParameterValue = Annotated[str, Field(max_length=64)] | int | float
+
+
+class CustomizationRequest(_Strict):
+    """A request to customize a Bedrock model (version 1)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="Bedrock customization request",
+        json_schema_extra={"$id": "https://bedrock-customize.dev/schemas/customization-request.v1.json"},
+    )
+
+    requestVersion: Literal["1"] = REQUEST_VERSION
+    customizationType: CustomizationType
+    baseModelIdentifier: Annotated[str, Field(min_length=1, max_length=2048)]
+    jobName: Annotated[str | None, Field(min_length=1, max_length=63, pattern=JOB_NAME_PATTERN)] = None
+    customModelName: Annotated[
+        str | None, Field(min_length=1, max_length=63, pattern=MODEL_NAME_PATTERN)
+    ] = None
+    trainingDataConfig: TrainingDataConfig
+    validationDataConfig: ValidationDataConfig | None = None
+    outputDataConfig: OutputDataConfig | None = None
+    hyperParameters: dict[Annotated[str, Field(min_length=1, max_length=64)], HyperParameterValue] = Field(
+        default_factory=dict
+    )
+    customizationConfig: CustomizationConfig | None = None
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    tags: dict[
+        Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)],
+        Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)],
+    ] = Field(
+        default_factory=dict
+    )
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the deployed stack allows, passed to ``check_request``.
+
+    ``data_bucket`` and ``data_prefixes``: where training and validation data may be;
+    ``extra_data_buckets``: buckets the stack owner granted in full;
+    ``output_bucket`` and ``output_prefix``: where Bedrock may write;
+    ``enabled_types``: the customization types this stack was deployed for.
+    """
+
+    data_bucket: str
+    data_prefixes: tuple[str, ...]
+    output_bucket: str
+    output_prefix: str
+    extra_data_buckets: tuple[str, ...] = ()
+    enabled_types: tuple[str, ...] = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``("bucket", "key")``."""
+    rest = uri[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(request)"
+
+
+_GUIDE_HINTS = {
+    "teacherModelIdentifier": "the teacher model goes in customizationConfig.distillationConfig"
+    ".teacherModelConfig.teacherModelIdentifier",
+    "rlAlgorithm": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
+    "beta": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
+}
+
+
+def _structural_problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = item["loc"]
+        # pydantic reports a failed union branch per member; keep the path readable.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in {"str", "int", "float", "constrained-str"}))
+        where = _loc(loc)
+        if item["type"] == "extra_forbidden":
+            hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
+            problems.append(f"{where}: unknown field" + (f" ({hint})" if hint else ""))
+        elif item["type"] == "missing":
+            problems.append(f"{where}: required field is missing")
+        elif item["type"] == "string_pattern_mismatch":
+            problems.append(
+                f"{where}: {item['input']!r} does not match {item['ctx']['pattern']}"
+            )
+        else:
+            problems.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
+    return sorted(set(problems), key=problems.index)
+
+
+def _check_uri(
+    where: str, uri: Any, ctx: RequestContext, problems: list[str], *, output: bool = False
+) -> None:
+    if not isinstance(uri, str) or not re.match(S3_URI_PATTERN, uri):
+        return  # the structural check already reported it
+    bucket, key = split_s3_uri(uri)
+    if output:
+        if bucket != ctx.output_bucket or not key.startswith(ctx.output_prefix):
+            problems.append(
+                f"{where}: {uri} is outside the output location; use a URI under "
+                f"s3://{ctx.output_bucket}/{ctx.output_prefix} (Bedrock may write only there)"
+            )
+        return
+    if bucket in ctx.extra_data_buckets:
+        if not key:
+            problems.append(f"{where}: {uri} names a bucket, not a JSONL object")
+        return
+    if bucket != ctx.data_bucket:
+        allowed = ", ".join([ctx.data_bucket, *ctx.extra_data_buckets])
+        problems.append(
+            f"{where}: bucket {bucket!r} is not one this stack may read; allowed: {allowed} "
+            "(grant another bucket with the construct's extra_data_buckets)"
+        )
+        return
+    if not any(key.startswith(p) for p in ctx.data_prefixes):
+        prefixes = ", ".join(f"s3://{bucket}/{p}" for p in ctx.data_prefixes)
+        problems.append(f"{where}: {uri} is outside the data prefixes; put it under one of {prefixes}")
+    elif key.endswith("/"):
+        problems.append(f"{where}: {uri} is a prefix; name the JSONL object")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_hyperparameters(raw: dict[str, Any], model: catalogue.BaseModel | None, problems: list[str]) -> None:
+    params = raw.get("hyperParameters")
+    if not isinstance(params, dict):
+        return
+    if model is None:
+        known = catalogue.all_hyperparameter_names()
+        for name in params:
+            if name not in known:
+                problems.append(
+                    f"hyperParameters.{name}: not a hyperparameter of any supported model "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+        return
+    rules = model.hyperparameters
+    if rules is None:
+        return  # not published for this model: passed through, said in the catalogue
+    for name, value in params.items():
+        rule = rules.get(name)
+        if rule is None:
+            allowed = "; ".join(r.describe() for r in rules.values())
+            problems.append(f"hyperParameters.{name}: unknown for {model.name}; allowed: {allowed}")
+            continue
+        number = _number(value)
+        if number is None or not math.isfinite(number):
+            problems.append(f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}")
+            continue
+        if rule.kind == "int" and not number.is_integer():
+            problems.append(f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}")
+            continue
+        if not rule.minimum <= number <= rule.maximum:
+            problems.append(f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}")
+
+
+def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    problems: list[str] = []
+    ctype = raw.get("customizationType")
+    model_id = raw.get("baseModelIdentifier")
+    model = catalogue.find_model(model_id) if isinstance(model_id, str) else None
+
+    if isinstance(model_id, str) and model is None:
+        known = ", ".join(sorted(catalogue.models()))
+        problems.append(f"baseModelIdentifier: {model_id!r} is not a customizable base model; known: {known}")
+    if isinstance(ctype, str) and ctype not in ctx.enabled_types and ctype in CustomizationType.__args__:
+        problems.append(
+            f"customizationType: {ctype} is not enabled in this stack (enabled: {', '.join(ctx.enabled_types)})"
+        )
+    if model is not None and isinstance(ctype, str) and ctype not in model.customization_types:
+        problems.append(
+            f"customizationType: {model.name} does not support {ctype}; it supports "
+            f"{', '.join(model.customization_types)}"
+        )
+    _check_hyperparameters(raw, model, problems)
+
+    training = raw.get("trainingDataConfig")
+    if isinstance(training, dict):
+        has_uri = training.get("s3Uri") is not None
+        has_logs = training.get("invocationLogsConfig") is not None
+        if has_uri == has_logs:
+            problems.append("trainingDataConfig: give exactly one of s3Uri or invocationLogsConfig")
+        if has_logs and ctype != "DISTILLATION":
+            problems.append("trainingDataConfig.invocationLogsConfig: only distillation reads invocation logs")
+        _check_uri("trainingDataConfig.s3Uri", training.get("s3Uri"), ctx, problems)
+    validation = raw.get("validationDataConfig")
+    if isinstance(validation, dict) and isinstance(validation.get("validators"), list):
+        for i, item in enumerate(validation["validators"]):
+            if isinstance(item, dict):
+                _check_uri(f"validationDataConfig.validators[{i}].s3Uri", item.get("s3Uri"), ctx, problems)
+    output = raw.get("outputDataConfig")
+    if isinstance(output, dict):
+        _check_uri("outputDataConfig.s3Uri", output.get("s3Uri"), ctx, problems, output=True)
+
+    config = raw.get("customizationConfig")
+    if isinstance(config, dict):
+        members = [k for k in ("distillationConfig", "rftConfig") if config.get(k) is not None]
+        if len(members) != 1:
+            problems.append("customizationConfig: give exactly one of distillationConfig or rftConfig")
+        expected = {"DISTILLATION": "distillationConfig", "REINFORCEMENT_FINE_TUNING": "rftConfig"}.get(str(ctype))
+        if members and expected not in members:
+            problems.append(f"customizationConfig: {members[0]} does not go with customizationType {ctype}")
+    elif ctype in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
+        problems.append(f"customizationConfig: required for {ctype}")
+
+    serving = raw.get("serving")
+    if isinstance(serving, dict):
+        mode = serving.get("mode", "none")
+        if model is not None and mode != "none" and mode in ServingMode.__args__ and mode not in model.serving_modes:
+            problems.append(
+                f"serving.mode: custom models of {model.name} cannot use {mode}; use "
+                f"{' or '.join(model.serving_modes)}"
+            )
+        if serving.get("commitmentDuration") is not None:
+            if mode != "provisioned-throughput":
+                problems.append("serving.commitmentDuration: applies to provisioned-throughput only")
+            elif serving.get("confirmCommitment") is not True:
+                problems.append(
+                    "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
+                    "cancelled; set confirmCommitment to true to buy it"
+                )
+
+    tags = raw.get("tags")
+    if isinstance(tags, dict):
+        if len(tags) > MAX_USER_TAGS:
+            problems.append(f"tags: {len(tags)} tags; at most {MAX_USER_TAGS} (the workflow adds its own)")
+        for key in tags:
+            if isinstance(key, str) and (key.startswith(RESERVED_TAG_PREFIX) or key.lower().startswith("aws:")):
+                problems.append(f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved")
+    return problems
+
+
+def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
+    """Parse and check a request; raise ``RequestInvalid`` listing every problem."""
+    if not isinstance(raw, dict):
+        raise RequestInvalid([f"(request): expected a JSON object, got {type(raw).__name__}"])
+    problems: list[str] = []
+    request: CustomizationRequest | None = None
+    try:
+        request = CustomizationRequest.model_validate(raw)
+    except ValidationError as error:
+        problems.extend(_structural_problems(error))
+    problems.extend(_semantic_problems(raw, ctx))
+    if problems or request is None:
+        raise RequestInvalid(problems)
+    return request

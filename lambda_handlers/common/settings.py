@@ -1,0 +1,54 @@
+"""Settings a handler reads from its environment, set by the workflow construct."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from lambda_handlers.common.request import RequestContext
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(v for v in (s.strip() for s in value.split(",")) if v)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment of the workflow's functions (names match the construct's)."""
+
+    data_bucket: str
+    artifacts_bucket: str
+    data_prefixes: tuple[str, ...]
+    output_prefix: str
+    extra_data_buckets: tuple[str, ...]
+    enabled_types: tuple[str, ...]
+    service_role_arn: str
+    kms_key_arn: str
+    topic_arn: str
+    stack_name: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            data_bucket=env.get("DATA_BUCKET", ""),
+            artifacts_bucket=env.get("ARTIFACTS_BUCKET", ""),
+            data_prefixes=_list(env.get("DATA_PREFIXES", "training/,validation/")),
+            output_prefix=env.get("OUTPUT_PREFIX", "customization-jobs/"),
+            extra_data_buckets=_list(env.get("EXTRA_DATA_BUCKETS", "")),
+            enabled_types=_list(env.get("ENABLED_CUSTOMIZATION_TYPES", "FINE_TUNING,CONTINUED_PRE_TRAINING")),
+            service_role_arn=env.get("SERVICE_ROLE_ARN", ""),
+            kms_key_arn=env.get("KMS_KEY_ARN", ""),
+            topic_arn=env.get("TOPIC_ARN", ""),
+            stack_name=env.get("STACK_NAME", ""),
+        )
+
+    def request_context(self) -> RequestContext:
+        return RequestContext(
+            data_bucket=self.data_bucket,
+            data_prefixes=self.data_prefixes,
+            output_bucket=self.artifacts_bucket,
+            output_prefix=self.output_prefix,
+            extra_data_buckets=self.extra_data_buckets,
+            enabled_types=self.enabled_types,
+        )

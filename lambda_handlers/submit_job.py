@@ -1,0 +1,50 @@
+"""Submit the customization job, at most once per execution.
+
+``clientRequestToken`` is derived from the execution ARN, so a retried submit
+(throttling, a lost response, a Lambda timeout) gets the same job back instead of
+starting a second paid one. If the job name is taken, the existing job is adopted only
+when it carries this execution's token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_handlers.common.aws import client
+from lambda_handlers.common.errors import JobNameTaken, error_code, translate_client_error
+from lambda_handlers.common.observability import logger
+from lambda_handlers.common.plan import Plan, build_create_job_request
+from lambda_handlers.common.settings import Settings
+
+
+def submit(plan: Plan, settings: Settings) -> dict[str, Any]:
+    params = build_create_job_request(plan, settings.service_role_arn, settings.kms_key_arn or None)
+    bedrock = client("bedrock")
+    try:
+        response = bedrock.create_model_customization_job(**params)
+        return {"jobArn": response["jobArn"], "jobName": plan.jobName}
+    except ClientError as error:
+        if error_code(error) != "ConflictException":
+            raise translate_client_error(error, "CreateModelCustomizationJob") from error
+    # The name exists: ours if it carries our token (an earlier attempt succeeded).
+    try:
+        existing = bedrock.get_model_customization_job(jobIdentifier=plan.jobName)
+    except ClientError as error:
+        raise translate_client_error(error, "GetModelCustomizationJob") from error
+    if existing.get("clientRequestToken") != plan.clientRequestToken:
+        raise JobNameTaken(
+            f"A customization job named {plan.jobName} already exists ({existing['jobArn']}) and was not "
+            "started by this execution; choose another jobName or leave it out to get a unique one"
+        )
+    logger.info("adopted the job an earlier attempt created", extra={"jobArn": existing["jobArn"]})
+    return {"jobArn": existing["jobArn"], "jobName": plan.jobName}
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    plan = Plan.model_validate(event["plan"])
+    result = submit(plan, Settings.from_env())
+    logger.info("customization job submitted", extra=result)
+    return result
