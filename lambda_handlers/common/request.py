@@ -33,7 +33,8 @@ JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*$"
 MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
 SERVING_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
 TAG_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]*$"
-S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+# Bedrock's own S3Uri pattern: key segments of letters, digits and -!_*'(). only.
+S3_URI_PATTERN = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$"
 # Tag keys the workflow writes itself; a request may not set them.
 RESERVED_TAG_PREFIX = "bedrock-customize:"
 MAX_USER_TAGS = 190  # Bedrock allows 200; the workflow adds its own.
@@ -101,7 +102,7 @@ class CustomizationRequest(_Strict):
     model_config = ConfigDict(
         extra="forbid",
         title="Bedrock customization request",
-        json_schema_extra={"$id": "https://bedrock-customize.dev/schemas/customization-request.v1.json"},
+        json_schema_extra={"$id": "urn:bedrock-customize:customization-request:v1"},
     )
 
     requestVersion: Literal["1"] = REQUEST_VERSION

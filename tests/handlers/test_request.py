@@ -1,0 +1,269 @@
+"""The customization request: every problem reported at once, each naming its field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lambda_handlers.common.errors import RequestInvalid
+from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request, make_plan
+from lambda_handlers.common.request import CustomizationRequest, RequestContext, check_request
+from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request, plan_for
+from tests.service_model import assert_valid_request
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = ROOT / "schemas" / "customization-request.v1.json"
+
+
+def problems_of(request: object, ctx: RequestContext = CONTEXT) -> list[str]:
+    with pytest.raises(RequestInvalid) as caught:
+        check_request(request, ctx)
+    return caught.value.problems
+
+
+def test_a_good_request_passes() -> None:
+    parsed = check_request(fine_tuning_request(), CONTEXT)
+    assert parsed.baseModelIdentifier == "amazon.nova-lite-v1:0:300k"
+
+
+def test_a_bad_request_names_every_problem_at_once() -> None:
+    request = fine_tuning_request(
+        baseModelIdentifier="anthropic.claude-3-5-sonnet-20241022-v2:0",
+        jobName="my job!",
+        trainingDataConfig={"s3Uri": "s3://someone-elses-bucket/train.jsonl"},
+        hyperParameters={"rlAlgorithm": "DPO"},
+    )
+    problems = problems_of(request)
+    text = "\n".join(problems)
+    assert len(problems) == 4, text
+    assert any(p.startswith("baseModelIdentifier:") and "not a customizable base model" in p for p in problems)
+    assert any(p.startswith("jobName:") and "'my job!'" in p for p in problems)
+    assert any(p.startswith("trainingDataConfig.s3Uri:") and "someone-elses-bucket" in p for p in problems)
+    assert any(p.startswith("hyperParameters.rlAlgorithm:") for p in problems)
+    # The message says how many and lists each.
+    with pytest.raises(RequestInvalid, match="4 problems"):
+        check_request(request, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"batchSize": 8}, "hyperParameters.batchSize: unknown for Amazon Nova Lite"),
+        ({"epochCount": 9}, "hyperParameters.epochCount: 9 is out of range; expected epochCount (int 1 to 5"),
+        ({"epochCount": 2.5}, "hyperParameters.epochCount: 2.5 is not a whole number"),
+        ({"learningRate": "fast"}, "hyperParameters.learningRate: 'fast' is not a number"),
+        ({"learningRate": 0.5}, "hyperParameters.learningRate: 0.5 is out of range"),
+    ],
+)
+def test_hyperparameters_are_checked_against_the_models_family(params: dict, expected: str) -> None:
+    problems = problems_of(fine_tuning_request(hyperParameters=params))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_hyperparameters_at_the_bounds_pass() -> None:
+    check_request(fine_tuning_request(hyperParameters={"epochCount": 5, "learningRate": "0.0001",
+                                                       "learningRateWarmupSteps": 0}), CONTEXT)
+
+
+def test_unknown_hyperparameter_lists_what_is_allowed() -> None:
+    [problem] = problems_of(fine_tuning_request(hyperParameters={"epochs": 3}))
+    assert "allowed: epochCount (int 1 to 5, default 2)" in problem
+
+
+def test_models_without_published_hyperparameters_pass_them_through() -> None:
+    request = fine_tuning_request(baseModelIdentifier="amazon.nova-2-lite-v1:0:256k", hyperParameters={"anything": 1})
+    assert check_request(request, CONTEXT).hyperParameters == {"anything": 1}
+
+
+def test_foundation_model_arn_is_accepted() -> None:
+    arn = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k"
+    check_request(fine_tuning_request(baseModelIdentifier=arn), CONTEXT)
+
+
+def test_customization_type_must_be_supported_by_the_model() -> None:
+    request = fine_tuning_request(customizationType="CONTINUED_PRE_TRAINING", hyperParameters={})
+    [problem] = problems_of(request)
+    assert problem == (
+        "customizationType: Amazon Nova Lite does not support CONTINUED_PRE_TRAINING; "
+        "it supports FINE_TUNING, DISTILLATION"
+    )
+
+
+def test_customization_type_must_be_enabled_in_the_stack() -> None:
+    request = fine_tuning_request(
+        customizationType="DISTILLATION",
+        customizationConfig={"distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": "x"}}},
+    )
+    problems = problems_of(request)
+    assert any("DISTILLATION is not enabled in this stack" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("uri", "fragment"),
+    [
+        ("s3://data-bucket/other/train.jsonl", "outside the data prefixes"),
+        ("s3://data-bucket/training/", "is a prefix; name the JSONL object"),
+        ("s3://Bad_Bucket/x", "does not match"),
+        ("https://data-bucket/training/x.jsonl", "does not match"),
+        ("s3://data-bucket/training/my file.jsonl", "does not match"),
+    ],
+)
+def test_training_data_must_be_inside_the_data_prefixes(uri: str, fragment: str) -> None:
+    problems = problems_of(fine_tuning_request(trainingDataConfig={"s3Uri": uri}))
+    assert any(p.startswith("trainingDataConfig.s3Uri:") and fragment in p for p in problems), problems
+
+
+def test_extra_data_buckets_are_allowed_when_granted() -> None:
+    ctx = RequestContext(**{**CONTEXT.__dict__, "extra_data_buckets": ("shared-datasets",)})
+    check_request(fine_tuning_request(trainingDataConfig={"s3Uri": "s3://shared-datasets/any/key.jsonl"}), ctx)
+
+
+def test_output_must_be_under_the_output_prefix() -> None:
+    problems = problems_of(fine_tuning_request(outputDataConfig={"s3Uri": "s3://artifacts-bucket/elsewhere/"}))
+    assert problems == [
+        "outputDataConfig.s3Uri: s3://artifacts-bucket/elsewhere/ is outside the output location; use a URI "
+        "under s3://artifacts-bucket/customization-jobs/ (Bedrock may write only there)"
+    ]
+
+
+def test_validation_data_is_checked_per_validator() -> None:
+    request = fine_tuning_request(
+        validationDataConfig={"validators": [{"s3Uri": "s3://data-bucket/validation/a.jsonl"},
+                                             {"s3Uri": "s3://elsewhere/b.jsonl"}]}
+    )
+    [problem] = problems_of(request)
+    assert problem.startswith("validationDataConfig.validators[1].s3Uri: bucket 'elsewhere'")
+
+
+def test_at_most_ten_validators() -> None:
+    validators = [{"s3Uri": f"s3://data-bucket/validation/{i}.jsonl"} for i in range(11)]
+    problems = problems_of(fine_tuning_request(validationDataConfig={"validators": validators}))
+    assert any(p.startswith("validationDataConfig.validators:") for p in problems), problems
+
+
+def test_the_guides_fictional_fields_are_rejected_with_a_pointer_to_the_real_one() -> None:
+    request = fine_tuning_request(trainingDataConfig={
+        "s3Uri": "s3://data-bucket/training/t.jsonl", "teacherModelIdentifier": "anthropic.claude-3-5"})
+    [problem] = problems_of(request)
+    assert problem.startswith("trainingDataConfig.teacherModelIdentifier: unknown field")
+    assert "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier" in problem
+
+
+def test_missing_required_fields_are_named() -> None:
+    problems = problems_of({"customizationType": "FINE_TUNING"})
+    assert "baseModelIdentifier: required field is missing" in problems
+    assert "trainingDataConfig: required field is missing" in problems
+
+
+@pytest.mark.parametrize("raw", [None, [], "a string", 42])
+def test_a_request_that_is_not_an_object_is_rejected(raw: object) -> None:
+    assert problems_of(raw)[0].startswith("(request): expected a JSON object")
+
+
+def test_unsupported_request_version_is_rejected() -> None:
+    problems = problems_of(fine_tuning_request(requestVersion="2"))
+    assert any(p.startswith("requestVersion:") for p in problems), problems
+
+
+def test_commitment_needs_explicit_confirmation() -> None:
+    serving = {"mode": "provisioned-throughput", "commitmentDuration": "OneMonth"}
+    [problem] = problems_of(fine_tuning_request(serving=serving))
+    assert problem.startswith("serving.confirmCommitment:")
+    confirmed = check_request(fine_tuning_request(serving={**serving, "confirmCommitment": True}), CONTEXT)
+    assert confirmed.serving.commitmentDuration == "OneMonth"
+
+
+def test_on_demand_serving_only_for_models_that_support_it() -> None:
+    request = fine_tuning_request(
+        baseModelIdentifier="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        hyperParameters={"epochCount": 2},
+        serving={"mode": "on-demand-deployment"},
+    )
+    [problem] = problems_of(request)
+    assert problem == (
+        "serving.mode: custom models of Anthropic Claude 3 Haiku cannot use on-demand-deployment; "
+        "use provisioned-throughput"
+    )
+
+
+def test_reserved_tags_are_rejected() -> None:
+    problems = problems_of(fine_tuning_request(tags={"bedrock-customize:execution-arn": "x", "aws:foo": "y"}))
+    assert len(problems) == 2
+
+
+# -- the plan ------------------------------------------------------------------------
+
+
+def test_plan_names_are_derived_unique_and_valid_for_bedrock() -> None:
+    first = plan_for(execution_arn=EXECUTION_ARN)
+    second = plan_for(execution_arn=EXECUTION_ARN.replace("run-1", "run-2"))
+    assert first.jobName != second.jobName
+    assert first.clientRequestToken != second.clientRequestToken
+    assert first.jobName.startswith("nova-lite-ft-")
+    params = build_create_job_request(first, "arn:aws:iam::123456789012:role/R", None)
+    assert_valid_request("bedrock", "CreateModelCustomizationJob", params)
+
+
+def test_plan_is_deterministic_for_one_execution() -> None:
+    assert plan_for() == plan_for()
+
+
+def test_plan_keeps_user_names_and_tags_and_adds_the_execution_tag() -> None:
+    plan = plan_for(fine_tuning_request(jobName="churn-v3", customModelName="churn_v3"))
+    assert (plan.jobName, plan.customModelName) == ("churn-v3", "churn_v3")
+    assert plan.tags == {"team": "ml-platform", EXECUTION_TAG: EXECUTION_ARN,
+                         "bedrock-customize:stack": "BedrockCustomization"}
+    assert plan.outputDataConfig == {"s3Uri": "s3://artifacts-bucket/customization-jobs/churn-v3/"}
+
+
+def test_hyperparameters_become_the_strings_bedrock_takes() -> None:
+    plan = plan_for(fine_tuning_request(hyperParameters={"epochCount": 3, "learningRate": 0.00002,
+                                                         "learningRateWarmupSteps": "5"}))
+    assert plan.hyperParameters == {"epochCount": "3", "learningRate": "2e-05", "learningRateWarmupSteps": "5"}
+
+
+def test_serving_plan_defaults_to_no_commitment() -> None:
+    plan = plan_for(fine_tuning_request(serving={"mode": "provisioned-throughput"}))
+    assert plan.serving.mode == "provisioned-throughput"
+    assert plan.serving.commitmentDuration is None
+    assert plan.serving.modelUnits == 1
+    assert plan.serving.name and plan.serving.name.endswith("-pt")
+
+
+def test_create_job_request_carries_everything_the_api_takes() -> None:
+    plan = plan_for()
+    params = build_create_job_request(plan, "arn:aws:iam::123456789012:role/R", "arn:aws:kms:us-east-1:1:key/k")
+    assert params["customModelKmsKeyId"] == "arn:aws:kms:us-east-1:1:key/k"
+    assert params["validationDataConfig"] == {"validators": [{"s3Uri": "s3://data-bucket/validation/val.jsonl"}]}
+    assert {"key": EXECUTION_TAG, "value": EXECUTION_ARN} in params["jobTags"]
+    assert params["jobTags"] == params["customModelTags"]
+    assert "customizationConfig" not in params
+
+
+# -- the JSON Schema -----------------------------------------------------------------
+
+
+def test_committed_schema_is_generated_from_the_model() -> None:
+    generated = CustomizationRequest.model_json_schema()
+    committed = json.loads(SCHEMA_PATH.read_text())
+    assert committed == generated, "run: python -m lambda_handlers.common.schema > schemas/customization-request.v1.json"
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.name)
+def test_examples_are_valid_against_schema_and_checks(example: Path) -> None:
+    document = json.loads(example.read_text())
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+    ctx = RequestContext(**{**CONTEXT.__dict__, "data_bucket": "your-data-bucket",
+                            "output_bucket": "your-artifacts-bucket"})
+    check_request(document, ctx)
+
+
+def test_schema_rejects_what_the_model_rejects() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(fine_tuning_request(unknownField=1), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(fine_tuning_request(jobName="bad name"), schema)
