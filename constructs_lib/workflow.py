@@ -341,7 +341,10 @@ class CustomizationWorkflow(Construct):
             }),
             "$", "Checks the request; rejects it with every problem listed",
         )
-        validate.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+        # The input may not even be an object, so the error replaces it rather than joining it.
+        rejected = sfn.Pass(self, "Request rejected", parameters={"error": sfn.JsonPath.object_at("$")})
+        rejected.next(notify_failure)
+        validate.add_catch(rejected, errors=["States.ALL"], result_path="$")
 
         submit = invoke("Submit customization job", fns["submit"], None, "$.job",
                         "CreateModelCustomizationJob with a token derived from the execution")

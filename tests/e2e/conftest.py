@@ -1,0 +1,31 @@
+"""An offline workflow per test: moto services, the fake Bedrock, the real handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from tests.e2e.harness import FakeBedrock, OfflineWorkflow, patch_interpreter
+
+
+@pytest.fixture
+def bedrock() -> FakeBedrock:
+    return FakeBedrock()
+
+
+@pytest.fixture
+def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:  # noqa: ANN001
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        offline = OfflineWorkflow(synthesized.template, bedrock)
+        with patch_interpreter_context(offline):
+            offline.start()
+            yield offline
+    assert not bedrock.violations, "requests that break the Bedrock service model:\\n" + "\\n".join(bedrock.violations)
+
+
+def patch_interpreter_context(offline: OfflineWorkflow):  # noqa: ANN201
+    from contextlib import contextmanager
+
+    return contextmanager(patch_interpreter)(offline)

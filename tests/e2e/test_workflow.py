@@ -1,0 +1,298 @@
+"""The synthesized state machine, executed offline with the real handlers.
+
+Each test states the path it proves, the final state, and what was created or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.harness import REGION, BedrockClientError, Execution, FakeBedrock, OfflineWorkflow
+from tests.factories import fine_tuning_request
+
+
+def request_for(workflow: OfflineWorkflow, **overrides: Any) -> dict[str, Any]:
+    train = workflow.put_data("training/train.jsonl")
+    validation = workflow.put_data("validation/val.jsonl")
+    base = fine_tuning_request(
+        trainingDataConfig={"s3Uri": train},
+        validationDataConfig={"validators": [{"s3Uri": validation}]},
+    )
+    base.update(overrides)
+    return base
+
+
+def error_message(execution: Execution) -> str:
+    return json.loads(execution.cause)["errorMessage"]
+
+
+def only_notification(workflow: OfflineWorkflow) -> dict[str, Any]:
+    [message] = workflow.notifications()
+    return message
+
+
+# -- success -------------------------------------------------------------------------------
+
+
+def test_success_with_provisioned_throughput(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.entered_states() == [
+        "Validate request", "Submit customization job",
+        "Wait for job", "Check job status", "Job completed?",
+        "Wait for job", "Check job status", "Job completed?",
+        "Serve the model?", "Start serving",
+        "Wait for serving", "Check serving status", "Serving ready?",
+        "Wait for serving", "Check serving status", "Serving ready?",
+        "Notify success", "Customization succeeded",
+    ]
+    [job] = bedrock.jobs.values()
+    [throughput] = bedrock.throughputs.values()
+    assert throughput["modelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
+    assert throughput["commitmentDuration"] is None, "no commitment unless asked and confirmed"
+    assert bedrock.live_serving() == [throughput["provisionedModelArn"]]
+    assert {"key": "bedrock-customize:execution-arn", "value": execution.arn} in throughput["tags"]
+    assert job["clientRequestToken"].startswith("job-")
+
+    output = execution.output
+    assert output["serving"]["invokeModelId"] == throughput["provisionedModelArn"]
+    assert output["job"]["outputModelArn"] == throughput["modelArn"]
+    message = only_notification(workflow)
+    assert message["outcome"] == "SUCCEEDED"
+    assert message["serving"]["invokeModelId"] == throughput["provisionedModelArn"]
+
+
+def test_success_with_on_demand_deployment(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.serving_statuses = ["Creating", "Creating", "Active"]
+    execution = workflow.run(request_for(workflow, serving={"mode": "on-demand-deployment"}))
+
+    assert execution.status == "SUCCEEDED"
+    [deployment] = bedrock.deployments.values()
+    assert execution.output["serving"]["status"] == "Active"
+    assert execution.output["serving"]["invokeModelId"] == deployment["customModelDeploymentArn"]
+    assert bedrock.throughputs == {}
+    assert execution.entered_states().count("Check serving status") == 3
+
+
+def test_continued_pre_training_without_serving(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.job_statuses = ["InProgress", "InProgress", "InProgress", "Completed"]
+    request = request_for(workflow, customizationType="CONTINUED_PRE_TRAINING",
+                          baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
+                          hyperParameters={"epochCount": 1, "batchSize": 16}, serving={"mode": "none"})
+    execution = workflow.run(request)
+
+    assert execution.status == "SUCCEEDED"
+    [(operation, params)] = [c for c in bedrock.calls if c[0] == "CreateModelCustomizationJob"]
+    assert params["customizationType"] == "CONTINUED_PRE_TRAINING"
+    assert params["hyperParameters"] == {"epochCount": "1", "batchSize": "16"}
+    assert params["customModelKmsKeyId"].startswith("arn:aws:kms:")
+    assert "Start serving" not in execution.entered_states()
+    assert execution.entered_states().count("Check job status") == 4
+    assert bedrock.live_serving() == []
+
+
+# -- the job fails or is stopped --------------------------------------------------------------
+
+
+def test_job_failed_ends_failed_with_bedrocks_reason(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.job_statuses = ["InProgress", "Failed"]
+    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "CustomizationJobFailed"
+    assert "Validation of the training data failed at line 7" in error_message(execution)
+    assert execution.entered_states()[-3:] == ["Clean up", "Notify failure", "Customization failed"]
+    assert bedrock.throughputs == {}, "nothing is served from a failed job"
+    assert "StopModelCustomizationJob" not in bedrock.operations(), "a failed job needs no stop"
+    message = only_notification(workflow)
+    assert message["outcome"] == "FAILED"
+    assert message["error"]["error"] == "CustomizationJobFailed"
+
+
+def test_job_stopped_ends_failed_and_serves_nothing(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.job_statuses = ["InProgress", "Stopping", "Stopped"]
+    execution = workflow.run(request_for(workflow, serving={"mode": "on-demand-deployment"}))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "CustomizationJobStopped"
+    assert bedrock.deployments == {}
+    assert execution.entered_states().count("Check job status") == 3
+    assert only_notification(workflow)["error"]["error"] == "CustomizationJobStopped"
+
+
+# -- throttling and idempotency ----------------------------------------------------------------
+
+
+def test_throttled_submit_is_retried_and_starts_exactly_one_job(workflow: OfflineWorkflow,
+                                                                bedrock: FakeBedrock) -> None:
+    bedrock.fail_next["CreateModelCustomizationJob"] = [
+        BedrockClientError("ThrottlingException", "Rate exceeded", 429),
+        BedrockClientError("ThrottlingException", "Rate exceeded", 429),
+    ]
+    execution = workflow.run(request_for(workflow))
+
+    assert execution.status == "SUCCEEDED"
+    creates = [p for op, p in bedrock.calls if op == "CreateModelCustomizationJob"]
+    assert len(creates) == 3
+    assert len({p["clientRequestToken"] for p in creates}) == 1, "every attempt carries the same token"
+    assert len(bedrock.jobs) == 1
+    # Two retries, full jitter: each waits at most interval * backoff^(attempt-1) seconds.
+    assert len(workflow.retry_sleeps) == 2
+    assert 0 <= workflow.retry_sleeps[0] <= 5 and 0 <= workflow.retry_sleeps[1] <= 10
+
+
+def test_a_submit_whose_answer_was_lost_adopts_the_job_instead_of_starting_another(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    original = bedrock._CreateModelCustomizationJob  # noqa: SLF001
+    attempts = {"n": 0}
+
+    def created_then_lost(params: dict[str, Any]) -> dict[str, Any]:
+        answer = original(params)
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise BedrockClientError("InternalServerException", "connection reset", 500)
+        return answer
+
+    bedrock._CreateModelCustomizationJob = created_then_lost  # noqa: SLF001
+    execution = workflow.run(request_for(workflow))
+
+    assert execution.status == "SUCCEEDED"
+    assert len(bedrock.jobs) == 1
+    assert attempts["n"] == 2
+
+
+def test_service_role_propagation_is_waited_out(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.fail_next["CreateModelCustomizationJob"] = [
+        BedrockClientError("ValidationException", "Could not assume the provided role. Check its trust policy"),
+    ]
+    execution = workflow.run(request_for(workflow))
+    assert execution.status == "SUCCEEDED"
+    assert len(workflow.retry_sleeps) == 1
+
+
+def test_a_rejected_submit_is_not_retried(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.fail_next["CreateModelCustomizationJob"] = [
+        BedrockClientError("ValidationException", "The training data has an invalid format"),
+    ]
+    execution = workflow.run(request_for(workflow))
+    assert execution.status == "FAILED"
+    assert execution.error == "BedrockRequestRejected"
+    assert "invalid format" in error_message(execution)
+    assert bedrock.operations().count("CreateModelCustomizationJob") == 1
+    assert workflow.retry_sleeps == []
+
+
+# -- serving fails --------------------------------------------------------------------------------
+
+
+def test_serving_failure_is_cleaned_up(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    bedrock.serving_statuses = ["Creating", "Failed"]
+    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput", "modelUnits": 2}))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "ServingFailed"
+    assert "Insufficient capacity" in error_message(execution)
+    [throughput] = bedrock.throughputs.values()
+    assert throughput["_deleted"], "the failed throughput was deleted"
+    assert bedrock.live_serving() == []
+    assert "StopModelCustomizationJob" not in bedrock.operations(), "the completed job is kept"
+    message = only_notification(workflow)
+    assert message["cleanup"]["deleted"] == [throughput["provisionedModelArn"]]
+
+
+def test_failure_right_after_serving_was_requested_still_deletes_it(workflow: OfflineWorkflow,
+                                                                   bedrock: FakeBedrock) -> None:
+    bedrock.fail_next["GetCustomModelDeployment"] = [BedrockClientError("AccessDeniedException", "denied", 403)]
+    execution = workflow.run(request_for(workflow, serving={"mode": "on-demand-deployment"}))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "AccessDenied"
+    assert bedrock.live_serving() == []
+
+
+# -- invalid requests -------------------------------------------------------------------------------
+
+
+def test_invalid_request_is_rejected_in_the_first_state(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    request = fine_tuning_request(
+        baseModelIdentifier="anthropic.claude-3-5-sonnet-20241022-v2:0",
+        jobName="my job",
+        trainingDataConfig={"s3Uri": "s3://not-our-bucket/train.jsonl"},
+        validationDataConfig=None,
+        hyperParameters={"rlAlgorithm": "DPO"},
+    )
+    request.pop("validationDataConfig")
+    execution = workflow.run(request)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "RequestInvalid"
+    assert execution.entered_states() == ["Validate request", "Request rejected", "Notify failure",
+                                          "Customization failed"]
+    message = error_message(execution)
+    for field in ("baseModelIdentifier:", "jobName:", "trainingDataConfig.s3Uri:", "hyperParameters.rlAlgorithm:"):
+        assert f"- {field}" in message
+    assert bedrock.calls == [], "nothing reached Bedrock"
+    assert only_notification(workflow)["error"]["error"] == "RequestInvalid"
+
+
+def test_missing_training_data_is_rejected_before_submit(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    request = fine_tuning_request(trainingDataConfig={"s3Uri": f"s3://{workflow.data_bucket}/training/none.jsonl"})
+    request.pop("validationDataConfig")
+    execution = workflow.run(request)
+    assert execution.error == "RequestInvalid"
+    assert "no object at" in error_message(execution)
+    assert bedrock.calls == []
+
+
+def test_input_that_is_not_an_object_is_rejected(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    execution = workflow.run(["not", "a", "request"])
+    assert execution.error == "RequestInvalid"
+    assert bedrock.calls == []
+
+
+# -- stopped executions ------------------------------------------------------------------------------
+
+
+def test_stopped_execution_is_cleaned_up_by_the_abort_handler(workflow: OfflineWorkflow,
+                                                             bedrock: FakeBedrock) -> None:
+    bedrock.job_statuses = ["InProgress"]  # trains forever
+    slow = workflow.create_state_machine("SlowPolling", wait_seconds=1)
+    request = request_for(workflow, serving={"mode": "provisioned-throughput"})
+    arn = workflow.start_execution(request, name="to-be-stopped", state_machine_arn=slow)
+    deadline = time.monotonic() + 30
+    while not bedrock.jobs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="changed my mind")
+    assert workflow.wait(arn).status == "ABORTED"
+    assert bedrock.running_jobs() != [], "the job keeps training (and billing) after the execution stops"
+
+    # What the EventBridge rule delivers for an aborted execution of this state machine.
+    event = {"version": "0", "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+             "detail": {"executionArn": arn, "stateMachineArn": slow, "status": "ABORTED",
+                        "input": json.dumps(request)}}
+    abort_logical_id = next(k for k, f in workflow.functions.items() if f.handler.endswith("abort_handler"))
+    headers: dict[str, str] = {}
+    report = json.loads(workflow.invoke(abort_logical_id, json.dumps(event), headers))
+
+    assert headers == {}, report
+    [job_arn] = bedrock.jobs
+    assert report["stoppedJob"] == job_arn
+    assert bedrock.running_jobs() == []
+    assert [m["outcome"] for m in workflow.notifications()] == ["ABORTED"]
+
+
+@pytest.mark.parametrize("mode", ["provisioned-throughput", "on-demand-deployment"])
+def test_every_failure_leaves_nothing_billable(workflow: OfflineWorkflow, bedrock: FakeBedrock, mode: str) -> None:
+    bedrock.serving_statuses = ["Creating", "Failed"]
+    execution = workflow.run(request_for(workflow, serving={"mode": mode}))
+    assert execution.status == "FAILED"
+    assert bedrock.live_serving() == []
+    assert bedrock.running_jobs() == []
