@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
@@ -29,6 +29,10 @@ def attr_ref(construct: IConstruct, attribute: str = "Arn") -> str:
     return f"<{logical_id}.{attribute}>"
 
 
-def account_arn(service: str, resource_pattern: str) -> str:
-    """How cdk-nag renders an ARN of this account and Region built with ``format_arn``."""
-    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource_pattern}"
+def account_arn(scope: IConstruct, service: str, resource_pattern: str) -> str:
+    """How cdk-nag renders an ARN of this account and Region built with ``format_arn``:
+    pseudo parameters for an environment-agnostic stack, literals for a pinned one."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource_pattern}"

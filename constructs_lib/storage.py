@@ -62,6 +62,8 @@ class CustomizationStorage(Construct):
             Default: RETAIN, training data and model output are not thrown away.
         """
         super().__init__(scope, construct_id)
+        # Access logs are delivered under a bucket policy, not the legacy ACL, whatever the app's flags.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         for prefix in data_prefixes:
             _check_prefix("data_prefixes", prefix)
         _check_prefix("output_prefix", output_prefix)

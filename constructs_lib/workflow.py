@@ -199,7 +199,7 @@ class CustomizationWorkflow(Construct):
             "IAM5",
             "DescribeExecution on the executions of this state machine only; execution names are chosen "
             "when an execution starts.",
-            findings=[f"Resource::{account_arn('states', 'execution:' + attr_ref(self.state_machine, 'Name') + ':*')}"],
+            findings=[f"Resource::{account_arn(self, 'states', 'execution:' + attr_ref(self.state_machine, 'Name') + ':*')}"],
         )
         self.abort_cleanup_rule = events.Rule(
             self,
@@ -250,7 +250,7 @@ class CustomizationWorkflow(Construct):
 
         def acknowledge_bedrock(fn: lambda_.Function, resource_types: list[str]) -> None:
             acknowledge(fn.role, "IAM5", run_time_ids,
-                        findings=[f"Resource::{account_arn('bedrock', f'{t}/*')}" for t in resource_types])
+                        findings=[f"Resource::{account_arn(self, 'bedrock', f'{t}/*')}" for t in resource_types])
 
         # Validate: the data must exist (HeadObject needs s3:GetObject).
         storage.grant_read_data(fns["validate"])

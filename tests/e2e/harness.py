@@ -109,13 +109,13 @@ def functions_of(template: dict[str, Any]) -> dict[str, FunctionSpec]:
     return specs
 
 
-def state_machine_definition(template: dict[str, Any], wait_seconds: int = 0) -> dict[str, Any]:
-    """The synthesized definition, resolved, with every Wait shortened to ``wait_seconds``."""
+def state_machine_definition(template: dict[str, Any], wait_seconds: int | None = None) -> dict[str, Any]:
+    """The synthesized definition, resolved; every Wait set to ``wait_seconds`` when given."""
     resolver = TemplateResolver(template)
     [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     definition = json.loads(resolver.resolve(machine["Properties"]["DefinitionString"]))
     for state in definition["States"].values():
-        if state["Type"] == "Wait" and "Seconds" in state:
+        if wait_seconds is not None and state["Type"] == "Wait" and "Seconds" in state:
             state["Seconds"] = wait_seconds
     return definition
 
