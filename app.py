@@ -3,7 +3,8 @@
 
 Environment-agnostic unless an account and Region are given, by context
 (``-c account=... -c region=...``) or by CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION.
-Context ``notificationEmails`` (comma-separated) subscribes addresses to outcomes.
+Context ``notificationEmails`` (comma-separated) subscribes addresses to outcomes;
+``extraDataBuckets`` (comma-separated bucket names) lets requests read data from them.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
     env = cdk.Environment(account=account, region=region) if account and region else None
-    emails = [e for e in (app.node.try_get_context("notificationEmails") or "").split(",") if e]
+    def listed(name: str) -> list[str]:
+        return [v.strip() for v in (app.node.try_get_context(name) or "").split(",") if v.strip()]
+
     BedrockCustomizationStack(
         app,
         app.node.try_get_context("stackName") or "BedrockCustomization",
         env=env,
-        notification_emails=emails,
+        notification_emails=listed("notificationEmails"),
+        extra_data_bucket_names=listed("extraDataBuckets"),
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

@@ -364,8 +364,10 @@ class CustomizationWorkflow(Construct):
             sfn.TaskInput.from_object({"outcome": "SUCCEEDED", "state": sfn.JsonPath.object_at("$")}),
             "$.notification", "Publishes the custom model and how to invoke it",
         )
-        on_failure(notify_success)
-        notify_success.next(sfn.Succeed(self, "Customization succeeded"))
+        succeeded = sfn.Succeed(self, "Customization succeeded")
+        # The model is trained and served: a lost notification must not tear that down.
+        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notificationError")
+        notify_success.next(succeeded)
 
         start_serving = invoke("Start serving", fns["start_serving"], None, "$.serving",
                                "Provisioned throughput or on-demand deployment of the custom model")

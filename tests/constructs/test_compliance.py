@@ -22,12 +22,13 @@ from tests.conftest import Synthesized, synthesize
 
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 VARIANT_CONTEXT = {"notificationEmails": "ml-platform@example.com,oncall@example.com",
+                   "extraDataBuckets": "shared-datasets,other-team-data",
                    "account": "123456789012", "region": "us-west-2"}
 
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The stack with an account and Region and email subscriptions."""
+    """The stack with an account and Region, email subscriptions and extra data buckets."""
     result = synthesize(tmp_path_factory.mktemp("variant"), VARIANT_CONTEXT)
     assert result.error is None, result.error
     return result
@@ -94,3 +95,14 @@ def test_cdk_nag_catches_an_unacknowledged_wildcard(tmp_path: Path) -> None:
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert any("AwsSolutions-IAM5" in v for v in violations(report))
+
+
+def test_the_variant_grants_the_extra_buckets_and_subscribes_the_emails(variant: Synthesized) -> None:
+    text = json.dumps(variant.template)
+    for bucket in ("shared-datasets", "other-team-data"):
+        assert f":s3:::{bucket}/*" in text
+    subscriptions = variant.resources("AWS::SNS::Subscription")
+    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == [
+        "ml-platform@example.com", "oncall@example.com"]
+    envs = [f["Properties"]["Environment"]["Variables"] for f in variant.resources("AWS::Lambda::Function").values()]
+    assert all(e["EXTRA_DATA_BUCKETS"] == "shared-datasets,other-team-data" for e in envs)

@@ -224,9 +224,11 @@ def test_submit_waits_out_role_propagation_and_quota(definition: dict[str, Any])
 
 def test_every_task_after_validation_fails_into_cleanup(definition: dict[str, Any]) -> None:
     for name, state in definition["States"].items():
-        if state["Type"] != "Task" or name in {"Validate request", "Clean up", "Notify failure"}:
+        if state["Type"] != "Task" or name in {"Validate request", "Clean up", "Notify failure", "Notify success"}:
             continue
         assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up"}], name
+    assert definition["States"]["Notify success"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.notificationError", "Next": "Customization succeeded"}]
     assert definition["States"]["Clean up"]["Next"] == "Notify failure"
     assert definition["States"]["Notify failure"]["Next"] == "Customization failed"
     assert definition["States"]["Customization failed"] == {

@@ -80,6 +80,16 @@ def test_success_with_on_demand_deployment(workflow: OfflineWorkflow, bedrock: F
     assert execution.entered_states().count("Check serving status") == 3
 
 
+def test_a_lost_success_notification_does_not_tear_down_serving(workflow: OfflineWorkflow,
+                                                               bedrock: FakeBedrock) -> None:
+    boto3.client("sns", region_name=REGION).delete_topic(TopicArn=workflow.topic_arn)
+    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["notificationError"]["Error"]
+    assert len(bedrock.live_serving()) == 1, "the served model stays up"
+
+
 def test_continued_pre_training_without_serving(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
     bedrock.job_statuses = ["InProgress", "InProgress", "InProgress", "Completed"]
     request = request_for(workflow, customizationType="CONTINUED_PRE_TRAINING",
