@@ -16,7 +16,6 @@ from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import BedrockCustomizationStack
 
-
 # Feature flags the stack is written for; set here so tests and `cdk synth` agree.
 FEATURE_FLAGS = {
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
@@ -31,6 +30,7 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
     env = cdk.Environment(account=account, region=region) if account and region else None
+
     def listed(name: str) -> list[str]:
         return [v.strip() for v in (app.node.try_get_context(name) or "").split(",") if v.strip()]
 

@@ -39,7 +39,7 @@ def digest(*paths: Path) -> str:
 
 
 def ensure_python(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs before the venv, on any python3
         sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
     stamp = VENV / f".installed-{extras or 'base'}"
     wanted = digest(ROOT / "pyproject.toml")
@@ -47,7 +47,9 @@ def ensure_python(extras: str) -> None:
         return
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip")
+    run(
+        PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip"
+    )
     target = f".[{extras}]" if extras else "."
     run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target)
     stamp.write_text(wanted)
@@ -64,7 +66,9 @@ def ensure_node() -> None:
 
 def environment() -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(BIN), str(ROOT / "node_modules" / ".bin"), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join(
+        [str(BIN), str(ROOT / "node_modules" / ".bin"), env.get("PATH", "")]
+    )
     env["VIRTUAL_ENV"] = str(VENV)
     # jsii warns on every run under Node.js 20 (end of life); the README says to prefer 22 or 24.
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")

@@ -17,12 +17,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge
@@ -41,7 +47,9 @@ def _layer_digest() -> str:
 
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("BEDROCK_CUSTOMIZE_CACHE", Path.home() / ".cache" / "bedrock-customize"))
+    return Path(
+        os.environ.get("BEDROCK_CUSTOMIZE_CACHE", Path.home() / ".cache" / "bedrock-customize")
+    )
 
 
 def build_layer(output_dir: Path) -> None:
@@ -52,11 +60,24 @@ def build_layer(output_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(staging / "python"),
-                "--platform", _PIP_PLATFORM, "--implementation", "cp",
-                "--python-version", _PYTHON_VERSION, "--only-binary=:all:",
-                "-r", str(REQUIREMENTS),
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(staging / "python"),
+                "--platform",
+                _PIP_PLATFORM,
+                "--implementation",
+                "cp",
+                "--python-version",
+                _PYTHON_VERSION,
+                "--only-binary=:all:",
+                "-r",
+                str(REQUIREMENTS),
             ],
             check=True,
         )
@@ -68,7 +89,7 @@ def build_layer(output_dir: Path) -> None:
 
 @jsii.implements(ILocalBundling)
 class _PipLayerBundling:
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         build_layer(Path(output_dir))
         return True
 
@@ -98,7 +119,11 @@ class WorkflowFunctions(Construct):
         """
         super().__init__(scope, construct_id)
         self._key = key
-        self._environment = {**environment, "POWERTOOLS_SERVICE_NAME": "bedrock-customize", "POWERTOOLS_LOG_LEVEL": log_level}
+        self._environment = {
+            **environment,
+            "POWERTOOLS_SERVICE_NAME": "bedrock-customize",
+            "POWERTOOLS_LOG_LEVEL": log_level,
+        }
         self._log_retention = log_retention
         self.layer = lambda_.LayerVersion(
             self,
@@ -112,7 +137,7 @@ class WorkflowFunctions(Construct):
                 asset_hash=_layer_digest(),
                 bundling=BundlingOptions(
                     image=DockerImage.from_registry("no-docker-needed"),
-                    local=_PipLayerBundling(),
+                    local=_PipLayerBundling(),  # type: ignore[arg-type]  # jsii.implements is invisible to mypy
                 ),
             ),
         )

@@ -18,7 +18,9 @@ PACK = "AwsSolutions"
 def acknowledge(scope: IConstruct, rule: str, reason: str, findings: Iterable[str] = ()) -> None:
     """Acknowledge ``rule`` (``"IAM5"``) on ``scope`` and below, for each finding or for the rule."""
     ids = [f"{PACK}-{rule}[{f}]" for f in findings] or [f"{PACK}-{rule}"]
-    Validations.of(scope).acknowledge(*(Acknowledgment(id=f"{PACK}::{i}", reason=reason) for i in ids))
+    Validations.of(scope).acknowledge(
+        *(Acknowledgment(id=f"{PACK}::{i}", reason=reason) for i in ids)
+    )
 
 
 def attr_ref(construct: IConstruct, attribute: str = "Arn") -> str:

@@ -20,7 +20,9 @@ class CustomizationNotifications(Construct):
     message attribute to filter on.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, emails: Sequence[str] = ()) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, emails: Sequence[str] = ()
+    ) -> None:
         """
         :param key: encrypts messages at rest.
         :param emails: addresses to subscribe. Default: none (subscribe later).

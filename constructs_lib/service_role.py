@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge, attr_ref
@@ -66,7 +65,8 @@ class BedrockServiceRole(Construct):
             iam.PolicyStatement(
                 sid="ReadTrainingData",
                 actions=["s3:GetObject"],
-                resources=storage.data_object_arns() + [b.arn_for_objects("*") for b in extra_data_buckets],
+                resources=storage.data_object_arns()
+                + [b.arn_for_objects("*") for b in extra_data_buckets],
             ),
             iam.PolicyStatement(
                 sid="ListTrainingData",
@@ -87,7 +87,12 @@ class BedrockServiceRole(Construct):
             ),
             iam.PolicyStatement(
                 sid="UseKeyThroughS3AndBedrock",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                ],
                 resources=[storage.key.key_arn],
                 conditions={
                     "StringEquals": {
@@ -102,7 +107,9 @@ class BedrockServiceRole(Construct):
         if extra_data_buckets:
             statements.append(
                 iam.PolicyStatement(
-                    sid="ListExtraData", actions=["s3:ListBucket"], resources=[b.bucket_arn for b in extra_data_buckets]
+                    sid="ListExtraData",
+                    actions=["s3:ListBucket"],
+                    resources=[b.bucket_arn for b in extra_data_buckets],
                 )
             )
         policy = iam.Policy(self, "Policy", statements=statements)

@@ -46,11 +46,15 @@ class BedrockCustomizationStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
         extra = [
-            s3.Bucket.from_bucket_name(self, f"ExtraData{i}", name) for i, name in enumerate(extra_data_bucket_names)
+            s3.Bucket.from_bucket_name(self, f"ExtraData{i}", name)
+            for i, name in enumerate(extra_data_bucket_names)
         ]
-        self.service_role = BedrockServiceRole(self, "BedrockServiceRole", storage=self.storage, extra_data_buckets=extra)
-        self.notifications = CustomizationNotifications(self, "Notifications", key=self.storage.key,
-                                                        emails=notification_emails)
+        self.service_role = BedrockServiceRole(
+            self, "BedrockServiceRole", storage=self.storage, extra_data_buckets=extra
+        )
+        self.notifications = CustomizationNotifications(
+            self, "Notifications", key=self.storage.key, emails=notification_emails
+        )
         self.workflow = CustomizationWorkflow(
             self,
             "Workflow",

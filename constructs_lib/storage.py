@@ -8,7 +8,6 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge
@@ -86,7 +85,13 @@ class CustomizationStorage(Construct):
                 iam.PolicyStatement(
                     sid="AllowCloudWatchLogsOfThisAccount",
                     principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    actions=[
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
                     resources=["*"],  # a key policy's resource is always the key itself
                     conditions={
                         "ArnLike": {
@@ -117,7 +122,11 @@ class CustomizationStorage(Construct):
             ],
             removal_policy=removal_policy,
         )
-        acknowledge(self.log_bucket, "S1", "This is the access-log bucket itself; logging it into itself would loop.")
+        acknowledge(
+            self.log_bucket,
+            "S1",
+            "This is the access-log bucket itself; logging it into itself would loop.",
+        )
 
         def bucket(construct_id: str, log_prefix: str) -> s3.Bucket:
             return s3.Bucket(
@@ -152,7 +161,9 @@ class CustomizationStorage(Construct):
             resource_arns=[self.key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
         )
-        return iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=self.data_object_arns())
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=self.data_object_arns()
+        )
 
     def grant_write_data(self, grantee: iam.IGrantable) -> None:
         """Upload datasets under the data prefixes."""

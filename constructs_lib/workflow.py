@@ -36,6 +36,12 @@ SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 THROTTLING_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
 
 
+def _role(fn: lambda_.Function) -> iam.IRole:
+    """The function's role (WorkflowFunctions always gives one)."""
+    assert fn.role is not None
+    return fn.role
+
+
 class CustomizationWorkflow(Construct):
     """Lambda handlers and the Standard state machine that runs a customization request.
 
@@ -83,13 +89,17 @@ class CustomizationWorkflow(Construct):
                 f"enabled_customization_types: {unknown} not supported by this version; allowed: {list(SUPPORTED_TYPES)}"
             )
         if not enabled_customization_types:
-            raise ValueError("enabled_customization_types must name at least one type, got an empty list")
+            raise ValueError(
+                "enabled_customization_types must name at least one type, got an empty list"
+            )
         for prop, value, low in (
             ("job_poll_interval", job_poll_interval, 10),
             ("serving_poll_interval", serving_poll_interval, 10),
         ):
             if not value.is_unresolved() and value.to_seconds() < low:
-                raise ValueError(f"{prop} must be at least {low} seconds, got {value.to_seconds()} seconds")
+                raise ValueError(
+                    f"{prop} must be at least {low} seconds, got {value.to_seconds()} seconds"
+                )
 
         stack = Stack.of(self)
         key = storage.key
@@ -113,28 +123,56 @@ class CustomizationWorkflow(Construct):
         )
         make = self.functions_factory.function
         fns = {
-            "validate": make("ValidateRequest", handler="validate_request.handler",
-                             description="Checks a customization request and resolves it into a plan"),
-            "submit": make("SubmitJob", handler="submit_job.handler",
-                           description="Submits the Bedrock model customization job, once per execution"),
-            "check_job": make("CheckJob", handler="check_job.handler",
-                              description="Reads the customization job's status"),
-            "start_serving": make("StartServing", handler="start_serving.handler",
-                                  description="Creates provisioned throughput or an on-demand deployment"),
-            "check_serving": make("CheckServing", handler="check_serving.handler",
-                                  description="Reads the serving resource's status"),
-            "cleanup": make("Cleanup", handler="cleanup.handler", timeout=Duration.minutes(2),
-                            description="Stops the job and deletes serving resources of a failed execution"),
-            "notify": make("Notify", handler="notify.handler",
-                           description="Publishes the execution's outcome"),
-            "abort_cleanup": make("AbortCleanup", handler="cleanup.abort_handler", timeout=Duration.minutes(2),
-                                  description="Cleans up after an execution was stopped or timed out"),
+            "validate": make(
+                "ValidateRequest",
+                handler="validate_request.handler",
+                description="Checks a customization request and resolves it into a plan",
+            ),
+            "submit": make(
+                "SubmitJob",
+                handler="submit_job.handler",
+                description="Submits the Bedrock model customization job, once per execution",
+            ),
+            "check_job": make(
+                "CheckJob",
+                handler="check_job.handler",
+                description="Reads the customization job's status",
+            ),
+            "start_serving": make(
+                "StartServing",
+                handler="start_serving.handler",
+                description="Creates provisioned throughput or an on-demand deployment",
+            ),
+            "check_serving": make(
+                "CheckServing",
+                handler="check_serving.handler",
+                description="Reads the serving resource's status",
+            ),
+            "cleanup": make(
+                "Cleanup",
+                handler="cleanup.handler",
+                timeout=Duration.minutes(2),
+                description="Stops the job and deletes serving resources of a failed execution",
+            ),
+            "notify": make(
+                "Notify", handler="notify.handler", description="Publishes the execution's outcome"
+            ),
+            "abort_cleanup": make(
+                "AbortCleanup",
+                handler="cleanup.abort_handler",
+                timeout=Duration.minutes(2),
+                description="Cleans up after an execution was stopped or timed out",
+            ),
         }
         self.functions = fns
         self._grant(fns, storage, service_role, topic, extra_data_buckets, stack)
 
         self.log_group = logs.LogGroup(
-            self, "ExecutionLogs", encryption_key=key, retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "ExecutionLogs",
+            encryption_key=key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -145,7 +183,9 @@ class CustomizationWorkflow(Construct):
             ),
             timeout=execution_timeout,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(key),
             comment="Bedrock model customization: validate, submit, wait, serve, notify; clean up on failure",
         )
@@ -154,7 +194,9 @@ class CustomizationWorkflow(Construct):
             "IAM5",
             "Generated by LambdaInvoke: the role may invoke exactly these functions; ':*' covers their "
             "versions and aliases, which Step Functions may call.",
-            findings=[f"Resource::{attr_ref(fn)}:*" for name, fn in fns.items() if name != "abort_cleanup"],
+            findings=[
+                f"Resource::{attr_ref(fn)}:*" for name, fn in fns.items() if name != "abort_cleanup"
+            ],
         )
         acknowledge(
             self.state_machine,
@@ -195,11 +237,13 @@ class CustomizationWorkflow(Construct):
             )
         )
         acknowledge(
-            abort_fn.role,
+            _role(abort_fn),
             "IAM5",
             "DescribeExecution on the executions of this state machine only; execution names are chosen "
             "when an execution starts.",
-            findings=[f"Resource::{account_arn(self, 'states', 'execution:' + attr_ref(self.state_machine, 'Name') + ':*')}"],
+            findings=[
+                f"Resource::{account_arn(self, 'states', 'execution:' + attr_ref(self.state_machine, 'Name') + ':*')}"
+            ],
         )
         self.abort_cleanup_rule = events.Rule(
             self,
@@ -226,7 +270,7 @@ class CustomizationWorkflow(Construct):
 
     # -- permissions -------------------------------------------------------------------
 
-    def _grant(self, fns, storage, service_role, topic, extra_data_buckets, stack) -> None:  # noqa: ANN001
+    def _grant(self, fns, storage, service_role, topic, extra_data_buckets, stack) -> None:
         def arn(resource: str) -> str:
             return stack.format_arn(service="bedrock", resource=resource, resource_name="*")
 
@@ -235,7 +279,9 @@ class CustomizationWorkflow(Construct):
         throughput_arns = [arn("provisioned-model")]
         deployment_arns = [arn("custom-model-deployment")]
         foundation_arns = [
-            stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=model_id)
+            stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=model_id
+            )
             for model_id in sorted(catalogue.models())
         ]
 
@@ -249,83 +295,161 @@ class CustomizationWorkflow(Construct):
         )
 
         def acknowledge_bedrock(fn: lambda_.Function, resource_types: list[str]) -> None:
-            acknowledge(fn.role, "IAM5", run_time_ids,
-                        findings=[f"Resource::{account_arn(self, 'bedrock', f'{t}/*')}" for t in resource_types])
+            acknowledge(
+                _role(fn),
+                "IAM5",
+                run_time_ids,
+                findings=[
+                    f"Resource::{account_arn(self, 'bedrock', f'{t}/*')}" for t in resource_types
+                ],
+            )
 
         # Validate: the data must exist (HeadObject needs s3:GetObject).
         storage.grant_read_data(fns["validate"])
         if extra_data_buckets:
-            allow(fns["validate"], ["s3:GetObject"], [b.arn_for_objects("*") for b in extra_data_buckets])
+            allow(
+                fns["validate"],
+                ["s3:GetObject"],
+                [b.arn_for_objects("*") for b in extra_data_buckets],
+            )
         acknowledge(
-            fns["validate"].role, "IAM5",
+            _role(fns["validate"]),
+            "IAM5",
             "The validator reads the dataset a request names, anywhere under the data prefixes.",
-            findings=[f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes]
-            + [f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets],
+            findings=[
+                f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
+            ]
+            + [
+                f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets
+            ],
         )
 
         # Submit: create (with tags) and read back its own job; pass the service role.
-        allow(fns["submit"], ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
-              foundation_arns + job_arns + custom_model_arns)
+        allow(
+            fns["submit"],
+            ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
+            foundation_arns + job_arns + custom_model_arns,
+        )
         allow(fns["submit"], ["bedrock:GetModelCustomizationJob"], job_arns)
         service_role.grant_pass_role(fns["submit"])
 
         allow(fns["check_job"], ["bedrock:GetModelCustomizationJob"], job_arns)
 
-        allow(fns["start_serving"], ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment",
-                                     "bedrock:TagResource"],
-              custom_model_arns + throughput_arns + deployment_arns)
-        allow(fns["check_serving"], ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
-              throughput_arns + deployment_arns)
+        allow(
+            fns["start_serving"],
+            [
+                "bedrock:CreateProvisionedModelThroughput",
+                "bedrock:CreateCustomModelDeployment",
+                "bedrock:TagResource",
+            ],
+            custom_model_arns + throughput_arns + deployment_arns,
+        )
+        allow(
+            fns["check_serving"],
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+            throughput_arns + deployment_arns,
+        )
 
         # A custom model encrypted with the stack's key: creating it and serving it use the key through Bedrock.
         for name in ("submit", "start_serving"):
             fns[name].add_to_role_policy(
                 iam.PolicyStatement(
-                    actions=["kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt"],
+                    actions=[
+                        "kms:DescribeKey",
+                        "kms:CreateGrant",
+                        "kms:GenerateDataKey",
+                        "kms:Decrypt",
+                    ],
                     resources=[storage.key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}
+                    },
                 )
             )
 
         acknowledge_bedrock(fns["submit"], ["model-customization-job", "custom-model"])
         acknowledge_bedrock(fns["check_job"], ["model-customization-job"])
-        acknowledge_bedrock(fns["start_serving"], ["custom-model", "provisioned-model", "custom-model-deployment"])
+        acknowledge_bedrock(
+            fns["start_serving"], ["custom-model", "provisioned-model", "custom-model-deployment"]
+        )
         acknowledge_bedrock(fns["check_serving"], ["provisioned-model", "custom-model-deployment"])
         for name in ("cleanup", "abort_cleanup"):
-            acknowledge_bedrock(fns[name], ["model-customization-job", "provisioned-model", "custom-model-deployment"])
-            allow(fns[name], ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], job_arns)
-            allow(fns[name], ["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput",
-                              "bedrock:GetCustomModelDeployment", "bedrock:DeleteCustomModelDeployment",
-                              "bedrock:ListTagsForResource"],
-                  throughput_arns + deployment_arns)
+            acknowledge_bedrock(
+                fns[name],
+                ["model-customization-job", "provisioned-model", "custom-model-deployment"],
+            )
+            allow(
+                fns[name],
+                ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+                job_arns,
+            )
+            allow(
+                fns[name],
+                [
+                    "bedrock:GetProvisionedModelThroughput",
+                    "bedrock:DeleteProvisionedModelThroughput",
+                    "bedrock:GetCustomModelDeployment",
+                    "bedrock:DeleteCustomModelDeployment",
+                    "bedrock:ListTagsForResource",
+                ],
+                throughput_arns + deployment_arns,
+            )
         for name in ("notify", "abort_cleanup"):
             allow(fns[name], ["sns:Publish"], [topic.topic_arn])
             allow(fns[name], ["kms:GenerateDataKey", "kms:Decrypt"], [storage.key.key_arn])
 
     # -- definition --------------------------------------------------------------------
 
-    def _definition(self, fns, job_poll_interval: Duration, serving_poll_interval: Duration) -> sfn.IChainable:  # noqa: ANN001
-        def invoke(name: str, fn: lambda_.IFunction, payload: sfn.TaskInput | None, result_path: str | None,
-                   comment: str) -> tasks.LambdaInvoke:
+    def _definition(
+        self, fns, job_poll_interval: Duration, serving_poll_interval: Duration
+    ) -> sfn.IChainable:
+        def invoke(
+            name: str,
+            fn: lambda_.IFunction,
+            payload: sfn.TaskInput | None,
+            result_path: str | None,
+            comment: str,
+        ) -> tasks.LambdaInvoke:
             task = tasks.LambdaInvoke(
-                self, name, lambda_function=fn, payload=payload, result_path=result_path,
-                payload_response_only=True, retry_on_service_exceptions=True, comment=comment,
+                self,
+                name,
+                lambda_function=fn,
+                payload=payload,
+                result_path=result_path,
+                payload_response_only=True,
+                retry_on_service_exceptions=True,
+                comment=comment,
             )
-            task.add_retry(errors=THROTTLING_ERRORS, interval=Duration.seconds(5), backoff_rate=2,
-                           max_attempts=6, max_delay=Duration.minutes(2), jitter_strategy=sfn.JitterType.FULL)
+            task.add_retry(
+                errors=THROTTLING_ERRORS,
+                interval=Duration.seconds(5),
+                backoff_rate=2,
+                max_attempts=6,
+                max_delay=Duration.minutes(2),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
             return task
 
         # Failure branch.
-        fail = sfn.Fail(self, "Customization failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        fail = sfn.Fail(
+            self, "Customization failed", error_path="$.error.Error", cause_path="$.error.Cause"
+        )
         notify_failure = invoke(
-            "Notify failure", fns["notify"],
+            "Notify failure",
+            fns["notify"],
             sfn.TaskInput.from_object({"outcome": "FAILED", "state": sfn.JsonPath.object_at("$")}),
-            "$.notification", "Publishes the failure and what cleanup did",
+            "$.notification",
+            "Publishes the failure and what cleanup did",
         )
         notify_failure.add_catch(fail, errors=["States.ALL"], result_path="$.notificationError")
         notify_failure.next(fail)
-        cleanup = invoke("Clean up", fns["cleanup"], None, "$.cleanup",
-                         "Stops the job and deletes serving this execution created")
+        cleanup = invoke(
+            "Clean up",
+            fns["cleanup"],
+            None,
+            "$.cleanup",
+            "Stops the job and deletes serving this execution created",
+        )
         cleanup.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
         cleanup.next(notify_failure)
 
@@ -334,47 +458,94 @@ class CustomizationWorkflow(Construct):
 
         # Validation: nothing exists yet, so a rejected request goes straight to the notification.
         validate = invoke(
-            "Validate request", fns["validate"],
-            sfn.TaskInput.from_object({
-                "request": sfn.JsonPath.object_at("$"),
-                "execution": {"id": sfn.JsonPath.execution_id, "name": sfn.JsonPath.execution_name},
-            }),
-            "$", "Checks the request; rejects it with every problem listed",
+            "Validate request",
+            fns["validate"],
+            sfn.TaskInput.from_object(
+                {
+                    "request": sfn.JsonPath.object_at("$"),
+                    "execution": {
+                        "id": sfn.JsonPath.execution_id,
+                        "name": sfn.JsonPath.execution_name,
+                    },
+                }
+            ),
+            "$",
+            "Checks the request; rejects it with every problem listed",
         )
         # The input may not even be an object, so the error replaces it rather than joining it.
-        rejected = sfn.Pass(self, "Request rejected", parameters={"error": sfn.JsonPath.object_at("$")})
+        rejected = sfn.Pass(
+            self, "Request rejected", parameters={"error": sfn.JsonPath.object_at("$")}
+        )
         rejected.next(notify_failure)
         validate.add_catch(rejected, errors=["States.ALL"], result_path="$")
 
-        submit = invoke("Submit customization job", fns["submit"], None, "$.job",
-                        "CreateModelCustomizationJob with a token derived from the execution")
-        submit.add_retry(errors=["ServiceRoleNotReady"], interval=Duration.seconds(10), backoff_rate=1.5,
-                         max_attempts=6, jitter_strategy=sfn.JitterType.FULL)
-        submit.add_retry(errors=["QuotaExceeded"], interval=Duration.minutes(10), backoff_rate=1,
-                         max_attempts=36, jitter_strategy=sfn.JitterType.FULL)
+        submit = invoke(
+            "Submit customization job",
+            fns["submit"],
+            None,
+            "$.job",
+            "CreateModelCustomizationJob with a token derived from the execution",
+        )
+        submit.add_retry(
+            errors=["ServiceRoleNotReady"],
+            interval=Duration.seconds(10),
+            backoff_rate=1.5,
+            max_attempts=6,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        submit.add_retry(
+            errors=["QuotaExceeded"],
+            interval=Duration.minutes(10),
+            backoff_rate=1,
+            max_attempts=36,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         on_failure(submit)
 
         wait_job = sfn.Wait(self, "Wait for job", time=sfn.WaitTime.duration(job_poll_interval))
-        check_job = invoke("Check job status", fns["check_job"], None, "$.job",
-                           "GetModelCustomizationJob; fails on Failed or Stopped")
+        check_job = invoke(
+            "Check job status",
+            fns["check_job"],
+            None,
+            "$.job",
+            "GetModelCustomizationJob; fails on Failed or Stopped",
+        )
         on_failure(check_job)
 
         notify_success = invoke(
-            "Notify success", fns["notify"],
-            sfn.TaskInput.from_object({"outcome": "SUCCEEDED", "state": sfn.JsonPath.object_at("$")}),
-            "$.notification", "Publishes the custom model and how to invoke it",
+            "Notify success",
+            fns["notify"],
+            sfn.TaskInput.from_object(
+                {"outcome": "SUCCEEDED", "state": sfn.JsonPath.object_at("$")}
+            ),
+            "$.notification",
+            "Publishes the custom model and how to invoke it",
         )
         succeeded = sfn.Succeed(self, "Customization succeeded")
         # The model is trained and served: a lost notification must not tear that down.
-        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notificationError")
+        notify_success.add_catch(
+            succeeded, errors=["States.ALL"], result_path="$.notificationError"
+        )
         notify_success.next(succeeded)
 
-        start_serving = invoke("Start serving", fns["start_serving"], None, "$.serving",
-                               "Provisioned throughput or on-demand deployment of the custom model")
+        start_serving = invoke(
+            "Start serving",
+            fns["start_serving"],
+            None,
+            "$.serving",
+            "Provisioned throughput or on-demand deployment of the custom model",
+        )
         on_failure(start_serving)
-        wait_serving = sfn.Wait(self, "Wait for serving", time=sfn.WaitTime.duration(serving_poll_interval))
-        check_serving = invoke("Check serving status", fns["check_serving"], None, "$.serving",
-                               "Fails when serving ends in Failed")
+        wait_serving = sfn.Wait(
+            self, "Wait for serving", time=sfn.WaitTime.duration(serving_poll_interval)
+        )
+        check_serving = invoke(
+            "Check serving status",
+            fns["check_serving"],
+            None,
+            "$.serving",
+            "Fails when serving ends in Failed",
+        )
         on_failure(check_serving)
 
         serving_ready = (
@@ -404,4 +575,3 @@ class CustomizationWorkflow(Construct):
         """Let ``grantee`` start executions (and read them)."""
         self.state_machine.grant_read(grantee)
         return self.state_machine.grant_start_execution(grantee)
-

@@ -64,7 +64,9 @@ def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
     bedrock = client("bedrock")
     try:
         if serving.mode == "provisioned-throughput":
-            arn = bedrock.get_provisioned_model_throughput(provisionedModelId=serving.name)["provisionedModelArn"]
+            arn = bedrock.get_provisioned_model_throughput(provisionedModelId=serving.name)[
+                "provisionedModelArn"
+            ]
         else:
             arn = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.name)[
                 "customModelDeploymentArn"
@@ -74,7 +76,9 @@ def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
             return  # never created
         raise
     if not _is_ours(arn, plan.executionArn):
-        report["problems"].append(f"{serving.name} exists but is not tagged with this execution; left alone")
+        report["problems"].append(
+            f"{serving.name} exists but is not tagged with this execution; left alone"
+        )
         return
     if serving.mode == "provisioned-throughput":
         bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
@@ -91,7 +95,10 @@ def clean_up(plan: Plan) -> dict[str, Any]:
     tells a person what is still running.
     """
     report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
-    for step, what in ((_stop_job, f"stop job {plan.jobName}"), (_delete_serving, f"delete {plan.serving.name}")):
+    for step, what in (
+        (_stop_job, f"stop job {plan.jobName}"),
+        (_delete_serving, f"delete {plan.serving.name}"),
+    ):
         try:
             step(plan, report)
         except ClientError as error:
@@ -105,7 +112,11 @@ def clean_up(plan: Plan) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path="plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not event.get("plan"):
-        return {"stoppedJob": None, "deleted": [], "problems": []}  # failed before anything was planned
+        return {
+            "stoppedJob": None,
+            "deleted": [],
+            "problems": [],
+        }  # failed before anything was planned
     report = clean_up(Plan.model_validate(event["plan"]))
     logger.info("cleanup done", extra=report)
     return report
@@ -114,7 +125,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _execution_input(detail: dict[str, Any]) -> Any:
     raw = detail.get("input")
     if raw is None:  # EventBridge leaves out inputs over its size limit
-        raw = client("stepfunctions").describe_execution(executionArn=detail["executionArn"])["input"]
+        raw = client("stepfunctions").describe_execution(executionArn=detail["executionArn"])[
+            "input"
+        ]
     return json.loads(raw)
 
 
@@ -126,8 +139,14 @@ def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         request = check_request(_execution_input(detail), settings.request_context())
     except RequestInvalid:
-        return {"stoppedJob": None, "deleted": [], "problems": []}  # rejected input: nothing was created
-    plan = make_plan(request, detail["executionArn"], settings.request_context(), settings.stack_name)
+        return {
+            "stoppedJob": None,
+            "deleted": [],
+            "problems": [],
+        }  # rejected input: nothing was created
+    plan = make_plan(
+        request, detail["executionArn"], settings.request_context(), settings.stack_name
+    )
     # Throttling raises: the asynchronous invocation retries, then goes to the dead-letter queue.
     report = clean_up(plan)
     state = {"plan": plan.model_dump(), "cleanup": report}

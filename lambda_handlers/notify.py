@@ -26,7 +26,10 @@ def publish(topic_arn: str, outcome: str, state: dict[str, Any]) -> str:
             MessageStructure="json",
             MessageAttributes={
                 "outcome": {"DataType": "String", "StringValue": outcome},
-                "jobName": {"DataType": "String", "StringValue": str(detail.get("jobName") or "none")},
+                "jobName": {
+                    "DataType": "String",
+                    "StringValue": str(detail.get("jobName") or "none"),
+                },
             },
         )
     except ClientError as error:

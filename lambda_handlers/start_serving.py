@@ -32,4 +32,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise translate_client_error(error, operation) from error
     arn = response[_ARN_FIELD[operation]]
     logger.info("serving requested", extra={"mode": plan.serving.mode, "arn": arn})
-    return {"mode": plan.serving.mode, "arn": arn, "name": plan.serving.name, "status": "Creating", "ready": False}
+    return {
+        "mode": plan.serving.mode,
+        "arn": arn,
+        "name": plan.serving.name,
+        "status": "Creating",
+        "ready": False,
+    }

@@ -49,6 +49,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     problems = missing_objects(uris)
     if problems:
         raise RequestInvalid(problems)
-    plan = make_plan(request, event["execution"]["id"], settings.request_context(), settings.stack_name)
+    plan = make_plan(
+        request, event["execution"]["id"], settings.request_context(), settings.stack_name
+    )
     logger.info("request accepted", extra={"jobName": plan.jobName, "serving": plan.serving.mode})
     return {"plan": plan.model_dump(exclude_none=True)}

@@ -45,7 +45,7 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesiz
     error = None
     try:
         build_app(str(outdir), context=context).synth()
-    except Exception as exc:  # noqa: BLE001 - a validation failure is a result the tests assert on
+    except Exception as exc:
         error = str(exc)
     template_path = outdir / "BedrockCustomization.template.json"
     report_path = outdir / "validation-report.json"
@@ -65,7 +65,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
-def template(synthesized: Synthesized):  # noqa: ANN201
+def template(synthesized: Synthesized):
     from aws_cdk.assertions import Template
 
     return Template.from_json(synthesized.template)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lambda_handlers.common.plan import Plan, make_plan
@@ -11,10 +11,12 @@ from lambda_handlers.common.request import RequestContext, check_request
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:CustomizationStateMachine:run-1"
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdef123456"
-MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/fedcba654321"
+MODEL_ARN = (
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/fedcba654321"
+)
 PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/a1b2c3d4e5f6"
 DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/a1b2c3d4e5f6"
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 CONTEXT = RequestContext(
     data_bucket="data-bucket",
@@ -30,7 +32,9 @@ def fine_tuning_request(**overrides: Any) -> dict[str, Any]:
         "customizationType": "FINE_TUNING",
         "baseModelIdentifier": "amazon.nova-lite-v1:0:300k",
         "trainingDataConfig": {"s3Uri": "s3://data-bucket/training/train.jsonl"},
-        "validationDataConfig": {"validators": [{"s3Uri": "s3://data-bucket/validation/val.jsonl"}]},
+        "validationDataConfig": {
+            "validators": [{"s3Uri": "s3://data-bucket/validation/val.jsonl"}]
+        },
         "hyperParameters": {"epochCount": 2, "learningRate": 0.00001},
         "serving": {"mode": "none"},
         "tags": {"team": "ml-platform"},

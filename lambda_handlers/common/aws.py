@@ -13,7 +13,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
+)
 
 
 @cache

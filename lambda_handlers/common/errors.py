@@ -69,7 +69,12 @@ class ServingFailed(WorkflowError):
     """Provisioned throughput or the custom model deployment ended in status Failed."""
 
 
-_THROTTLING = {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
+_THROTTLING = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "Throttling",
+    "RequestLimitExceeded",
+}
 _UNAVAILABLE = {"ServiceUnavailableException", "InternalServerException", "InternalFailure"}
 _ROLE_NOT_READY_HINTS = ("assume", "role")
 

@@ -43,7 +43,9 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
         "customModelArn": job.get("outputModelArn"),
     }
     if serving:
-        detail["serving"] = {k: serving.get(k) for k in ("mode", "arn", "name", "status", "invokeModelId")}
+        detail["serving"] = {
+            k: serving.get(k) for k in ("mode", "arn", "name", "status", "invokeModelId")
+        }
     if error:
         detail["error"] = {"error": error.get("Error"), "message": _error_message(error)}
     if cleanup:
@@ -56,11 +58,15 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
         if job.get("outputModelArn"):
             lines.append(f"Custom model: {job['outputModelArn']}")
         if serving.get("invokeModelId"):
-            lines.append(f"Served by {serving['mode']}; invoke with modelId {serving['invokeModelId']}")
+            lines.append(
+                f"Served by {serving['mode']}; invoke with modelId {serving['invokeModelId']}"
+            )
         else:
             lines.append("Not served (serving mode none).")
     else:
-        word = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(outcome, outcome.lower())
+        word = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(
+            outcome, outcome.lower()
+        )
         subject = f"Bedrock customization {job_name} {word}"
         lines = [f"Customization {job_name} {word}."]
         if error:
@@ -68,7 +74,9 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
         if cleanup:
             removed = cleanup.get("stoppedJob"), *cleanup.get("deleted", [])
             done = [r for r in removed if r]
-            lines.append("Cleaned up: " + (", ".join(done) if done else "nothing billable was running"))
+            lines.append(
+                "Cleaned up: " + (", ".join(done) if done else "nothing billable was running")
+            )
             for problem in cleanup.get("problems", []):
                 lines.append(f"NOT cleaned up, act on it: {problem}")
     if detail["executionArn"]:

@@ -78,7 +78,9 @@ def _hyperparameter_string(value: str | int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def make_plan(request: CustomizationRequest, execution_arn: str, ctx: RequestContext, stack_name: str = "") -> Plan:
+def make_plan(
+    request: CustomizationRequest, execution_arn: str, ctx: RequestContext, stack_name: str = ""
+) -> Plan:
     """Resolve a checked request for one execution."""
     model = catalogue.find_model(request.baseModelIdentifier)
     short = model.short if model else "custom"
@@ -101,12 +103,18 @@ def make_plan(request: CustomizationRequest, execution_arn: str, ctx: RequestCon
     serving_cfg = request.serving
     serving = ServingPlan(mode=serving_cfg.mode)
     if serving_cfg.mode != "none":
-        default_name = f"{_slug(model_name)}-{'pt' if serving_cfg.mode == 'provisioned-throughput' else 'od'}"
+        default_name = (
+            f"{_slug(model_name)}-{'pt' if serving_cfg.mode == 'provisioned-throughput' else 'od'}"
+        )
         serving = ServingPlan(
             mode=serving_cfg.mode,
             name=serving_cfg.name or default_name[:63].rstrip("-_"),
-            modelUnits=serving_cfg.modelUnits if serving_cfg.mode == "provisioned-throughput" else None,
-            commitmentDuration=serving_cfg.commitmentDuration if serving_cfg.confirmCommitment else None,
+            modelUnits=serving_cfg.modelUnits
+            if serving_cfg.mode == "provisioned-throughput"
+            else None,
+            commitmentDuration=serving_cfg.commitmentDuration
+            if serving_cfg.confirmCommitment
+            else None,
             clientRequestToken=f"serve-{execution_digest(execution_arn, 'serve')[:40]}",
         )
 
@@ -125,7 +133,9 @@ def make_plan(request: CustomizationRequest, execution_arn: str, ctx: RequestCon
         outputDataConfig={"s3Uri": output_uri},
         hyperParameters={k: _hyperparameter_string(v) for k, v in request.hyperParameters.items()},
         customizationConfig=(
-            request.customizationConfig.model_dump(exclude_none=True) if request.customizationConfig else None
+            request.customizationConfig.model_dump(exclude_none=True)
+            if request.customizationConfig
+            else None
         ),
         tags=tags,
         serving=serving,

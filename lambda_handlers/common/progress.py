@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_handlers.common.errors import CustomizationJobFailed, CustomizationJobStopped, ServingFailed
+from lambda_handlers.common.errors import (
+    CustomizationJobFailed,
+    CustomizationJobStopped,
+    ServingFailed,
+)
 from lambda_handlers.common.plan import Plan, tag_list
 
 # Statuses of GetModelCustomizationJob that mean "not finished yet".
@@ -81,9 +85,17 @@ def build_serving_request(plan: Plan, model_arn: str) -> tuple[str, dict[str, An
 def summarize_serving(mode: str, response: dict[str, Any]) -> dict[str, Any]:
     """Status of provisioned throughput or a deployment; raises ``ServingFailed`` on Failed."""
     if mode == "provisioned-throughput":
-        arn, name, ready = response["provisionedModelArn"], response["provisionedModelName"], "InService"
+        arn, name, ready = (
+            response["provisionedModelArn"],
+            response["provisionedModelName"],
+            "InService",
+        )
     else:
-        arn, name, ready = response["customModelDeploymentArn"], response["modelDeploymentName"], "Active"
+        arn, name, ready = (
+            response["customModelDeploymentArn"],
+            response["modelDeploymentName"],
+            "Active",
+        )
     status = response["status"]
     if status == "Failed":
         raise ServingFailed(

@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.errors import RequestInvalid
 
-REQUEST_VERSION = "1"
+REQUEST_VERSION: Literal["1"] = "1"
 
 CustomizationType = Literal[
     "FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"
@@ -34,7 +34,9 @@ MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
 SERVING_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?){1,63}$"
 TAG_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]*$"
 # Bedrock's own S3Uri pattern: key segments of letters, digits and -!_*'(). only.
-S3_URI_PATTERN = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$"
+S3_URI_PATTERN = (
+    r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$"
+)
 # Tag keys the workflow writes itself; a request may not set them.
 RESERVED_TAG_PREFIX = "bedrock-customize:"
 MAX_USER_TAGS = 190  # Bedrock allows 200; the workflow adds its own.
@@ -108,24 +110,24 @@ class CustomizationRequest(_Strict):
     requestVersion: Literal["1"] = REQUEST_VERSION
     customizationType: CustomizationType
     baseModelIdentifier: Annotated[str, Field(min_length=1, max_length=2048)]
-    jobName: Annotated[str | None, Field(min_length=1, max_length=63, pattern=JOB_NAME_PATTERN)] = None
+    jobName: Annotated[str | None, Field(min_length=1, max_length=63, pattern=JOB_NAME_PATTERN)] = (
+        None
+    )
     customModelName: Annotated[
         str | None, Field(min_length=1, max_length=63, pattern=MODEL_NAME_PATTERN)
     ] = None
     trainingDataConfig: TrainingDataConfig
     validationDataConfig: ValidationDataConfig | None = None
     outputDataConfig: OutputDataConfig | None = None
-    hyperParameters: dict[Annotated[str, Field(min_length=1, max_length=64)], HyperParameterValue] = Field(
-        default_factory=dict
-    )
+    hyperParameters: dict[
+        Annotated[str, Field(min_length=1, max_length=64)], HyperParameterValue
+    ] = Field(default_factory=dict)
     customizationConfig: CustomizationConfig | None = None
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)],
         Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)],
-    ] = Field(
-        default_factory=dict
-    )
+    ] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,11 @@ def _structural_problems(error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False):
         loc = item["loc"]
         # pydantic reports a failed union branch per member; keep the path readable.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in {"str", "int", "float", "constrained-str"}))
+        loc = tuple(
+            p
+            for p in loc
+            if not (isinstance(p, str) and p in {"str", "int", "float", "constrained-str"})
+        )
         where = _loc(loc)
         if item["type"] == "extra_forbidden":
             hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
@@ -184,9 +190,7 @@ def _structural_problems(error: ValidationError) -> list[str]:
         elif item["type"] == "missing":
             problems.append(f"{where}: required field is missing")
         elif item["type"] == "string_pattern_mismatch":
-            problems.append(
-                f"{where}: {item['input']!r} does not match {item['ctx']['pattern']}"
-            )
+            problems.append(f"{where}: {item['input']!r} does not match {item['ctx']['pattern']}")
         else:
             problems.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
     return sorted(set(problems), key=problems.index)
@@ -218,7 +222,9 @@ def _check_uri(
         return
     if not any(key.startswith(p) for p in ctx.data_prefixes):
         prefixes = ", ".join(f"s3://{bucket}/{p}" for p in ctx.data_prefixes)
-        problems.append(f"{where}: {uri} is outside the data prefixes; put it under one of {prefixes}")
+        problems.append(
+            f"{where}: {uri} is outside the data prefixes; put it under one of {prefixes}"
+        )
     elif key.endswith("/"):
         problems.append(f"{where}: {uri} is a prefix; name the JSONL object")
 
@@ -236,7 +242,9 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _check_hyperparameters(raw: dict[str, Any], model: catalogue.BaseModel | None, problems: list[str]) -> None:
+def _check_hyperparameters(
+    raw: dict[str, Any], model: catalogue.BaseModel | None, problems: list[str]
+) -> None:
     params = raw.get("hyperParameters")
     if not isinstance(params, dict):
         return
@@ -260,13 +268,19 @@ def _check_hyperparameters(raw: dict[str, Any], model: catalogue.BaseModel | Non
             continue
         number = _number(value)
         if number is None or not math.isfinite(number):
-            problems.append(f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}")
+            problems.append(
+                f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}"
+            )
             continue
         if rule.kind == "int" and not number.is_integer():
-            problems.append(f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}")
+            problems.append(
+                f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}"
+            )
             continue
         if not rule.minimum <= number <= rule.maximum:
-            problems.append(f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}")
+            problems.append(
+                f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}"
+            )
 
 
 def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
@@ -277,8 +291,14 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
 
     if isinstance(model_id, str) and model is None:
         known = ", ".join(sorted(catalogue.models()))
-        problems.append(f"baseModelIdentifier: {model_id!r} is not a customizable base model; known: {known}")
-    if isinstance(ctype, str) and ctype not in ctx.enabled_types and ctype in CustomizationType.__args__:
+        problems.append(
+            f"baseModelIdentifier: {model_id!r} is not a customizable base model; known: {known}"
+        )
+    if (
+        isinstance(ctype, str)
+        and ctype not in ctx.enabled_types
+        and ctype in get_args(CustomizationType)
+    ):
         problems.append(
             f"customizationType: {ctype} is not enabled in this stack (enabled: {', '.join(ctx.enabled_types)})"
         )
@@ -296,13 +316,17 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
         if has_uri == has_logs:
             problems.append("trainingDataConfig: give exactly one of s3Uri or invocationLogsConfig")
         if has_logs and ctype != "DISTILLATION":
-            problems.append("trainingDataConfig.invocationLogsConfig: only distillation reads invocation logs")
+            problems.append(
+                "trainingDataConfig.invocationLogsConfig: only distillation reads invocation logs"
+            )
         _check_uri("trainingDataConfig.s3Uri", training.get("s3Uri"), ctx, problems)
     validation = raw.get("validationDataConfig")
     if isinstance(validation, dict) and isinstance(validation.get("validators"), list):
         for i, item in enumerate(validation["validators"]):
             if isinstance(item, dict):
-                _check_uri(f"validationDataConfig.validators[{i}].s3Uri", item.get("s3Uri"), ctx, problems)
+                _check_uri(
+                    f"validationDataConfig.validators[{i}].s3Uri", item.get("s3Uri"), ctx, problems
+                )
     output = raw.get("outputDataConfig")
     if isinstance(output, dict):
         _check_uri("outputDataConfig.s3Uri", output.get("s3Uri"), ctx, problems, output=True)
@@ -311,24 +335,38 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
     if isinstance(config, dict):
         members = [k for k in ("distillationConfig", "rftConfig") if config.get(k) is not None]
         if len(members) != 1:
-            problems.append("customizationConfig: give exactly one of distillationConfig or rftConfig")
-        expected = {"DISTILLATION": "distillationConfig", "REINFORCEMENT_FINE_TUNING": "rftConfig"}.get(str(ctype))
+            problems.append(
+                "customizationConfig: give exactly one of distillationConfig or rftConfig"
+            )
+        expected = {
+            "DISTILLATION": "distillationConfig",
+            "REINFORCEMENT_FINE_TUNING": "rftConfig",
+        }.get(str(ctype))
         if members and expected not in members:
-            problems.append(f"customizationConfig: {members[0]} does not go with customizationType {ctype}")
+            problems.append(
+                f"customizationConfig: {members[0]} does not go with customizationType {ctype}"
+            )
     elif ctype in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
         problems.append(f"customizationConfig: required for {ctype}")
 
     serving = raw.get("serving")
     if isinstance(serving, dict):
         mode = serving.get("mode", "none")
-        if model is not None and mode != "none" and mode in ServingMode.__args__ and mode not in model.serving_modes:
+        if (
+            model is not None
+            and mode != "none"
+            and mode in get_args(ServingMode)
+            and mode not in model.serving_modes
+        ):
             problems.append(
                 f"serving.mode: custom models of {model.name} cannot use {mode}; use "
                 f"{' or '.join(model.serving_modes)}"
             )
         if serving.get("commitmentDuration") is not None:
             if mode != "provisioned-throughput":
-                problems.append("serving.commitmentDuration: applies to provisioned-throughput only")
+                problems.append(
+                    "serving.commitmentDuration: applies to provisioned-throughput only"
+                )
             elif serving.get("confirmCommitment") is not True:
                 problems.append(
                     "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
@@ -338,10 +376,16 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
     tags = raw.get("tags")
     if isinstance(tags, dict):
         if len(tags) > MAX_USER_TAGS:
-            problems.append(f"tags: {len(tags)} tags; at most {MAX_USER_TAGS} (the workflow adds its own)")
+            problems.append(
+                f"tags: {len(tags)} tags; at most {MAX_USER_TAGS} (the workflow adds its own)"
+            )
         for key in tags:
-            if isinstance(key, str) and (key.startswith(RESERVED_TAG_PREFIX) or key.lower().startswith("aws:")):
-                problems.append(f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved")
+            if isinstance(key, str) and (
+                key.startswith(RESERVED_TAG_PREFIX) or key.lower().startswith("aws:")
+            ):
+                problems.append(
+                    f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved"
+                )
     return problems
 
 

@@ -1,6 +1,6 @@
 """Print the JSON Schema of the customization request (``schemas/customization-request.v1.json``).
 
-    python -m lambda_handlers.common.schema > schemas/customization-request.v1.json
+python -m lambda_handlers.common.schema > schemas/customization-request.v1.json
 """
 
 from __future__ import annotations

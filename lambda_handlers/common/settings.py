@@ -36,7 +36,9 @@ class Settings:
             data_prefixes=_list(env.get("DATA_PREFIXES", "training/,validation/")),
             output_prefix=env.get("OUTPUT_PREFIX", "customization-jobs/"),
             extra_data_buckets=_list(env.get("EXTRA_DATA_BUCKETS", "")),
-            enabled_types=_list(env.get("ENABLED_CUSTOMIZATION_TYPES", "FINE_TUNING,CONTINUED_PRE_TRAINING")),
+            enabled_types=_list(
+                env.get("ENABLED_CUSTOMIZATION_TYPES", "FINE_TUNING,CONTINUED_PRE_TRAINING")
+            ),
             service_role_arn=env.get("SERVICE_ROLE_ARN", ""),
             kms_key_arn=env.get("KMS_KEY_ARN", ""),
             topic_arn=env.get("TOPIC_ARN", ""),

@@ -21,9 +21,12 @@ from cfnlint.api import ManualArgs, lint_file
 from tests.conftest import Synthesized, synthesize
 
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
-VARIANT_CONTEXT = {"notificationEmails": "ml-platform@example.com,oncall@example.com",
-                   "extraDataBuckets": "shared-datasets,other-team-data",
-                   "account": "123456789012", "region": "us-west-2"}
+VARIANT_CONTEXT = {
+    "notificationEmails": "ml-platform@example.com,oncall@example.com",
+    "extraDataBuckets": "shared-datasets,other-team-data",
+    "account": "123456789012",
+    "region": "us-west-2",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,9 @@ def templates_of(result: Synthesized) -> list[Path]:
 
 
 @pytest.mark.parametrize("which", ["default", "variant"])
-def test_cfn_lint_reports_no_error(which: str, synthesized: Synthesized, request: pytest.FixtureRequest) -> None:
+def test_cfn_lint_reports_no_error(
+    which: str, synthesized: Synthesized, request: pytest.FixtureRequest
+) -> None:
     result = synthesized if which == "default" else request.getfixturevalue("variant")
     for path in templates_of(result):
         assert lint_errors(path) == [], path.name
@@ -63,20 +68,30 @@ def test_cfn_lint_catches_a_broken_template(synthesized: Synthesized, tmp_path: 
 
 def violations(report: dict[str, Any] | None) -> list[str]:
     assert report is not None, "cdk-nag wrote no validation report"
-    return [f"{v['ruleName']} at {[c['constructPath'] for c in v['violatingConstructs']]}"
-            for plugin in report["pluginReports"] for v in plugin["violations"]]
+    return [
+        f"{v['ruleName']} at {[c['constructPath'] for c in v['violatingConstructs']]}"
+        for plugin in report["pluginReports"]
+        for v in plugin["violations"]
+    ]
 
 
 @pytest.mark.parametrize("which", ["default", "variant"])
-def test_cdk_nag_reports_no_unacknowledged_finding(which: str, synthesized: Synthesized,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_cdk_nag_reports_no_unacknowledged_finding(
+    which: str, synthesized: Synthesized, request: pytest.FixtureRequest
+) -> None:
     result = synthesized if which == "default" else request.getfixturevalue("variant")
     assert violations(result.validation_report) == []
 
 
-def test_every_acknowledgment_names_a_rule_and_gives_a_real_reason(synthesized: Synthesized) -> None:
+def test_every_acknowledgment_names_a_rule_and_gives_a_real_reason(
+    synthesized: Synthesized,
+) -> None:
     report = synthesized.validation_report or {}
-    suppressed = [v for plugin in report.get("pluginReports", []) for v in plugin.get("suppressedViolations", [])]
+    suppressed = [
+        v
+        for plugin in report.get("pluginReports", [])
+        for v in plugin.get("suppressedViolations", [])
+    ]
     assert suppressed, "expected the stack's documented acknowledgments in the report"
     for violation in suppressed:
         assert violation["acknowledgedId"] == f"AwsSolutions::{violation['ruleName']}"
@@ -97,12 +112,19 @@ def test_cdk_nag_catches_an_unacknowledged_wildcard(tmp_path: Path) -> None:
     assert any("AwsSolutions-IAM5" in v for v in violations(report))
 
 
-def test_the_variant_grants_the_extra_buckets_and_subscribes_the_emails(variant: Synthesized) -> None:
+def test_the_variant_grants_the_extra_buckets_and_subscribes_the_emails(
+    variant: Synthesized,
+) -> None:
     text = json.dumps(variant.template)
     for bucket in ("shared-datasets", "other-team-data"):
         assert f":s3:::{bucket}/*" in text
     subscriptions = variant.resources("AWS::SNS::Subscription")
     assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == [
-        "ml-platform@example.com", "oncall@example.com"]
-    envs = [f["Properties"]["Environment"]["Variables"] for f in variant.resources("AWS::Lambda::Function").values()]
+        "ml-platform@example.com",
+        "oncall@example.com",
+    ]
+    envs = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in variant.resources("AWS::Lambda::Function").values()
+    ]
     assert all(e["EXTRA_DATA_BUCKETS"] == "shared-datasets,other-team-data" for e in envs)

@@ -30,18 +30,46 @@ def as_list(value: Any) -> list[Any]:
 
 
 def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> None:
-    counts = {t: len(synthesized.resources(t)) for t in (
-        "AWS::StepFunctions::StateMachine", "AWS::Lambda::Function", "AWS::S3::Bucket", "AWS::KMS::Key",
-        "AWS::SNS::Topic", "AWS::Events::Rule", "AWS::SQS::Queue")}
-    assert counts == {"AWS::StepFunctions::StateMachine": 1, "AWS::Lambda::Function": 8, "AWS::S3::Bucket": 3,
-                      "AWS::KMS::Key": 1, "AWS::SNS::Topic": 1, "AWS::Events::Rule": 1, "AWS::SQS::Queue": 1}
+    counts = {
+        t: len(synthesized.resources(t))
+        for t in (
+            "AWS::StepFunctions::StateMachine",
+            "AWS::Lambda::Function",
+            "AWS::S3::Bucket",
+            "AWS::KMS::Key",
+            "AWS::SNS::Topic",
+            "AWS::Events::Rule",
+            "AWS::SQS::Queue",
+        )
+    }
+    assert counts == {
+        "AWS::StepFunctions::StateMachine": 1,
+        "AWS::Lambda::Function": 8,
+        "AWS::S3::Bucket": 3,
+        "AWS::KMS::Key": 1,
+        "AWS::SNS::Topic": 1,
+        "AWS::Events::Rule": 1,
+        "AWS::SQS::Queue": 1,
+    }
     assert set(synthesized.template["Outputs"]) == {
-        "StateMachineArn", "DataBucketName", "ArtifactsBucketName", "TopicArn", "ServiceRoleArn", "KeyArn"}
+        "StateMachineArn",
+        "DataBucketName",
+        "ArtifactsBucketName",
+        "TopicArn",
+        "ServiceRoleArn",
+        "KeyArn",
+    }
 
 
 def test_the_key_rotates_and_is_kept(template: Template) -> None:
-    template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True},
-                                            "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    template.has_resource(
+        "AWS::KMS::Key",
+        {
+            "Properties": {"EnableKeyRotation": True},
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
 
 
 def test_data_and_artifacts_buckets_are_encrypted_with_the_key_versioned_private_and_logged(
@@ -52,11 +80,19 @@ def test_data_and_artifacts_buckets_are_encrypted_with_the_key_versioned_private
     for logical_id, bucket in synthesized.resources("AWS::S3::Bucket").items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
         rules = props["LifecycleConfiguration"]["Rules"]
-        assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90 for r in rules)
-        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        assert any(
+            r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90 for r in rules
+        )
+        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]
         if sse["SSEAlgorithm"] == "aws:kms":
             assert sse["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id, "Arn"]}
             assert "LoggingConfiguration" in props
@@ -68,45 +104,93 @@ def test_every_bucket_denies_requests_without_tls(synthesized: Synthesized) -> N
     policies = synthesized.resources("AWS::S3::BucketPolicy")
     assert len(policies) == 3
     for policy in policies.values():
-        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        denies = [
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+        ]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
 def test_the_service_role_trusts_bedrock_for_this_accounts_jobs_only(template: Template) -> None:
-    template.has_resource_properties("AWS::IAM::Role", {
-        "AssumeRolePolicyDocument": {"Statement": [{
-            "Action": "sts:AssumeRole",
-            "Effect": "Allow",
-            "Principal": {"Service": "bedrock.amazonaws.com"},
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
-                "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
-                    "arn:", {"Ref": "AWS::Partition"}, ":bedrock:", {"Ref": "AWS::Region"}, ":",
-                    {"Ref": "AWS::AccountId"}, ":model-customization-job/*"]]}},
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "bedrock.amazonaws.com"},
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            "ArnLike": {
+                                "aws:SourceArn": {
+                                    "Fn::Join": [
+                                        "",
+                                        [
+                                            "arn:",
+                                            {"Ref": "AWS::Partition"},
+                                            ":bedrock:",
+                                            {"Ref": "AWS::Region"},
+                                            ":",
+                                            {"Ref": "AWS::AccountId"},
+                                            ":model-customization-job/*",
+                                        ],
+                                    ]
+                                }
+                            },
+                        },
+                    }
+                ]
             },
-        }]},
-    })
+        },
+    )
 
 
-def test_the_service_role_reads_data_writes_output_and_nothing_more(synthesized: Synthesized) -> None:
-    [policy] = [p for k, p in synthesized.resources("AWS::IAM::Policy").items() if k.startswith("BedrockServiceRole")]
+def test_the_service_role_reads_data_writes_output_and_nothing_more(
+    synthesized: Synthesized,
+) -> None:
+    [policy] = [
+        p
+        for k, p in synthesized.resources("AWS::IAM::Policy").items()
+        if k.startswith("BedrockServiceRole")
+    ]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ReadTrainingData", "ListTrainingData", "WriteJobOutput", "ListJobOutput",
-                               "UseKeyThroughS3AndBedrock"}
+    assert set(statements) == {
+        "ReadTrainingData",
+        "ListTrainingData",
+        "WriteJobOutput",
+        "ListJobOutput",
+        "UseKeyThroughS3AndBedrock",
+    }
     read = json.dumps(statements["ReadTrainingData"]["Resource"])
     assert "/training/*" in read and "/validation/*" in read
     assert statements["WriteJobOutput"]["Action"] == ["s3:GetObject", "s3:PutObject"]
     assert "/customization-jobs/*" in json.dumps(statements["WriteJobOutput"]["Resource"])
     assert statements["ListTrainingData"]["Condition"]["StringLike"]["s3:prefix"] == [
-        "training/*", "validation/*", "test/*"]
+        "training/*",
+        "validation/*",
+        "test/*",
+    ]
 
 
-def test_no_policy_grants_a_star_resource_except_where_the_api_requires_it(synthesized: Synthesized) -> None:
+def test_no_policy_grants_a_star_resource_except_where_the_api_requires_it(
+    synthesized: Synthesized,
+) -> None:
     # X-Ray and CloudWatch Logs delivery accept no resource ARN.
-    star_ok = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-               "xray:GetSamplingTargets", "logs:CreateLogDelivery", "logs:GetLogDelivery",
-               "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
-               "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+    star_ok = {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
     offenders = []
     for statement in statements_of(synthesized):
         if "*" in as_list(statement["Resource"]):
@@ -122,16 +206,24 @@ def test_bedrock_permissions_name_resources_of_this_account(synthesized: Synthes
         if any(a.startswith("bedrock:") for a in actions):
             for resource in as_list(statement["Resource"]):
                 text = json.dumps(resource)
-                assert ":bedrock:" in text and ("AWS::AccountId" in text or "foundation-model/" in text), text
+                assert ":bedrock:" in text and (
+                    "AWS::AccountId" in text or "foundation-model/" in text
+                ), text
 
 
-def test_only_the_submit_function_may_pass_the_service_role_and_only_to_bedrock(synthesized: Synthesized) -> None:
+def test_only_the_submit_function_may_pass_the_service_role_and_only_to_bedrock(
+    synthesized: Synthesized,
+) -> None:
     passing = [s for s in statements_of(synthesized) if "iam:PassRole" in as_list(s["Action"])]
     assert len(passing) == 1
-    assert passing[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert passing[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
+    }
 
 
-def test_functions_run_python_with_tracing_json_logs_and_the_layer(synthesized: Synthesized) -> None:
+def test_functions_run_python_with_tracing_json_logs_and_the_layer(
+    synthesized: Synthesized,
+) -> None:
     handlers = set()
     for function in synthesized.resources("AWS::Lambda::Function").values():
         props = function["Properties"]
@@ -141,9 +233,19 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(synthesized: 
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert len(props["Layers"]) == 1
         handlers.add(props["Handler"])
-    assert handlers == {f"lambda_handlers.{h}" for h in (
-        "validate_request.handler", "submit_job.handler", "check_job.handler", "start_serving.handler",
-        "check_serving.handler", "cleanup.handler", "notify.handler", "cleanup.abort_handler")}
+    assert handlers == {
+        f"lambda_handlers.{h}"
+        for h in (
+            "validate_request.handler",
+            "submit_job.handler",
+            "check_job.handler",
+            "start_serving.handler",
+            "check_serving.handler",
+            "cleanup.handler",
+            "notify.handler",
+            "cleanup.abort_handler",
+        )
+    }
 
 
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
@@ -155,30 +257,57 @@ def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None
 
 
 def test_the_state_machine_logs_everything_traces_and_is_encrypted(template: Template) -> None:
-    template.has_resource_properties("AWS::StepFunctions::StateMachine", {
-        "StateMachineType": "STANDARD",
-        "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True, "Destinations": Match.any_value()},
-        "TracingConfiguration": {"Enabled": True},
-        "EncryptionConfiguration": {"Type": "CUSTOMER_MANAGED_KMS_KEY", "KmsKeyId": Match.any_value(),
-                                    "KmsDataKeyReusePeriodSeconds": Match.any_value()},
-    })
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": True,
+                "Destinations": Match.any_value(),
+            },
+            "TracingConfiguration": {"Enabled": True},
+            "EncryptionConfiguration": {
+                "Type": "CUSTOMER_MANAGED_KMS_KEY",
+                "KmsKeyId": Match.any_value(),
+                "KmsDataKeyReusePeriodSeconds": Match.any_value(),
+            },
+        },
+    )
 
 
 def test_the_topic_is_encrypted_with_the_key(template: Template, synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
-    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
 
 
 def test_stopped_or_timed_out_executions_go_to_cleanup(template: Template) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {
-            "source": ["aws.states"],
-            "detail-type": ["Step Functions Execution Status Change"],
-            "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [Match.any_value()]},
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {
+                    "status": ["ABORTED", "TIMED_OUT"],
+                    "stateMachineArn": [Match.any_value()],
+                },
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "DeadLetterConfig": Match.any_value(),
+                        "RetryPolicy": {
+                            "MaximumRetryAttempts": 8,
+                            "MaximumEventAgeInSeconds": 7200,
+                        },
+                    }
+                )
+            ],
         },
-        "Targets": [Match.object_like({"DeadLetterConfig": Match.any_value(),
-                                       "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 7200}})],
-    })
+    )
 
 
 # -- the state machine definition ------------------------------------------------------------------
@@ -189,50 +318,92 @@ def definition(synthesized: Synthesized) -> dict[str, Any]:
     return state_machine_definition(synthesized.template)
 
 
-def test_definition_starts_with_validation_and_has_an_execution_timeout(definition: dict[str, Any]) -> None:
+def test_definition_starts_with_validation_and_has_an_execution_timeout(
+    definition: dict[str, Any],
+) -> None:
     assert definition["StartAt"] == "Validate request"
     assert definition["TimeoutSeconds"] == 7 * 24 * 3600
 
 
-def test_polling_waits_five_minutes_for_jobs_and_one_for_serving(definition: dict[str, Any]) -> None:
-    assert definition["States"]["Wait for job"] == {"Type": "Wait", "Seconds": 300, "Next": "Check job status"}
+def test_polling_waits_five_minutes_for_jobs_and_one_for_serving(
+    definition: dict[str, Any],
+) -> None:
+    assert definition["States"]["Wait for job"] == {
+        "Type": "Wait",
+        "Seconds": 300,
+        "Next": "Check job status",
+    }
     assert definition["States"]["Wait for serving"]["Seconds"] == 60
 
 
-def test_every_task_retries_throttling_with_backoff_and_full_jitter(definition: dict[str, Any]) -> None:
+def test_every_task_retries_throttling_with_backoff_and_full_jitter(
+    definition: dict[str, Any],
+) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
     assert len(tasks) == 8
     for name, task in tasks.items():
         [retry] = [r for r in task["Retry"] if "BedrockThrottled" in r["ErrorEquals"]]
-        assert retry == {"ErrorEquals": ["BedrockThrottled", "BedrockUnavailable"], "IntervalSeconds": 5,
-                         "MaxAttempts": 6, "BackoffRate": 2, "MaxDelaySeconds": 120, "JitterStrategy": "FULL"}, name
+        assert retry == {
+            "ErrorEquals": ["BedrockThrottled", "BedrockUnavailable"],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 6,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 120,
+            "JitterStrategy": "FULL",
+        }, name
 
 
 def test_validation_errors_are_never_retried(definition: dict[str, Any]) -> None:
-    never = {"RequestInvalid", "BedrockRequestRejected", "AccessDenied", "JobNameTaken", "CustomizationJobFailed",
-             "CustomizationJobStopped", "ServingFailed", "States.ALL", "States.TaskFailed"}
+    never = {
+        "RequestInvalid",
+        "BedrockRequestRejected",
+        "AccessDenied",
+        "JobNameTaken",
+        "CustomizationJobFailed",
+        "CustomizationJobStopped",
+        "ServingFailed",
+        "States.ALL",
+        "States.TaskFailed",
+    }
     for state in definition["States"].values():
         for retry in state.get("Retry", []):
             assert not never & set(retry["ErrorEquals"]), retry
 
 
 def test_submit_waits_out_role_propagation_and_quota(definition: dict[str, Any]) -> None:
-    retries = {r["ErrorEquals"][0]: r for r in definition["States"]["Submit customization job"]["Retry"]}
+    retries = {
+        r["ErrorEquals"][0]: r for r in definition["States"]["Submit customization job"]["Retry"]
+    }
     assert retries["ServiceRoleNotReady"]["MaxAttempts"] == 6
     assert retries["QuotaExceeded"]["IntervalSeconds"] == 600
 
 
 def test_every_task_after_validation_fails_into_cleanup(definition: dict[str, Any]) -> None:
     for name, state in definition["States"].items():
-        if state["Type"] != "Task" or name in {"Validate request", "Clean up", "Notify failure", "Notify success"}:
+        if state["Type"] != "Task" or name in {
+            "Validate request",
+            "Clean up",
+            "Notify failure",
+            "Notify success",
+        }:
             continue
-        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up"}], name
+        assert state["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up"}
+        ], name
     assert definition["States"]["Notify success"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.notificationError", "Next": "Customization succeeded"}]
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.notificationError",
+            "Next": "Customization succeeded",
+        }
+    ]
     assert definition["States"]["Clean up"]["Next"] == "Notify failure"
     assert definition["States"]["Notify failure"]["Next"] == "Customization failed"
     assert definition["States"]["Customization failed"] == {
-        "Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
 
 
 # -- props are checked when the construct is built -----------------------------------------------
@@ -255,9 +426,15 @@ def test_storage_rejects_bad_prefixes(kwargs: dict[str, Any], message: str) -> N
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"enabled_customization_types": ["DPO"]}, r"enabled_customization_types: \['DPO'\] not supported"),
+        (
+            {"enabled_customization_types": ["DPO"]},
+            r"enabled_customization_types: \['DPO'\] not supported",
+        ),
         ({"enabled_customization_types": []}, "must name at least one type"),
-        ({"job_poll_interval": Duration.seconds(1)}, "job_poll_interval must be at least 10 seconds, got 1"),
+        (
+            {"job_poll_interval": Duration.seconds(1)},
+            "job_poll_interval must be at least 10 seconds, got 1",
+        ),
     ],
 )
 def test_workflow_rejects_bad_props(kwargs: dict[str, Any], message: str) -> None:
@@ -270,4 +447,6 @@ def test_workflow_rejects_bad_props(kwargs: dict[str, Any], message: str) -> Non
     role = BedrockServiceRole(stack, "Role", storage=storage)
     topic = sns.Topic(stack, "Topic")
     with pytest.raises(Exception, match=message):
-        CustomizationWorkflow(stack, "Workflow", storage=storage, service_role=role, topic=topic, **kwargs)
+        CustomizationWorkflow(
+            stack, "Workflow", storage=storage, service_role=role, topic=topic, **kwargs
+        )

@@ -16,16 +16,20 @@ def bedrock() -> FakeBedrock:
 
 
 @pytest.fixture
-def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:  # noqa: ANN001
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
+    with mock_aws(
+        config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    ):
         offline = OfflineWorkflow(synthesized.template, bedrock)
         with patch_interpreter_context(offline):
             offline.start()
             yield offline
-    assert not bedrock.violations, "requests that break the Bedrock service model:\\n" + "\\n".join(bedrock.violations)
+    assert not bedrock.violations, "requests that break the Bedrock service model:\\n" + "\\n".join(
+        bedrock.violations
+    )
 
 
-def patch_interpreter_context(offline: OfflineWorkflow):  # noqa: ANN201
+def patch_interpreter_context(offline: OfflineWorkflow):
     from contextlib import contextmanager
 
     return contextmanager(patch_interpreter)(offline)

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -49,8 +49,13 @@ class TemplateResolver:
         return logical_id.lower()[:63]
 
     def ref(self, name: str) -> str:
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": STACK_NAME}
+        pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": STACK_NAME,
+        }
         if name in pseudo:
             return pseudo[name]
         kind = self.resources[name]["Type"]
@@ -109,10 +114,14 @@ def functions_of(template: dict[str, Any]) -> dict[str, FunctionSpec]:
     return specs
 
 
-def state_machine_definition(template: dict[str, Any], wait_seconds: int | None = None) -> dict[str, Any]:
+def state_machine_definition(
+    template: dict[str, Any], wait_seconds: int | None = None
+) -> dict[str, Any]:
     """The synthesized definition, resolved; every Wait set to ``wait_seconds`` when given."""
     resolver = TemplateResolver(template)
-    [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    [machine] = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
     definition = json.loads(resolver.resolve(machine["Properties"]["DefinitionString"]))
     for state in definition["States"].values():
         if wait_seconds is not None and state["Type"] == "Wait" and "Seconds" in state:
@@ -130,7 +139,7 @@ class BedrockClientError(Exception):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _id12() -> str:
@@ -160,14 +169,18 @@ class FakeBedrock:
     # botocore event hooks: see the API parameters, then answer instead of sending.
     def register(self, bedrock_client: Any) -> None:
         events = bedrock_client.meta.events
-        events.register("before-parameter-build.bedrock.*", self._capture, unique_id="fake-bedrock-params")
+        events.register(
+            "before-parameter-build.bedrock.*", self._capture, unique_id="fake-bedrock-params"
+        )
         events.register("before-call.bedrock.*", self, unique_id="fake-bedrock")
 
     @staticmethod
     def _capture(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["fake_bedrock_params"] = copy.deepcopy(params)
 
-    def __call__(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    def __call__(
+        self, model: Any, context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]]:
         operation = model.name
         params = context["fake_bedrock_params"]
         with self._lock:
@@ -180,8 +193,10 @@ class FakeBedrock:
                 response = getattr(self, f"_{operation}")(params)
                 assert_valid_response("bedrock", operation, response)
             except BedrockClientError as error:
-                body = {"Error": {"Code": error.code, "Message": error.message},
-                        "ResponseMetadata": {"HTTPStatusCode": error.status}}
+                body = {
+                    "Error": {"Code": error.code, "Message": error.message},
+                    "ResponseMetadata": {"HTTPStatusCode": error.status},
+                }
                 return AWSResponse("https://bedrock.fake", error.status, {}, None), body
         response["ResponseMetadata"] = {"HTTPStatusCode": 200}
         return AWSResponse("https://bedrock.fake", 200, {}, None), response
@@ -204,14 +219,21 @@ class FakeBedrock:
                 raise BedrockClientError("ConflictException", f"job {p['jobName']} already exists")
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/amazon.nova-lite-v1:0:300k/{_id12()}"
         self.jobs[arn] = {
-            "jobArn": arn, "jobName": p["jobName"], "outputModelName": p["customModelName"],
-            "clientRequestToken": p.get("clientRequestToken"), "roleArn": p["roleArn"],
-            "creationTime": _now(), "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{p['baseModelIdentifier']}",
+            "jobArn": arn,
+            "jobName": p["jobName"],
+            "outputModelName": p["customModelName"],
+            "clientRequestToken": p.get("clientRequestToken"),
+            "roleArn": p["roleArn"],
+            "creationTime": _now(),
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{p['baseModelIdentifier']}",
             "trainingDataConfig": p["trainingDataConfig"],
             "validationDataConfig": p.get("validationDataConfig", {"validators": []}),
-            "outputDataConfig": p["outputDataConfig"], "hyperParameters": p.get("hyperParameters", {}),
+            "outputDataConfig": p["outputDataConfig"],
+            "hyperParameters": p.get("hyperParameters", {}),
             "customizationType": p.get("customizationType", "FINE_TUNING"),
-            "_polls": 0, "_stopped": False, "_tags": p.get("jobTags", []),
+            "_polls": 0,
+            "_stopped": False,
+            "_tags": p.get("jobTags", []),
         }
         return {"jobArn": arn}
 
@@ -225,7 +247,9 @@ class FakeBedrock:
         answer = {k: v for k, v in job.items() if not k.startswith("_")}
         answer["status"] = status
         if status == "Completed":
-            answer["outputModelArn"] = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
+            answer["outputModelArn"] = (
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
+            )
             answer["trainingMetrics"] = {"trainingLoss": 0.42}
         if status == "Failed":
             answer["failureMessage"] = self.job_failure_message
@@ -250,26 +274,45 @@ class FakeBedrock:
             if pt["clientRequestToken"] == p.get("clientRequestToken"):
                 return {"provisionedModelArn": pt["provisionedModelArn"]}
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{_id12()}"
-        self.throughputs[arn] = {"provisionedModelArn": arn, "provisionedModelName": p["provisionedModelName"],
-                                 "modelUnits": p["modelUnits"], "modelArn": p["modelId"],
-                                 "commitmentDuration": p.get("commitmentDuration"),
-                                 "clientRequestToken": p.get("clientRequestToken"), "tags": p.get("tags", []),
-                                 "_polls": 0, "_deleted": False}
+        self.throughputs[arn] = {
+            "provisionedModelArn": arn,
+            "provisionedModelName": p["provisionedModelName"],
+            "modelUnits": p["modelUnits"],
+            "modelArn": p["modelId"],
+            "commitmentDuration": p.get("commitmentDuration"),
+            "clientRequestToken": p.get("clientRequestToken"),
+            "tags": p.get("tags", []),
+            "_polls": 0,
+            "_deleted": False,
+        }
         return {"provisionedModelArn": arn}
 
     def _find_throughput(self, identifier: str) -> dict[str, Any]:
         for pt in self.throughputs.values():
-            if identifier in (pt["provisionedModelArn"], pt["provisionedModelName"]) and not pt["_deleted"]:
+            if (
+                identifier in (pt["provisionedModelArn"], pt["provisionedModelName"])
+                and not pt["_deleted"]
+            ):
                 return pt
-        raise BedrockClientError("ResourceNotFoundException", f"provisioned model {identifier} not found", 404)
+        raise BedrockClientError(
+            "ResourceNotFoundException", f"provisioned model {identifier} not found", 404
+        )
 
     def _GetProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
         pt = self._find_throughput(p["provisionedModelId"])
         status = self._serving_status(pt)
-        answer = {"modelUnits": pt["modelUnits"], "desiredModelUnits": pt["modelUnits"],
-                  "provisionedModelName": pt["provisionedModelName"], "provisionedModelArn": pt["provisionedModelArn"],
-                  "modelArn": pt["modelArn"], "desiredModelArn": pt["modelArn"], "foundationModelArn": pt["modelArn"],
-                  "status": status, "creationTime": _now(), "lastModifiedTime": _now()}
+        answer = {
+            "modelUnits": pt["modelUnits"],
+            "desiredModelUnits": pt["modelUnits"],
+            "provisionedModelName": pt["provisionedModelName"],
+            "provisionedModelArn": pt["provisionedModelArn"],
+            "modelArn": pt["modelArn"],
+            "desiredModelArn": pt["modelArn"],
+            "foundationModelArn": pt["modelArn"],
+            "status": status,
+            "creationTime": _now(),
+            "lastModifiedTime": _now(),
+        }
         if status == "Failed":
             answer["failureMessage"] = "Insufficient capacity for the requested model units"
         return answer
@@ -283,23 +326,38 @@ class FakeBedrock:
             if d["clientRequestToken"] == p.get("clientRequestToken"):
                 return {"customModelDeploymentArn": d["customModelDeploymentArn"]}
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_id12()}"
-        self.deployments[arn] = {"customModelDeploymentArn": arn, "modelDeploymentName": p["modelDeploymentName"],
-                                 "modelArn": p["modelArn"], "clientRequestToken": p.get("clientRequestToken"),
-                                 "tags": p.get("tags", []), "_polls": 0, "_deleted": False}
+        self.deployments[arn] = {
+            "customModelDeploymentArn": arn,
+            "modelDeploymentName": p["modelDeploymentName"],
+            "modelArn": p["modelArn"],
+            "clientRequestToken": p.get("clientRequestToken"),
+            "tags": p.get("tags", []),
+            "_polls": 0,
+            "_deleted": False,
+        }
         return {"customModelDeploymentArn": arn}
 
     def _find_deployment(self, identifier: str) -> dict[str, Any]:
         for d in self.deployments.values():
-            if identifier in (d["customModelDeploymentArn"], d["modelDeploymentName"]) and not d["_deleted"]:
+            if (
+                identifier in (d["customModelDeploymentArn"], d["modelDeploymentName"])
+                and not d["_deleted"]
+            ):
                 return d
-        raise BedrockClientError("ResourceNotFoundException", f"deployment {identifier} not found", 404)
+        raise BedrockClientError(
+            "ResourceNotFoundException", f"deployment {identifier} not found", 404
+        )
 
     def _GetCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
         d = self._find_deployment(p["customModelDeploymentIdentifier"])
         status = self._serving_status(d)
-        answer = {"customModelDeploymentArn": d["customModelDeploymentArn"],
-                  "modelDeploymentName": d["modelDeploymentName"], "modelArn": d["modelArn"],
-                  "createdAt": _now(), "status": status}
+        answer = {
+            "customModelDeploymentArn": d["customModelDeploymentArn"],
+            "modelDeploymentName": d["modelDeploymentName"],
+            "modelArn": d["modelArn"],
+            "createdAt": _now(),
+            "status": status,
+        }
         if status == "Failed":
             answer["failureMessage"] = "Deployment failed"
         return answer
@@ -320,10 +378,15 @@ class FakeBedrock:
     # what is still billable
     def running_jobs(self) -> list[str]:
         """Jobs neither stopped nor seen in a terminal status: still training, still billed."""
+
         def last_seen(job: dict[str, Any]) -> str:
             return self.job_statuses[min(max(job["_polls"] - 1, 0), len(self.job_statuses) - 1)]
-        return [a for a, j in self.jobs.items()
-                if not j["_stopped"] and last_seen(j) not in {"Completed", "Failed", "Stopped"}]
+
+        return [
+            a
+            for a, j in self.jobs.items()
+            if not j["_stopped"] and last_seen(j) not in {"Completed", "Failed", "Stopped"}
+        ]
 
     def live_serving(self) -> list[str]:
         return [a for a, r in {**self.throughputs, **self.deployments}.items() if not r["_deleted"]]
@@ -342,7 +405,11 @@ class Execution:
     history: list[dict[str, Any]]
 
     def entered_states(self) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history
+            if "stateEnteredEventDetails" in e
+        ]
 
 
 class OfflineWorkflow:
@@ -372,12 +439,19 @@ class OfflineWorkflow:
         assert sns.create_topic(Name=topic_name)["TopicArn"] == self.topic_arn
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName="outcomes")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=self.topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         self.bedrock.register(client("bedrock"))
-        self.state_machine_arn = self.create_state_machine("CustomizationStateMachine", wait_seconds=0)
+        self.state_machine_arn = self.create_state_machine(
+            "CustomizationStateMachine", wait_seconds=0
+        )
 
     def create_state_machine(self, name: str, wait_seconds: int) -> str:
         """The synthesized definition as a moto state machine, Wait states shortened to ``wait_seconds``."""
@@ -389,7 +463,9 @@ class OfflineWorkflow:
         )["stateMachineArn"]
 
     def put_data(self, key: str, body: bytes = b'{"prompt": "p", "completion": "c"}\n') -> str:
-        boto3.client("s3", region_name=REGION).put_object(Bucket=self.data_bucket, Key=key, Body=body)
+        boto3.client("s3", region_name=REGION).put_object(
+            Bucket=self.data_bucket, Key=key, Body=body
+        )
         return f"s3://{self.data_bucket}/{key}"
 
     # the Lambda router
@@ -403,18 +479,25 @@ class OfflineWorkflow:
         with mock.patch.dict(os.environ, spec.environment):
             try:
                 result = handler(event, FakeLambdaContext(function_name=logical_id))
-            except Exception as error:  # noqa: BLE001 - reported to Step Functions as Lambda does
+            except Exception as error:
                 response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+                return json.dumps(
+                    {"errorType": type(error).__name__, "errorMessage": str(error)}
+                ).encode()
         return json.dumps(result).encode()
 
     def invoked(self) -> list[str]:
         return [self.functions[f].handler for f, _ in self.invocations]
 
-    def start_execution(self, request: Any, name: str = "run-1", state_machine_arn: str | None = None) -> str:
+    def start_execution(
+        self, request: Any, name: str = "run-1", state_machine_arn: str | None = None
+    ) -> str:
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        return sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, name=name,
-                                   input=json.dumps(request))["executionArn"]
+        return sfn.start_execution(
+            stateMachineArn=state_machine_arn or self.state_machine_arn,
+            name=name,
+            input=json.dumps(request),
+        )["executionArn"]
 
     def run(self, request: Any, name: str = "run-1", timeout: float = 60) -> Execution:
         return self.wait(self.start_execution(request, name), timeout)
@@ -431,11 +514,20 @@ class OfflineWorkflow:
             time.sleep(0.02)
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         output = json.loads(described["output"]) if described.get("output") else None
-        return Execution(arn, described["status"], output, described.get("error"), described.get("cause"), history)
+        return Execution(
+            arn,
+            described["status"],
+            output,
+            described.get("error"),
+            described.get("cause"),
+            history,
+        )
 
     def notifications(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)
-        messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         return [json.loads(m["Body"]) for m in messages]
 
 
@@ -444,8 +536,14 @@ def patch_interpreter(workflow: OfflineWorkflow) -> Iterator[None]:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-               response_headers: Any) -> bytes:
+    def invoke(
+        backend: Any,
+        function_name: str,
+        qualifier: Any,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
         return workflow.invoke(function_name, body, response_headers)
 
     class _Time:
@@ -453,5 +551,8 @@ def patch_interpreter(workflow: OfflineWorkflow) -> Iterator[None]:
         def sleep(seconds: float) -> None:
             workflow.retry_sleeps.append(seconds)
 
-    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke), mock.patch.object(retrier_decl, "time", _Time):
+    with (
+        mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
+        mock.patch.object(retrier_decl, "time", _Time),
+    ):
         yield

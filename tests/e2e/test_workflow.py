@@ -39,18 +39,31 @@ def only_notification(workflow: OfflineWorkflow) -> dict[str, Any]:
 # -- success -------------------------------------------------------------------------------
 
 
-def test_success_with_provisioned_throughput(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_success_with_provisioned_throughput(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
 
     assert execution.status == "SUCCEEDED"
     assert execution.entered_states() == [
-        "Validate request", "Submit customization job",
-        "Wait for job", "Check job status", "Job completed?",
-        "Wait for job", "Check job status", "Job completed?",
-        "Serve the model?", "Start serving",
-        "Wait for serving", "Check serving status", "Serving ready?",
-        "Wait for serving", "Check serving status", "Serving ready?",
-        "Notify success", "Customization succeeded",
+        "Validate request",
+        "Submit customization job",
+        "Wait for job",
+        "Check job status",
+        "Job completed?",
+        "Wait for job",
+        "Check job status",
+        "Job completed?",
+        "Serve the model?",
+        "Start serving",
+        "Wait for serving",
+        "Check serving status",
+        "Serving ready?",
+        "Wait for serving",
+        "Check serving status",
+        "Serving ready?",
+        "Notify success",
+        "Customization succeeded",
     ]
     [job] = bedrock.jobs.values()
     [throughput] = bedrock.throughputs.values()
@@ -80,8 +93,9 @@ def test_success_with_on_demand_deployment(workflow: OfflineWorkflow, bedrock: F
     assert execution.entered_states().count("Check serving status") == 3
 
 
-def test_a_lost_success_notification_does_not_tear_down_serving(workflow: OfflineWorkflow,
-                                                               bedrock: FakeBedrock) -> None:
+def test_a_lost_success_notification_does_not_tear_down_serving(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     boto3.client("sns", region_name=REGION).delete_topic(TopicArn=workflow.topic_arn)
     execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
 
@@ -90,15 +104,21 @@ def test_a_lost_success_notification_does_not_tear_down_serving(workflow: Offlin
     assert len(bedrock.live_serving()) == 1, "the served model stays up"
 
 
-def test_continued_pre_training_without_serving(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_continued_pre_training_without_serving(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.job_statuses = ["InProgress", "InProgress", "InProgress", "Completed"]
-    request = request_for(workflow, customizationType="CONTINUED_PRE_TRAINING",
-                          baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
-                          hyperParameters={"epochCount": 1, "batchSize": 16}, serving={"mode": "none"})
+    request = request_for(
+        workflow,
+        customizationType="CONTINUED_PRE_TRAINING",
+        baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
+        hyperParameters={"epochCount": 1, "batchSize": 16},
+        serving={"mode": "none"},
+    )
     execution = workflow.run(request)
 
     assert execution.status == "SUCCEEDED"
-    [(operation, params)] = [c for c in bedrock.calls if c[0] == "CreateModelCustomizationJob"]
+    [(_, params)] = [c for c in bedrock.calls if c[0] == "CreateModelCustomizationJob"]
     assert params["customizationType"] == "CONTINUED_PRE_TRAINING"
     assert params["hyperParameters"] == {"epochCount": "1", "batchSize": "16"}
     assert params["customModelKmsKeyId"].startswith("arn:aws:kms:")
@@ -110,7 +130,9 @@ def test_continued_pre_training_without_serving(workflow: OfflineWorkflow, bedro
 # -- the job fails or is stopped --------------------------------------------------------------
 
 
-def test_job_failed_ends_failed_with_bedrocks_reason(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_job_failed_ends_failed_with_bedrocks_reason(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.job_statuses = ["InProgress", "Failed"]
     execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
 
@@ -125,7 +147,9 @@ def test_job_failed_ends_failed_with_bedrocks_reason(workflow: OfflineWorkflow, 
     assert message["error"]["error"] == "CustomizationJobFailed"
 
 
-def test_job_stopped_ends_failed_and_serves_nothing(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_job_stopped_ends_failed_and_serves_nothing(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.job_statuses = ["InProgress", "Stopping", "Stopped"]
     execution = workflow.run(request_for(workflow, serving={"mode": "on-demand-deployment"}))
 
@@ -139,8 +163,9 @@ def test_job_stopped_ends_failed_and_serves_nothing(workflow: OfflineWorkflow, b
 # -- throttling and idempotency ----------------------------------------------------------------
 
 
-def test_throttled_submit_is_retried_and_starts_exactly_one_job(workflow: OfflineWorkflow,
-                                                                bedrock: FakeBedrock) -> None:
+def test_throttled_submit_is_retried_and_starts_exactly_one_job(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.fail_next["CreateModelCustomizationJob"] = [
         BedrockClientError("ThrottlingException", "Rate exceeded", 429),
         BedrockClientError("ThrottlingException", "Rate exceeded", 429),
@@ -150,7 +175,9 @@ def test_throttled_submit_is_retried_and_starts_exactly_one_job(workflow: Offlin
     assert execution.status == "SUCCEEDED"
     creates = [p for op, p in bedrock.calls if op == "CreateModelCustomizationJob"]
     assert len(creates) == 3
-    assert len({p["clientRequestToken"] for p in creates}) == 1, "every attempt carries the same token"
+    assert len({p["clientRequestToken"] for p in creates}) == 1, (
+        "every attempt carries the same token"
+    )
     assert len(bedrock.jobs) == 1
     # Two retries, full jitter: each waits at most interval * backoff^(attempt-1) seconds.
     assert len(workflow.retry_sleeps) == 2
@@ -160,7 +187,7 @@ def test_throttled_submit_is_retried_and_starts_exactly_one_job(workflow: Offlin
 def test_a_submit_whose_answer_was_lost_adopts_the_job_instead_of_starting_another(
     workflow: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    original = bedrock._CreateModelCustomizationJob  # noqa: SLF001
+    original = bedrock._CreateModelCustomizationJob
     attempts = {"n": 0}
 
     def created_then_lost(params: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +197,7 @@ def test_a_submit_whose_answer_was_lost_adopts_the_job_instead_of_starting_anoth
             raise BedrockClientError("InternalServerException", "connection reset", 500)
         return answer
 
-    bedrock._CreateModelCustomizationJob = created_then_lost  # noqa: SLF001
+    bedrock._CreateModelCustomizationJob = created_then_lost
     execution = workflow.run(request_for(workflow))
 
     assert execution.status == "SUCCEEDED"
@@ -178,9 +205,13 @@ def test_a_submit_whose_answer_was_lost_adopts_the_job_instead_of_starting_anoth
     assert attempts["n"] == 2
 
 
-def test_service_role_propagation_is_waited_out(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_service_role_propagation_is_waited_out(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.fail_next["CreateModelCustomizationJob"] = [
-        BedrockClientError("ValidationException", "Could not assume the provided role. Check its trust policy"),
+        BedrockClientError(
+            "ValidationException", "Could not assume the provided role. Check its trust policy"
+        ),
     ]
     execution = workflow.run(request_for(workflow))
     assert execution.status == "SUCCEEDED"
@@ -204,7 +235,9 @@ def test_a_rejected_submit_is_not_retried(workflow: OfflineWorkflow, bedrock: Fa
 
 def test_serving_failure_is_cleaned_up(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
     bedrock.serving_statuses = ["Creating", "Failed"]
-    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput", "modelUnits": 2}))
+    execution = workflow.run(
+        request_for(workflow, serving={"mode": "provisioned-throughput", "modelUnits": 2})
+    )
 
     assert execution.status == "FAILED"
     assert execution.error == "ServingFailed"
@@ -217,9 +250,12 @@ def test_serving_failure_is_cleaned_up(workflow: OfflineWorkflow, bedrock: FakeB
     assert message["cleanup"]["deleted"] == [throughput["provisionedModelArn"]]
 
 
-def test_failure_right_after_serving_was_requested_still_deletes_it(workflow: OfflineWorkflow,
-                                                                   bedrock: FakeBedrock) -> None:
-    bedrock.fail_next["GetCustomModelDeployment"] = [BedrockClientError("AccessDeniedException", "denied", 403)]
+def test_failure_right_after_serving_was_requested_still_deletes_it(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    bedrock.fail_next["GetCustomModelDeployment"] = [
+        BedrockClientError("AccessDeniedException", "denied", 403)
+    ]
     execution = workflow.run(request_for(workflow, serving={"mode": "on-demand-deployment"}))
 
     assert execution.status == "FAILED"
@@ -230,7 +266,9 @@ def test_failure_right_after_serving_was_requested_still_deletes_it(workflow: Of
 # -- invalid requests -------------------------------------------------------------------------------
 
 
-def test_invalid_request_is_rejected_in_the_first_state(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_invalid_request_is_rejected_in_the_first_state(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     request = fine_tuning_request(
         baseModelIdentifier="anthropic.claude-3-5-sonnet-20241022-v2:0",
         jobName="my job",
@@ -243,17 +281,30 @@ def test_invalid_request_is_rejected_in_the_first_state(workflow: OfflineWorkflo
 
     assert execution.status == "FAILED"
     assert execution.error == "RequestInvalid"
-    assert execution.entered_states() == ["Validate request", "Request rejected", "Notify failure",
-                                          "Customization failed"]
+    assert execution.entered_states() == [
+        "Validate request",
+        "Request rejected",
+        "Notify failure",
+        "Customization failed",
+    ]
     message = error_message(execution)
-    for field in ("baseModelIdentifier:", "jobName:", "trainingDataConfig.s3Uri:", "hyperParameters.rlAlgorithm:"):
+    for field in (
+        "baseModelIdentifier:",
+        "jobName:",
+        "trainingDataConfig.s3Uri:",
+        "hyperParameters.rlAlgorithm:",
+    ):
         assert f"- {field}" in message
     assert bedrock.calls == [], "nothing reached Bedrock"
     assert only_notification(workflow)["error"]["error"] == "RequestInvalid"
 
 
-def test_missing_training_data_is_rejected_before_submit(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
-    request = fine_tuning_request(trainingDataConfig={"s3Uri": f"s3://{workflow.data_bucket}/training/none.jsonl"})
+def test_missing_training_data_is_rejected_before_submit(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    request = fine_tuning_request(
+        trainingDataConfig={"s3Uri": f"s3://{workflow.data_bucket}/training/none.jsonl"}
+    )
     request.pop("validationDataConfig")
     execution = workflow.run(request)
     assert execution.error == "RequestInvalid"
@@ -261,7 +312,9 @@ def test_missing_training_data_is_rejected_before_submit(workflow: OfflineWorkfl
     assert bedrock.calls == []
 
 
-def test_input_that_is_not_an_object_is_rejected(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_input_that_is_not_an_object_is_rejected(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     execution = workflow.run(["not", "a", "request"])
     assert execution.error == "RequestInvalid"
     assert bedrock.calls == []
@@ -270,8 +323,9 @@ def test_input_that_is_not_an_object_is_rejected(workflow: OfflineWorkflow, bedr
 # -- stopped executions ------------------------------------------------------------------------------
 
 
-def test_stopped_execution_is_cleaned_up_by_the_abort_handler(workflow: OfflineWorkflow,
-                                                             bedrock: FakeBedrock) -> None:
+def test_stopped_execution_is_cleaned_up_by_the_abort_handler(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
     bedrock.job_statuses = ["InProgress"]  # trains forever
     slow = workflow.create_state_machine("SlowPolling", wait_seconds=1)
     request = request_for(workflow, serving={"mode": "provisioned-throughput"})
@@ -282,13 +336,25 @@ def test_stopped_execution_is_cleaned_up_by_the_abort_handler(workflow: OfflineW
     sfn = boto3.client("stepfunctions", region_name=REGION)
     sfn.stop_execution(executionArn=arn, error="Operator", cause="changed my mind")
     assert workflow.wait(arn).status == "ABORTED"
-    assert bedrock.running_jobs() != [], "the job keeps training (and billing) after the execution stops"
+    assert bedrock.running_jobs() != [], (
+        "the job keeps training (and billing) after the execution stops"
+    )
 
     # What the EventBridge rule delivers for an aborted execution of this state machine.
-    event = {"version": "0", "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
-             "detail": {"executionArn": arn, "stateMachineArn": slow, "status": "ABORTED",
-                        "input": json.dumps(request)}}
-    abort_logical_id = next(k for k, f in workflow.functions.items() if f.handler.endswith("abort_handler"))
+    event = {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": slow,
+            "status": "ABORTED",
+            "input": json.dumps(request),
+        },
+    }
+    abort_logical_id = next(
+        k for k, f in workflow.functions.items() if f.handler.endswith("abort_handler")
+    )
     headers: dict[str, str] = {}
     report = json.loads(workflow.invoke(abort_logical_id, json.dumps(event), headers))
 
@@ -300,7 +366,9 @@ def test_stopped_execution_is_cleaned_up_by_the_abort_handler(workflow: OfflineW
 
 
 @pytest.mark.parametrize("mode", ["provisioned-throughput", "on-demand-deployment"])
-def test_every_failure_leaves_nothing_billable(workflow: OfflineWorkflow, bedrock: FakeBedrock, mode: str) -> None:
+def test_every_failure_leaves_nothing_billable(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock, mode: str
+) -> None:
     bedrock.serving_statuses = ["Creating", "Failed"]
     execution = workflow.run(request_for(workflow, serving={"mode": mode}))
     assert execution.status == "FAILED"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
@@ -50,7 +51,7 @@ ROLE = SETTINGS_ENV["SERVICE_ROLE_ARN"]
 KEY = SETTINGS_ENV["KMS_KEY_ARN"]
 
 
-def state(plan, **extra: Any) -> dict[str, Any]:  # noqa: ANN001
+def state(plan, **extra: Any) -> dict[str, Any]:
     return {"plan": plan.model_dump(exclude_none=True), **extra}
 
 
@@ -58,7 +59,7 @@ def state(plan, **extra: Any) -> dict[str, Any]:  # noqa: ANN001
 
 
 @mock_aws
-def test_validate_returns_the_plan_when_the_data_exists(lambda_context) -> None:  # noqa: ANN001
+def test_validate_returns_the_plan_when_the_data_exists(lambda_context) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="data-bucket")
     s3.put_object(Bucket="data-bucket", Key="training/train.jsonl", Body=b"{}\n")
@@ -70,10 +71,12 @@ def test_validate_returns_the_plan_when_the_data_exists(lambda_context) -> None:
 
 
 @mock_aws
-def test_validate_names_each_missing_object(lambda_context) -> None:  # noqa: ANN001
+def test_validate_names_each_missing_object(lambda_context) -> None:
     boto3.client("s3").create_bucket(Bucket="data-bucket")
     with pytest.raises(RequestInvalid) as caught:
-        validate_request.handler({"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context)
+        validate_request.handler(
+            {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
+        )
     assert caught.value.problems == [
         "trainingDataConfig.s3Uri: no object at s3://data-bucket/training/train.jsonl; upload the data first",
         "validationDataConfig.validators[0].s3Uri: no object at s3://data-bucket/validation/val.jsonl; "
@@ -81,51 +84,71 @@ def test_validate_names_each_missing_object(lambda_context) -> None:  # noqa: AN
     ]
 
 
-def test_validate_rejects_a_bad_request_before_touching_s3(stub, lambda_context) -> None:  # noqa: ANN001
+def test_validate_rejects_a_bad_request_before_touching_s3(stub, lambda_context) -> None:
     stub("s3")  # no responses queued: any S3 call would fail the test
     with pytest.raises(RequestInvalid):
         validate_request.handler(
-            {"request": fine_tuning_request(baseModelIdentifier="nope"), "execution": {"id": EXECUTION_ARN}},
+            {
+                "request": fine_tuning_request(baseModelIdentifier="nope"),
+                "execution": {"id": EXECUTION_ARN},
+            },
             lambda_context,
         )
 
 
-def test_validate_translates_access_denied(stub, lambda_context) -> None:  # noqa: ANN001
+def test_validate_translates_access_denied(stub, lambda_context) -> None:
     s3 = stub("s3")
-    s3.add_client_error("head_object", service_error_code="403", http_status_code=403,
-                        expected_params={"Bucket": "data-bucket", "Key": "training/train.jsonl"})
-    with pytest.raises(BedrockRequestRejected, match="HeadObject s3://data-bucket/training/train.jsonl"):
-        validate_request.handler({"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}},
-                                 lambda_context)
+    s3.add_client_error(
+        "head_object",
+        service_error_code="403",
+        http_status_code=403,
+        expected_params={"Bucket": "data-bucket", "Key": "training/train.jsonl"},
+    )
+    with pytest.raises(
+        BedrockRequestRejected, match=re.escape("HeadObject s3://data-bucket/training/train.jsonl")
+    ):
+        validate_request.handler(
+            {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
+        )
 
 
 # -- submit_job ----------------------------------------------------------------------
 
 
-def test_submit_creates_the_job_with_the_execution_token(stub, lambda_context) -> None:  # noqa: ANN001
+def test_submit_creates_the_job_with_the_execution_token(stub, lambda_context) -> None:
     plan = plan_for()
     bedrock = stub("bedrock")
     expected = build_create_job_request(plan, ROLE, KEY)
     bedrock.add_response("create_model_customization_job", {"jobArn": JOB_ARN}, expected)
-    assert submit_job.handler(state(plan), lambda_context) == {"jobArn": JOB_ARN, "jobName": plan.jobName}
+    assert submit_job.handler(state(plan), lambda_context) == {
+        "jobArn": JOB_ARN,
+        "jobName": plan.jobName,
+    }
     assert expected["clientRequestToken"] == plan.clientRequestToken
     assert {"key": EXECUTION_TAG, "value": EXECUTION_ARN} in expected["jobTags"]
 
 
-def test_submit_adopts_the_job_an_earlier_attempt_created(stub, lambda_context) -> None:  # noqa: ANN001
+def test_submit_adopts_the_job_an_earlier_attempt_created(stub, lambda_context) -> None:
     plan = plan_for()
     bedrock = stub("bedrock")
-    bedrock.add_client_error("create_model_customization_job", "ConflictException", "job name already exists")
-    bedrock.add_response("get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName})
+    bedrock.add_client_error(
+        "create_model_customization_job", "ConflictException", "job name already exists"
+    )
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
+    )
     assert submit_job.handler(state(plan), lambda_context)["jobArn"] == JOB_ARN
 
 
-def test_submit_refuses_a_job_name_owned_by_someone_else(stub, lambda_context) -> None:  # noqa: ANN001
+def test_submit_refuses_a_job_name_owned_by_someone_else(stub, lambda_context) -> None:
     plan = plan_for()
     bedrock = stub("bedrock")
     bedrock.add_client_error("create_model_customization_job", "ConflictException", "exists")
-    bedrock.add_response("get_model_customization_job",
-                         job_description(plan, clientRequestToken="someone-else"), {"jobIdentifier": plan.jobName})
+    bedrock.add_response(
+        "get_model_customization_job",
+        job_description(plan, clientRequestToken="someone-else"),
+        {"jobIdentifier": plan.jobName},
+    )
     with pytest.raises(JobNameTaken, match=f"named {plan.jobName} already exists"):
         submit_job.handler(state(plan), lambda_context)
 
@@ -143,10 +166,12 @@ def test_submit_refuses_a_job_name_owned_by_someone_else(stub, lambda_context) -
     ],
 )
 def test_submit_translates_errors_into_names_the_state_machine_acts_on(
-    stub, lambda_context, code: str, status: int, message: str, error: type  # noqa: ANN001
+    stub, lambda_context, code: str, status: int, message: str, error: type
 ) -> None:
     bedrock = stub("bedrock")
-    bedrock.add_client_error("create_model_customization_job", code, message, http_status_code=status)
+    bedrock.add_client_error(
+        "create_model_customization_job", code, message, http_status_code=status
+    )
     with pytest.raises(error, match=f"CreateModelCustomizationJob: {code}: {message}"):
         submit_job.handler(state(plan_for()), lambda_context)
 
@@ -154,23 +179,36 @@ def test_submit_translates_errors_into_names_the_state_machine_acts_on(
 # -- check_job -----------------------------------------------------------------------
 
 
-def test_check_job_reports_progress(stub, lambda_context) -> None:  # noqa: ANN001
+def test_check_job_reports_progress(stub, lambda_context) -> None:
     plan = plan_for()
-    details = {"validationDetails": {"status": "Completed", "creationTime": NOW, "lastModifiedTime": NOW},
-               "trainingDetails": {"status": "InProgress", "creationTime": NOW, "lastModifiedTime": NOW}}
-    stub("bedrock").add_response("get_model_customization_job", job_description(plan, statusDetails=details),
-                                 {"jobIdentifier": JOB_ARN})
+    details = {
+        "validationDetails": {"status": "Completed", "creationTime": NOW, "lastModifiedTime": NOW},
+        "trainingDetails": {"status": "InProgress", "creationTime": NOW, "lastModifiedTime": NOW},
+    }
+    stub("bedrock").add_response(
+        "get_model_customization_job",
+        job_description(plan, statusDetails=details),
+        {"jobIdentifier": JOB_ARN},
+    )
     result = check_job.handler(state(plan, job={"jobArn": JOB_ARN}), lambda_context)
-    assert result == {"status": "InProgress", "jobArn": JOB_ARN, "jobName": plan.jobName,
-                      "stages": {"validation": "Completed", "training": "InProgress"}}
+    assert result == {
+        "status": "InProgress",
+        "jobArn": JOB_ARN,
+        "jobName": plan.jobName,
+        "stages": {"validation": "Completed", "training": "InProgress"},
+    }
 
 
-def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> None:  # noqa: ANN001
+def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> None:
     plan = plan_for()
     stub("bedrock").add_response(
         "get_model_customization_job",
-        job_description(plan, "Completed", trainingMetrics={"trainingLoss": 0.25},
-                        validationMetrics=[{"validationLoss": 0.3}]),
+        job_description(
+            plan,
+            "Completed",
+            trainingMetrics={"trainingLoss": 0.25},
+            validationMetrics=[{"validationLoss": 0.3}],
+        ),
         {"jobIdentifier": JOB_ARN},
     )
     result = check_job.handler(state(plan, job={"jobArn": JOB_ARN}), lambda_context)
@@ -179,22 +217,29 @@ def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> Non
     assert result["validationLoss"] == [0.3]
 
 
-def test_check_job_fails_with_bedrocks_reason(stub, lambda_context) -> None:  # noqa: ANN001
+def test_check_job_fails_with_bedrocks_reason(stub, lambda_context) -> None:
     plan = plan_for()
-    details = {"validationDetails": {"status": "Failed", "creationTime": NOW, "lastModifiedTime": NOW}}
+    details = {
+        "validationDetails": {"status": "Failed", "creationTime": NOW, "lastModifiedTime": NOW}
+    }
     stub("bedrock").add_response(
         "get_model_customization_job",
-        job_description(plan, "Failed", failureMessage="Row 12: missing 'messages'", statusDetails=details),
+        job_description(
+            plan, "Failed", failureMessage="Row 12: missing 'messages'", statusDetails=details
+        ),
         {"jobIdentifier": JOB_ARN},
     )
-    with pytest.raises(CustomizationJobFailed, match="failed during validation: Row 12: missing 'messages'"):
+    with pytest.raises(
+        CustomizationJobFailed, match="failed during validation: Row 12: missing 'messages'"
+    ):
         check_job.handler(state(plan, job={"jobArn": JOB_ARN}), lambda_context)
 
 
-def test_check_job_fails_when_stopped(stub, lambda_context) -> None:  # noqa: ANN001
+def test_check_job_fails_when_stopped(stub, lambda_context) -> None:
     plan = plan_for()
-    stub("bedrock").add_response("get_model_customization_job", job_description(plan, "Stopped"),
-                                 {"jobIdentifier": JOB_ARN})
+    stub("bedrock").add_response(
+        "get_model_customization_job", job_description(plan, "Stopped"), {"jobIdentifier": JOB_ARN}
+    )
     with pytest.raises(CustomizationJobStopped):
         check_job.handler(state(plan, job={"jobArn": JOB_ARN}), lambda_context)
 
@@ -202,83 +247,127 @@ def test_check_job_fails_when_stopped(stub, lambda_context) -> None:  # noqa: AN
 # -- serving -------------------------------------------------------------------------
 
 
-def serving_plan(mode: str, **serving: Any):  # noqa: ANN201
+def serving_plan(mode: str, **serving: Any):
     return plan_for(fine_tuning_request(serving={"mode": mode, **serving}))
 
 
-def test_start_serving_buys_throughput_without_commitment(stub, lambda_context) -> None:  # noqa: ANN001
+def test_start_serving_buys_throughput_without_commitment(stub, lambda_context) -> None:
     plan = serving_plan("provisioned-throughput", modelUnits=2)
     bedrock = stub("bedrock")
     bedrock.add_response(
         "create_provisioned_model_throughput",
         {"provisionedModelArn": PT_ARN},
-        {"clientRequestToken": plan.serving.clientRequestToken, "modelUnits": 2,
-         "provisionedModelName": plan.serving.name, "modelId": MODEL_ARN,
-         "tags": [{"key": k, "value": v} for k, v in plan.tags.items()]},
+        {
+            "clientRequestToken": plan.serving.clientRequestToken,
+            "modelUnits": 2,
+            "provisionedModelName": plan.serving.name,
+            "modelId": MODEL_ARN,
+            "tags": [{"key": k, "value": v} for k, v in plan.tags.items()],
+        },
     )
     result = start_serving.handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)
-    assert result == {"mode": "provisioned-throughput", "arn": PT_ARN, "name": plan.serving.name,
-                      "status": "Creating", "ready": False}
+    assert result == {
+        "mode": "provisioned-throughput",
+        "arn": PT_ARN,
+        "name": plan.serving.name,
+        "status": "Creating",
+        "ready": False,
+    }
 
 
-def test_start_serving_passes_a_confirmed_commitment(stub, lambda_context) -> None:  # noqa: ANN001
-    plan = serving_plan("provisioned-throughput", commitmentDuration="SixMonths", confirmCommitment=True)
+def test_start_serving_passes_a_confirmed_commitment(stub, lambda_context) -> None:
+    plan = serving_plan(
+        "provisioned-throughput", commitmentDuration="SixMonths", confirmCommitment=True
+    )
     bedrock = stub("bedrock")
     bedrock.add_response(
         "create_provisioned_model_throughput",
         {"provisionedModelArn": PT_ARN},
-        {"clientRequestToken": plan.serving.clientRequestToken, "modelUnits": 1,
-         "provisionedModelName": plan.serving.name, "modelId": MODEL_ARN, "commitmentDuration": "SixMonths",
-         "tags": [{"key": k, "value": v} for k, v in plan.tags.items()]},
+        {
+            "clientRequestToken": plan.serving.clientRequestToken,
+            "modelUnits": 1,
+            "provisionedModelName": plan.serving.name,
+            "modelId": MODEL_ARN,
+            "commitmentDuration": "SixMonths",
+            "tags": [{"key": k, "value": v} for k, v in plan.tags.items()],
+        },
     )
     start_serving.handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)
 
 
-def test_start_serving_deploys_on_demand(stub, lambda_context) -> None:  # noqa: ANN001
+def test_start_serving_deploys_on_demand(stub, lambda_context) -> None:
     plan = serving_plan("on-demand-deployment")
     bedrock = stub("bedrock")
     bedrock.add_response(
         "create_custom_model_deployment",
         {"customModelDeploymentArn": DEPLOYMENT_ARN},
-        {"modelDeploymentName": plan.serving.name, "modelArn": MODEL_ARN,
-         "description": f"Serves {plan.customModelName}, trained by {plan.jobName}",
-         "tags": [{"key": k, "value": v} for k, v in plan.tags.items()],
-         "clientRequestToken": plan.serving.clientRequestToken},
+        {
+            "modelDeploymentName": plan.serving.name,
+            "modelArn": MODEL_ARN,
+            "description": f"Serves {plan.customModelName}, trained by {plan.jobName}",
+            "tags": [{"key": k, "value": v} for k, v in plan.tags.items()],
+            "clientRequestToken": plan.serving.clientRequestToken,
+        },
     )
-    assert start_serving.handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)["arn"] == DEPLOYMENT_ARN
+    assert (
+        start_serving.handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)["arn"]
+        == DEPLOYMENT_ARN
+    )
 
 
 def pt_description(status: str, **extra: Any) -> dict[str, Any]:
-    return {"modelUnits": 1, "desiredModelUnits": 1, "provisionedModelName": "m-pt", "provisionedModelArn": PT_ARN,
-            "modelArn": MODEL_ARN, "desiredModelArn": MODEL_ARN, "foundationModelArn": MODEL_ARN,
-            "status": status, "creationTime": NOW, "lastModifiedTime": NOW, **extra}
+    return {
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "provisionedModelName": "m-pt",
+        "provisionedModelArn": PT_ARN,
+        "modelArn": MODEL_ARN,
+        "desiredModelArn": MODEL_ARN,
+        "foundationModelArn": MODEL_ARN,
+        "status": status,
+        "creationTime": NOW,
+        "lastModifiedTime": NOW,
+        **extra,
+    }
 
 
 def deployment_description(status: str, **extra: Any) -> dict[str, Any]:
-    return {"customModelDeploymentArn": DEPLOYMENT_ARN, "modelDeploymentName": "m-od", "modelArn": MODEL_ARN,
-            "createdAt": NOW, "status": status, **extra}
+    return {
+        "customModelDeploymentArn": DEPLOYMENT_ARN,
+        "modelDeploymentName": "m-od",
+        "modelArn": MODEL_ARN,
+        "createdAt": NOW,
+        "status": status,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(("status", "ready"), [("Creating", False), ("InService", True)])
-def test_check_serving_throughput(stub, lambda_context, status: str, ready: bool) -> None:  # noqa: ANN001
-    stub("bedrock").add_response("get_provisioned_model_throughput", pt_description(status),
-                                 {"provisionedModelId": PT_ARN})
+def test_check_serving_throughput(stub, lambda_context, status: str, ready: bool) -> None:
+    stub("bedrock").add_response(
+        "get_provisioned_model_throughput", pt_description(status), {"provisionedModelId": PT_ARN}
+    )
     event = state(plan_for(), serving={"mode": "provisioned-throughput", "arn": PT_ARN})
     result = check_serving.handler(event, lambda_context)
     assert (result["status"], result["ready"], result["invokeModelId"]) == (status, ready, PT_ARN)
 
 
 @pytest.mark.parametrize(("status", "ready"), [("Creating", False), ("Active", True)])
-def test_check_serving_deployment(stub, lambda_context, status: str, ready: bool) -> None:  # noqa: ANN001
-    stub("bedrock").add_response("get_custom_model_deployment", deployment_description(status),
-                                 {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+def test_check_serving_deployment(stub, lambda_context, status: str, ready: bool) -> None:
+    stub("bedrock").add_response(
+        "get_custom_model_deployment",
+        deployment_description(status),
+        {"customModelDeploymentIdentifier": DEPLOYMENT_ARN},
+    )
     event = state(plan_for(), serving={"mode": "on-demand-deployment", "arn": DEPLOYMENT_ARN})
     assert check_serving.handler(event, lambda_context)["ready"] is ready
 
 
-def test_check_serving_fails_with_the_reason(stub, lambda_context) -> None:  # noqa: ANN001
-    stub("bedrock").add_response("get_provisioned_model_throughput",
-                                 pt_description("Failed", failureMessage="Insufficient capacity"))
+def test_check_serving_fails_with_the_reason(stub, lambda_context) -> None:
+    stub("bedrock").add_response(
+        "get_provisioned_model_throughput",
+        pt_description("Failed", failureMessage="Insufficient capacity"),
+    )
     event = state(plan_for(), serving={"mode": "provisioned-throughput", "arn": PT_ARN})
     with pytest.raises(ServingFailed, match="Insufficient capacity"):
         check_serving.handler(event, lambda_context)
@@ -287,56 +376,83 @@ def test_check_serving_fails_with_the_reason(stub, lambda_context) -> None:  # n
 # -- cleanup -------------------------------------------------------------------------
 
 
-def test_cleanup_stops_a_running_job_and_deletes_our_throughput(stub, lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_stops_a_running_job_and_deletes_our_throughput(stub, lambda_context) -> None:
     plan = serving_plan("provisioned-throughput")
     bedrock = stub("bedrock")
-    bedrock.add_response("get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName})
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
+    )
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
-    bedrock.add_response("get_provisioned_model_throughput", pt_description("Failed"),
-                         {"provisionedModelId": plan.serving.name})
-    bedrock.add_response("list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]},
-                         {"resourceARN": PT_ARN})
+    bedrock.add_response(
+        "get_provisioned_model_throughput",
+        pt_description("Failed"),
+        {"provisionedModelId": plan.serving.name},
+    )
+    bedrock.add_response(
+        "list_tags_for_resource",
+        {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]},
+        {"resourceARN": PT_ARN},
+    )
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
     report = cleanup.handler(state(plan, error={"Error": "ServingFailed"}), lambda_context)
     assert report == {"stoppedJob": JOB_ARN, "deleted": [PT_ARN], "problems": []}
 
 
-def test_cleanup_deletes_our_deployment(stub, lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_deletes_our_deployment(stub, lambda_context) -> None:
     plan = serving_plan("on-demand-deployment")
     bedrock = stub("bedrock")
     bedrock.add_response("get_model_customization_job", job_description(plan, "Completed"))
-    bedrock.add_response("get_custom_model_deployment", deployment_description("Failed"),
-                         {"customModelDeploymentIdentifier": plan.serving.name})
-    bedrock.add_response("list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]})
-    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        deployment_description("Failed"),
+        {"customModelDeploymentIdentifier": plan.serving.name},
+    )
+    bedrock.add_response(
+        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+    )
+    bedrock.add_response(
+        "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+    )
     report = cleanup.handler(state(plan), lambda_context)
     assert report == {"stoppedJob": None, "deleted": [DEPLOYMENT_ARN], "problems": []}
 
 
-def test_cleanup_leaves_resources_of_other_executions_alone(stub, lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_leaves_resources_of_other_executions_alone(stub, lambda_context) -> None:
     plan = serving_plan("provisioned-throughput")
     bedrock = stub("bedrock")
-    bedrock.add_response("get_model_customization_job", job_description(plan, clientRequestToken="other-token"))
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan, clientRequestToken="other-token")
+    )
     bedrock.add_response("get_provisioned_model_throughput", pt_description("InService"))
-    bedrock.add_response("list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": "another-arn"}]})
+    bedrock.add_response(
+        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": "another-arn"}]}
+    )
     report = cleanup.handler(state(plan), lambda_context)
     assert report["stoppedJob"] is None and report["deleted"] == []
     assert "not tagged with this execution; left alone" in report["problems"][0]
 
 
-def test_cleanup_when_nothing_was_created(stub, lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_when_nothing_was_created(stub, lambda_context) -> None:
     plan = serving_plan("provisioned-throughput")
     bedrock = stub("bedrock")
-    bedrock.add_client_error("get_model_customization_job", "ResourceNotFoundException", "no such job")
-    bedrock.add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "no such model")
-    assert cleanup.handler(state(plan), lambda_context) == {"stoppedJob": None, "deleted": [], "problems": []}
+    bedrock.add_client_error(
+        "get_model_customization_job", "ResourceNotFoundException", "no such job"
+    )
+    bedrock.add_client_error(
+        "get_provisioned_model_throughput", "ResourceNotFoundException", "no such model"
+    )
+    assert cleanup.handler(state(plan), lambda_context) == {
+        "stoppedJob": None,
+        "deleted": [],
+        "problems": [],
+    }
 
 
-def test_cleanup_without_a_plan_does_nothing(lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_without_a_plan_does_nothing(lambda_context) -> None:
     assert cleanup.handler({"error": {"Error": "RequestInvalid"}}, lambda_context)["deleted"] == []
 
 
-def test_cleanup_retries_throttling_and_records_other_failures(stub, lambda_context) -> None:  # noqa: ANN001
+def test_cleanup_retries_throttling_and_records_other_failures(stub, lambda_context) -> None:
     plan = plan_for()
     bedrock = stub("bedrock")
     bedrock.add_client_error("get_model_customization_job", "ThrottlingException", "slow down", 429)
@@ -347,37 +463,66 @@ def test_cleanup_retries_throttling_and_records_other_failures(stub, lambda_cont
     assert report["problems"] == [f"stop job {plan.jobName}: AccessDeniedException: denied"]
 
 
-def test_abort_cleanup_rebuilds_the_plan_from_the_execution_input(stub, lambda_context) -> None:  # noqa: ANN001
+def test_abort_cleanup_rebuilds_the_plan_from_the_execution_input(stub, lambda_context) -> None:
     request = fine_tuning_request(serving={"mode": "provisioned-throughput"})
     plan = plan_for(request)
     bedrock, sns = stub("bedrock"), stub("sns")
-    bedrock.add_response("get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName})
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
+    )
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
-    bedrock.add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "none")
+    bedrock.add_client_error(
+        "get_provisioned_model_throughput", "ResourceNotFoundException", "none"
+    )
     sns.add_response("publish", {"MessageId": "m-1"})
-    event = {"detail-type": "Step Functions Execution Status Change", "source": "aws.states",
-             "detail": {"executionArn": EXECUTION_ARN, "status": "ABORTED", "input": json.dumps(request)}}
+    event = {
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "detail": {
+            "executionArn": EXECUTION_ARN,
+            "status": "ABORTED",
+            "input": json.dumps(request),
+        },
+    }
     report = cleanup.abort_handler(event, lambda_context)
     assert report["stoppedJob"] == JOB_ARN
 
 
-def test_abort_cleanup_reads_the_input_when_the_event_left_it_out(stub, lambda_context) -> None:  # noqa: ANN001
+def test_abort_cleanup_reads_the_input_when_the_event_left_it_out(stub, lambda_context) -> None:
     request = fine_tuning_request()
     plan = plan_for(request)
     sfn, bedrock, sns = stub("stepfunctions"), stub("bedrock"), stub("sns")
-    sfn.add_response("describe_execution", {
-        "executionArn": EXECUTION_ARN, "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:S",
-        "status": "TIMED_OUT", "startDate": NOW, "input": json.dumps(request)}, {"executionArn": EXECUTION_ARN})
+    sfn.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION_ARN,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:S",
+            "status": "TIMED_OUT",
+            "startDate": NOW,
+            "input": json.dumps(request),
+        },
+        {"executionArn": EXECUTION_ARN},
+    )
     bedrock.add_response("get_model_customization_job", job_description(plan, "Completed"))
     sns.add_response("publish", {"MessageId": "m-1"})
     event = {"detail": {"executionArn": EXECUTION_ARN, "status": "TIMED_OUT"}}
-    assert cleanup.abort_handler(event, lambda_context) == {"stoppedJob": None, "deleted": [], "problems": []}
+    assert cleanup.abort_handler(event, lambda_context) == {
+        "stoppedJob": None,
+        "deleted": [],
+        "problems": [],
+    }
 
 
-def test_abort_cleanup_of_an_invalid_request_touches_nothing(stub, lambda_context) -> None:  # noqa: ANN001
+def test_abort_cleanup_of_an_invalid_request_touches_nothing(stub, lambda_context) -> None:
     stub("bedrock")
     stub("sns")
-    event = {"detail": {"executionArn": EXECUTION_ARN, "status": "ABORTED", "input": json.dumps({"bad": 1})}}
+    event = {
+        "detail": {
+            "executionArn": EXECUTION_ARN,
+            "status": "ABORTED",
+            "input": json.dumps({"bad": 1}),
+        }
+    }
     assert cleanup.abort_handler(event, lambda_context)["stoppedJob"] is None
 
 
@@ -385,18 +530,37 @@ def test_abort_cleanup_of_an_invalid_request_touches_nothing(stub, lambda_contex
 
 
 @mock_aws
-def test_notify_publishes_text_for_people_and_json_for_programs(lambda_context, monkeypatch) -> None:  # noqa: ANN001
+def test_notify_publishes_text_for_people_and_json_for_programs(
+    lambda_context, monkeypatch
+) -> None:
     sns = boto3.client("sns")
     sqs = boto3.client("sqs")
     topic = sns.create_topic(Name="outcomes")["TopicArn"]
     queue = sqs.create_queue(QueueName="q")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     monkeypatch.setenv("TOPIC_ARN", topic)
     plan = serving_plan("provisioned-throughput")
-    event = {"outcome": "SUCCEEDED", "state": state(
-        plan, job={"jobArn": JOB_ARN, "outputModelArn": MODEL_ARN, "status": "Completed"},
-        serving={"mode": "provisioned-throughput", "arn": PT_ARN, "invokeModelId": PT_ARN, "status": "InService"})}
+    event = {
+        "outcome": "SUCCEEDED",
+        "state": state(
+            plan,
+            job={"jobArn": JOB_ARN, "outputModelArn": MODEL_ARN, "status": "Completed"},
+            serving={
+                "mode": "provisioned-throughput",
+                "arn": PT_ARN,
+                "invokeModelId": PT_ARN,
+                "status": "InService",
+            },
+        ),
+    }
     notify.handler(event, lambda_context)
     [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
     detail = json.loads(message["Body"])
@@ -405,11 +569,14 @@ def test_notify_publishes_text_for_people_and_json_for_programs(lambda_context, 
     assert detail["serving"]["invokeModelId"] == PT_ARN
 
 
-def test_notify_failure_says_what_failed_and_what_was_cleaned(stub, lambda_context) -> None:  # noqa: ANN001
+def test_notify_failure_says_what_failed_and_what_was_cleaned(stub, lambda_context) -> None:
     plan = plan_for()
     error_cause = json.dumps({"errorType": "CustomizationJobFailed", "errorMessage": "bad row 3"})
-    failed_state = state(plan, error={"Error": "CustomizationJobFailed", "Cause": error_cause},
-                         cleanup={"stoppedJob": None, "deleted": [PT_ARN], "problems": ["x still runs"]})
+    failed_state = state(
+        plan,
+        error={"Error": "CustomizationJobFailed", "Cause": error_cause},
+        cleanup={"stoppedJob": None, "deleted": [PT_ARN], "problems": ["x still runs"]},
+    )
     subject, text, detail = compose("FAILED", failed_state)
     assert subject == f"Bedrock customization {plan.jobName} failed"
     assert "Error CustomizationJobFailed: bad row 3" in text
@@ -421,9 +588,20 @@ def test_notify_failure_says_what_failed_and_what_was_cleaned(stub, lambda_conte
     assert json.loads(body["sqs"]) == json.loads(body["lambda"]) == detail
 
     sns = stub("sns")
-    sns.add_response("publish", {"MessageId": "m-1"}, {
-        "TopicArn": SETTINGS_ENV["TOPIC_ARN"], "Subject": subject, "Message": sns_message(text, detail),
-        "MessageStructure": "json",
-        "MessageAttributes": {"outcome": {"DataType": "String", "StringValue": "FAILED"},
-                              "jobName": {"DataType": "String", "StringValue": plan.jobName}}})
-    assert notify.handler({"outcome": "FAILED", "state": failed_state}, lambda_context) == {"messageId": "m-1"}
+    sns.add_response(
+        "publish",
+        {"MessageId": "m-1"},
+        {
+            "TopicArn": SETTINGS_ENV["TOPIC_ARN"],
+            "Subject": subject,
+            "Message": sns_message(text, detail),
+            "MessageStructure": "json",
+            "MessageAttributes": {
+                "outcome": {"DataType": "String", "StringValue": "FAILED"},
+                "jobName": {"DataType": "String", "StringValue": plan.jobName},
+            },
+        },
+    )
+    assert notify.handler({"outcome": "FAILED", "state": failed_state}, lambda_context) == {
+        "messageId": "m-1"
+    }

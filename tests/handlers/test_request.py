@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from lambda_handlers.common.errors import RequestInvalid
-from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request, make_plan
+from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
 from lambda_handlers.common.request import CustomizationRequest, RequestContext, check_request
 from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request, plan_for
 from tests.service_model import assert_valid_request
@@ -39,9 +39,14 @@ def test_a_bad_request_names_every_problem_at_once() -> None:
     problems = problems_of(request)
     text = "\n".join(problems)
     assert len(problems) == 4, text
-    assert any(p.startswith("baseModelIdentifier:") and "not a customizable base model" in p for p in problems)
+    assert any(
+        p.startswith("baseModelIdentifier:") and "not a customizable base model" in p
+        for p in problems
+    )
     assert any(p.startswith("jobName:") and "'my job!'" in p for p in problems)
-    assert any(p.startswith("trainingDataConfig.s3Uri:") and "someone-elses-bucket" in p for p in problems)
+    assert any(
+        p.startswith("trainingDataConfig.s3Uri:") and "someone-elses-bucket" in p for p in problems
+    )
     assert any(p.startswith("hyperParameters.rlAlgorithm:") for p in problems)
     # The message says how many and lists each.
     with pytest.raises(RequestInvalid, match="4 problems"):
@@ -52,7 +57,10 @@ def test_a_bad_request_names_every_problem_at_once() -> None:
     ("params", "expected"),
     [
         ({"batchSize": 8}, "hyperParameters.batchSize: unknown for Amazon Nova Lite"),
-        ({"epochCount": 9}, "hyperParameters.epochCount: 9 is out of range; expected epochCount (int 1 to 5"),
+        (
+            {"epochCount": 9},
+            "hyperParameters.epochCount: 9 is out of range; expected epochCount (int 1 to 5",
+        ),
         ({"epochCount": 2.5}, "hyperParameters.epochCount: 2.5 is not a whole number"),
         ({"learningRate": "fast"}, "hyperParameters.learningRate: 'fast' is not a number"),
         ({"learningRate": 0.5}, "hyperParameters.learningRate: 0.5 is out of range"),
@@ -64,8 +72,16 @@ def test_hyperparameters_are_checked_against_the_models_family(params: dict, exp
 
 
 def test_hyperparameters_at_the_bounds_pass() -> None:
-    check_request(fine_tuning_request(hyperParameters={"epochCount": 5, "learningRate": "0.0001",
-                                                       "learningRateWarmupSteps": 0}), CONTEXT)
+    check_request(
+        fine_tuning_request(
+            hyperParameters={
+                "epochCount": 5,
+                "learningRate": "0.0001",
+                "learningRateWarmupSteps": 0,
+            }
+        ),
+        CONTEXT,
+    )
 
 
 def test_unknown_hyperparameter_lists_what_is_allowed() -> None:
@@ -74,7 +90,9 @@ def test_unknown_hyperparameter_lists_what_is_allowed() -> None:
 
 
 def test_models_without_published_hyperparameters_pass_them_through() -> None:
-    request = fine_tuning_request(baseModelIdentifier="amazon.nova-2-lite-v1:0:256k", hyperParameters={"anything": 1})
+    request = fine_tuning_request(
+        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k", hyperParameters={"anything": 1}
+    )
     assert check_request(request, CONTEXT).hyperParameters == {"anything": 1}
 
 
@@ -95,7 +113,9 @@ def test_customization_type_must_be_supported_by_the_model() -> None:
 def test_customization_type_must_be_enabled_in_the_stack() -> None:
     request = fine_tuning_request(
         customizationType="DISTILLATION",
-        customizationConfig={"distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": "x"}}},
+        customizationConfig={
+            "distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": "x"}}
+        },
     )
     problems = problems_of(request)
     assert any("DISTILLATION is not enabled in this stack" in p for p in problems), problems
@@ -113,16 +133,22 @@ def test_customization_type_must_be_enabled_in_the_stack() -> None:
 )
 def test_training_data_must_be_inside_the_data_prefixes(uri: str, fragment: str) -> None:
     problems = problems_of(fine_tuning_request(trainingDataConfig={"s3Uri": uri}))
-    assert any(p.startswith("trainingDataConfig.s3Uri:") and fragment in p for p in problems), problems
+    assert any(p.startswith("trainingDataConfig.s3Uri:") and fragment in p for p in problems), (
+        problems
+    )
 
 
 def test_extra_data_buckets_are_allowed_when_granted() -> None:
     ctx = RequestContext(**{**CONTEXT.__dict__, "extra_data_buckets": ("shared-datasets",)})
-    check_request(fine_tuning_request(trainingDataConfig={"s3Uri": "s3://shared-datasets/any/key.jsonl"}), ctx)
+    check_request(
+        fine_tuning_request(trainingDataConfig={"s3Uri": "s3://shared-datasets/any/key.jsonl"}), ctx
+    )
 
 
 def test_output_must_be_under_the_output_prefix() -> None:
-    problems = problems_of(fine_tuning_request(outputDataConfig={"s3Uri": "s3://artifacts-bucket/elsewhere/"}))
+    problems = problems_of(
+        fine_tuning_request(outputDataConfig={"s3Uri": "s3://artifacts-bucket/elsewhere/"})
+    )
     assert problems == [
         "outputDataConfig.s3Uri: s3://artifacts-bucket/elsewhere/ is outside the output location; use a URI "
         "under s3://artifacts-bucket/customization-jobs/ (Bedrock may write only there)"
@@ -131,8 +157,12 @@ def test_output_must_be_under_the_output_prefix() -> None:
 
 def test_validation_data_is_checked_per_validator() -> None:
     request = fine_tuning_request(
-        validationDataConfig={"validators": [{"s3Uri": "s3://data-bucket/validation/a.jsonl"},
-                                             {"s3Uri": "s3://elsewhere/b.jsonl"}]}
+        validationDataConfig={
+            "validators": [
+                {"s3Uri": "s3://data-bucket/validation/a.jsonl"},
+                {"s3Uri": "s3://elsewhere/b.jsonl"},
+            ]
+        }
     )
     [problem] = problems_of(request)
     assert problem.startswith("validationDataConfig.validators[1].s3Uri: bucket 'elsewhere'")
@@ -145,11 +175,18 @@ def test_at_most_ten_validators() -> None:
 
 
 def test_the_guides_fictional_fields_are_rejected_with_a_pointer_to_the_real_one() -> None:
-    request = fine_tuning_request(trainingDataConfig={
-        "s3Uri": "s3://data-bucket/training/t.jsonl", "teacherModelIdentifier": "anthropic.claude-3-5"})
+    request = fine_tuning_request(
+        trainingDataConfig={
+            "s3Uri": "s3://data-bucket/training/t.jsonl",
+            "teacherModelIdentifier": "anthropic.claude-3-5",
+        }
+    )
     [problem] = problems_of(request)
     assert problem.startswith("trainingDataConfig.teacherModelIdentifier: unknown field")
-    assert "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier" in problem
+    assert (
+        "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier"
+        in problem
+    )
 
 
 def test_missing_required_fields_are_named() -> None:
@@ -172,7 +209,9 @@ def test_commitment_needs_explicit_confirmation() -> None:
     serving = {"mode": "provisioned-throughput", "commitmentDuration": "OneMonth"}
     [problem] = problems_of(fine_tuning_request(serving=serving))
     assert problem.startswith("serving.confirmCommitment:")
-    confirmed = check_request(fine_tuning_request(serving={**serving, "confirmCommitment": True}), CONTEXT)
+    confirmed = check_request(
+        fine_tuning_request(serving={**serving, "confirmCommitment": True}), CONTEXT
+    )
     assert confirmed.serving.commitmentDuration == "OneMonth"
 
 
@@ -190,7 +229,9 @@ def test_on_demand_serving_only_for_models_that_support_it() -> None:
 
 
 def test_reserved_tags_are_rejected() -> None:
-    problems = problems_of(fine_tuning_request(tags={"bedrock-customize:execution-arn": "x", "aws:foo": "y"}))
+    problems = problems_of(
+        fine_tuning_request(tags={"bedrock-customize:execution-arn": "x", "aws:foo": "y"})
+    )
     assert len(problems) == 2
 
 
@@ -214,15 +255,29 @@ def test_plan_is_deterministic_for_one_execution() -> None:
 def test_plan_keeps_user_names_and_tags_and_adds_the_execution_tag() -> None:
     plan = plan_for(fine_tuning_request(jobName="churn-v3", customModelName="churn_v3"))
     assert (plan.jobName, plan.customModelName) == ("churn-v3", "churn_v3")
-    assert plan.tags == {"team": "ml-platform", EXECUTION_TAG: EXECUTION_ARN,
-                         "bedrock-customize:stack": "BedrockCustomization"}
+    assert plan.tags == {
+        "team": "ml-platform",
+        EXECUTION_TAG: EXECUTION_ARN,
+        "bedrock-customize:stack": "BedrockCustomization",
+    }
     assert plan.outputDataConfig == {"s3Uri": "s3://artifacts-bucket/customization-jobs/churn-v3/"}
 
 
 def test_hyperparameters_become_the_strings_bedrock_takes() -> None:
-    plan = plan_for(fine_tuning_request(hyperParameters={"epochCount": 3, "learningRate": 0.00002,
-                                                         "learningRateWarmupSteps": "5"}))
-    assert plan.hyperParameters == {"epochCount": "3", "learningRate": "2e-05", "learningRateWarmupSteps": "5"}
+    plan = plan_for(
+        fine_tuning_request(
+            hyperParameters={
+                "epochCount": 3,
+                "learningRate": 0.00002,
+                "learningRateWarmupSteps": "5",
+            }
+        )
+    )
+    assert plan.hyperParameters == {
+        "epochCount": "3",
+        "learningRate": "2e-05",
+        "learningRateWarmupSteps": "5",
+    }
 
 
 def test_serving_plan_defaults_to_no_commitment() -> None:
@@ -235,9 +290,13 @@ def test_serving_plan_defaults_to_no_commitment() -> None:
 
 def test_create_job_request_carries_everything_the_api_takes() -> None:
     plan = plan_for()
-    params = build_create_job_request(plan, "arn:aws:iam::123456789012:role/R", "arn:aws:kms:us-east-1:1:key/k")
+    params = build_create_job_request(
+        plan, "arn:aws:iam::123456789012:role/R", "arn:aws:kms:us-east-1:1:key/k"
+    )
     assert params["customModelKmsKeyId"] == "arn:aws:kms:us-east-1:1:key/k"
-    assert params["validationDataConfig"] == {"validators": [{"s3Uri": "s3://data-bucket/validation/val.jsonl"}]}
+    assert params["validationDataConfig"] == {
+        "validators": [{"s3Uri": "s3://data-bucket/validation/val.jsonl"}]
+    }
     assert {"key": EXECUTION_TAG, "value": EXECUTION_ARN} in params["jobTags"]
     assert params["jobTags"] == params["customModelTags"]
     assert "customizationConfig" not in params
@@ -249,15 +308,24 @@ def test_create_job_request_carries_everything_the_api_takes() -> None:
 def test_committed_schema_is_generated_from_the_model() -> None:
     generated = CustomizationRequest.model_json_schema()
     committed = json.loads(SCHEMA_PATH.read_text())
-    assert committed == generated, "run: python -m lambda_handlers.common.schema > schemas/customization-request.v1.json"
+    assert committed == generated, (
+        "run: python -m lambda_handlers.common.schema > schemas/customization-request.v1.json"
+    )
 
 
-@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.name
+)
 def test_examples_are_valid_against_schema_and_checks(example: Path) -> None:
     document = json.loads(example.read_text())
     jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
-    ctx = RequestContext(**{**CONTEXT.__dict__, "data_bucket": "your-data-bucket",
-                            "output_bucket": "your-artifacts-bucket"})
+    ctx = RequestContext(
+        **{
+            **CONTEXT.__dict__,
+            "data_bucket": "your-data-bucket",
+            "output_bucket": "your-artifacts-bucket",
+        }
+    )
     check_request(document, ctx)
 
 
