@@ -173,27 +173,32 @@ _GUIDE_HINTS = {
 }
 
 
+_UNION_BRANCHES = {"str", "int", "float", "constrained-str"}
+
+
 def _structural_problems(error: ValidationError) -> list[str]:
-    problems = []
+    """One line per field; a value that fits no member of a union gets one line, not one per member."""
+    by_field: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
         loc = item["loc"]
-        # pydantic reports a failed union branch per member; keep the path readable.
-        loc = tuple(
-            p
-            for p in loc
-            if not (isinstance(p, str) and p in {"str", "int", "float", "constrained-str"})
-        )
+        in_union = any(isinstance(p, str) and p in _UNION_BRANCHES for p in loc)
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
         where = _loc(loc)
-        if item["type"] == "extra_forbidden":
+        if in_union:
+            message = f"expected a number or a numeric string (got {item.get('input')!r})"
+        elif item["type"] == "extra_forbidden":
             hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
-            problems.append(f"{where}: unknown field" + (f" ({hint})" if hint else ""))
+            message = "unknown field" + (f" ({hint})" if hint else "")
         elif item["type"] == "missing":
-            problems.append(f"{where}: required field is missing")
+            message = "required field is missing"
         elif item["type"] == "string_pattern_mismatch":
-            problems.append(f"{where}: {item['input']!r} does not match {item['ctx']['pattern']}")
+            message = f"{item['input']!r} does not match {item['ctx']['pattern']}"
         else:
-            problems.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
-    return sorted(set(problems), key=problems.index)
+            message = f"{item['msg']} (got {item.get('input')!r})"
+        messages = by_field.setdefault(where, [])
+        if message not in messages:
+            messages.append(message)
+    return [f"{where}: {message}" for where, messages in by_field.items() for message in messages]
 
 
 def _check_uri(
@@ -399,7 +404,9 @@ def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
         request = CustomizationRequest.model_validate(raw)
     except ValidationError as error:
         problems.extend(_structural_problems(error))
-    problems.extend(_semantic_problems(raw, ctx))
+    # A field with a structural problem is not reported twice.
+    reported = {p.split(":", 1)[0] for p in problems}
+    problems.extend(p for p in _semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
     if problems or request is None:
         raise RequestInvalid(problems)
     return request

@@ -287,16 +287,17 @@ class FakeBedrock:
         }
         return {"provisionedModelArn": arn}
 
+    @staticmethod
+    def _find_live(store: dict[str, dict[str, Any]], identifier: str, what: str) -> dict[str, Any]:
+        """A serving resource by ARN or name, unless deleted."""
+        for arn, resource in store.items():
+            names = {arn, resource.get("provisionedModelName"), resource.get("modelDeploymentName")}
+            if identifier in names and not resource["_deleted"]:
+                return resource
+        raise BedrockClientError("ResourceNotFoundException", f"{what} {identifier} not found", 404)
+
     def _find_throughput(self, identifier: str) -> dict[str, Any]:
-        for pt in self.throughputs.values():
-            if (
-                identifier in (pt["provisionedModelArn"], pt["provisionedModelName"])
-                and not pt["_deleted"]
-            ):
-                return pt
-        raise BedrockClientError(
-            "ResourceNotFoundException", f"provisioned model {identifier} not found", 404
-        )
+        return self._find_live(self.throughputs, identifier, "provisioned model")
 
     def _GetProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
         pt = self._find_throughput(p["provisionedModelId"])
@@ -338,15 +339,7 @@ class FakeBedrock:
         return {"customModelDeploymentArn": arn}
 
     def _find_deployment(self, identifier: str) -> dict[str, Any]:
-        for d in self.deployments.values():
-            if (
-                identifier in (d["customModelDeploymentArn"], d["modelDeploymentName"])
-                and not d["_deleted"]
-            ):
-                return d
-        raise BedrockClientError(
-            "ResourceNotFoundException", f"deployment {identifier} not found", 404
-        )
+        return self._find_live(self.deployments, identifier, "deployment")
 
     def _GetCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
         d = self._find_deployment(p["customModelDeploymentIdentifier"])

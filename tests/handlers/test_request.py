@@ -200,6 +200,14 @@ def test_a_request_that_is_not_an_object_is_rejected(raw: object) -> None:
     assert problems_of(raw)[0].startswith("(request): expected a JSON object")
 
 
+def test_a_wrongly_typed_value_is_reported_once() -> None:
+    problems = problems_of(fine_tuning_request(hyperParameters={"epochCount": [1]}, tags={"a": 5}))
+    assert problems == [
+        "hyperParameters.epochCount: expected a number or a numeric string (got [1])",
+        "tags.a: Input should be a valid string (got 5)",
+    ]
+
+
 def test_unsupported_request_version_is_rejected() -> None:
     problems = problems_of(fine_tuning_request(requestVersion="2"))
     assert any(p.startswith("requestVersion:") for p in problems), problems
