@@ -37,13 +37,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "lambda_handlers" / "requirements.txt"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-_PIP_PLATFORM = "manylinux2014_aarch64"
+# Lambda's Python 3.14 runtime runs on Amazon Linux 2023 (glibc 2.34): both tags install.
+_PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 _PYTHON_VERSION = "3.14"
 
 
 def _layer_digest() -> str:
     text = REQUIREMENTS.read_text("utf-8")
-    return hashlib.sha256(f"{text}|{_PIP_PLATFORM}|{_PYTHON_VERSION}".encode()).hexdigest()
+    return hashlib.sha256(f"{text}|{_PIP_PLATFORMS}|{_PYTHON_VERSION}".encode()).hexdigest()
 
 
 def _cache_root() -> Path:
@@ -69,8 +70,7 @@ def build_layer(output_dir: Path) -> None:
                 "--no-compile",
                 "--target",
                 str(staging / "python"),
-                "--platform",
-                _PIP_PLATFORM,
+                *(arg for platform in _PIP_PLATFORMS for arg in ("--platform", platform)),
                 "--implementation",
                 "cp",
                 "--python-version",

@@ -1,0 +1,537 @@
+"""The validation engine: stream a dataset, check every record, write one report.
+
+Two paths, one result. The fast path decodes a whole block of prompt/completion lines
+at once with a typed msgspec decoder (types, required fields and unknown fields are
+checked in C) and computes sizes, fingerprints and labels for the block in bulk. A
+block with anything wrong in it goes through the careful path instead, line by line,
+which finds and names every problem. Memory holds one block plus, per record, an
+8-byte fingerprint and a 4-byte line number for the duplicate and leakage checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from lambda_handlers.validation import tokens as token_estimate
+from lambda_handlers.validation.findings import CODES, Findings, Severity
+from lambda_handlers.validation.formats import CHECKERS, RecordContext, _type_name
+from lambda_handlers.validation.rules import DatasetRules, rules_for
+from lambda_handlers.validation.sources import ByteSource
+
+REPORT_VERSION = "1"
+MAX_LABELS = 50  # more distinct completions than this: not classification-style
+_generic = msgspec.json.Decoder()
+
+
+class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True):
+    prompt: str
+    completion: str
+
+
+_prompt_completion_lines = msgspec.json.Decoder(_PromptCompletion)
+_NEWLINE = ord("\n")
+
+
+def _line_layout(block: memoryview) -> tuple[int, bool]:
+    """``(number of lines, whether any line is blank or whitespace only)`` of a block."""
+    newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
+    ends_open = len(block) > 0 and block[-1] != _NEWLINE
+    n_lines = len(newlines) + (1 if ends_open else 0)
+    starts = np.concatenate(([0], newlines + 1))[:n_lines]
+    ends = np.concatenate((newlines, [len(block)]))[:n_lines]
+    short = np.flatnonzero(ends - starts <= 3)  # only short lines can be blank; look at those
+    blank = any(not bytes(block[starts[i] : ends[i]]).strip() for i in short)
+    return n_lines, blank
+
+
+class TokenHistogram:
+    """Counts of estimated tokens per record: exact below 4096, 1% buckets above.
+
+    Constant memory whatever the file size; percentiles above 4096 tokens are within
+    1% and rounded up.
+    """
+
+    EXACT = 4096
+    GROWTH = 1.01
+    SIZE = EXACT + 1200  # 4096 * 1.01**1200 is far above any model's context
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.SIZE, dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        if not len(values):
+            return
+        values = values.astype(np.int64)
+        big = np.maximum(values, self.EXACT).astype(np.float64) / self.EXACT
+        log_index = self.EXACT + np.floor(np.log(big) / math.log(self.GROWTH)).astype(np.int64)
+        index = np.minimum(np.where(values < self.EXACT, values, log_index), self.SIZE - 1)
+        self.counts += np.bincount(index, minlength=self.SIZE)
+
+    def percentile(self, q: float) -> int:
+        total = int(self.counts.sum())
+        if not total:
+            return 0
+        rank = max(1, math.ceil(q * total))
+        bucket = int(np.searchsorted(np.cumsum(self.counts), rank))
+        if bucket < self.EXACT:
+            return bucket
+        return math.ceil(self.EXACT * self.GROWTH ** (bucket - self.EXACT + 1))
+
+
+@dataclass
+class _Scan:
+    """What one file contributes to the report."""
+
+    role: str  # "training" or "validation"
+    name: str
+    rules: DatasetRules
+    findings: Findings
+    records: int = 0
+    usable: int = 0
+    bytes_read: int = 0
+    tokens_total: int = 0
+    tokens_min: int | None = None
+    tokens_max: int = 0
+    chars_max: int = 0
+    histogram: TokenHistogram = field(default_factory=TokenHistogram)
+    fingerprints: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] = field(default_factory=list)
+    labels: Counter[str] | None = field(default_factory=Counter)
+    media_kinds: frozenset[str] = frozenset()
+
+    # -- per block ------------------------------------------------------------------
+
+    def take(
+        self,
+        line_numbers: np.ndarray,
+        text_bytes: np.ndarray,
+        chars: np.ndarray,
+        fingerprints: np.ndarray,
+        labels: Sequence[str | None],
+    ) -> None:
+        """Records that passed their format checks: size limits, stats, fingerprints."""
+        if not len(line_numbers):
+            return
+        est = -(-text_bytes // token_estimate.BYTES_PER_TOKEN)
+        limit = self.rules.max_tokens_per_record
+        if limit is not None:
+            self._over(line_numbers, est, limit, "record-too-long", "estimated tokens")
+        char_limit = self.rules.max_chars_per_record
+        if char_limit is not None:
+            self._over(line_numbers, chars, char_limit, "record-too-many-chars", "characters")
+        self.usable += len(line_numbers)
+        self.histogram.add(est)
+        self.tokens_total += int(est.sum())
+        low = int(est.min())
+        self.tokens_min = low if self.tokens_min is None else min(self.tokens_min, low)
+        self.tokens_max = max(self.tokens_max, int(est.max()))
+        self.chars_max = max(self.chars_max, int(chars.max()))
+        self.fingerprints.append(fingerprints)
+        self.lines.append(line_numbers)
+        if self.labels is not None:
+            self.labels.update(label for label in labels if label is not None)
+            if len(self.labels) > MAX_LABELS:
+                self.labels = None  # free text, not labels
+
+    def _over(
+        self, line_numbers: np.ndarray, values: np.ndarray, limit: int, code: str, unit: str
+    ) -> None:
+        over = np.nonzero(values > limit)[0]
+        for i in over[: self.findings.max_examples]:
+            self.findings.add(
+                code,
+                self.role,
+                int(line_numbers[i]),
+                "$",
+                f"{int(values[i])} {unit}; the limit is {limit}",
+            )
+        if len(over) > self.findings.max_examples:
+            self.findings.counts[code] += len(over) - self.findings.max_examples
+
+    def fast_block(self, first_line: int, block: memoryview, n_lines: int, has_blank: bool) -> bool:
+        """Prompt/completion lines decoded and measured in bulk; False if the block needs care."""
+        if has_blank:
+            return False
+        try:
+            records = _prompt_completion_lines.decode_lines(block)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            return False
+        # With no blank line, as many records as lines means one record on every line.
+        if len(records) != n_lines:
+            return False
+        prompts = [r.prompt for r in records]
+        completions = [r.completion for r in records]
+        if not all(prompts) or not all(completions):
+            return False  # empty text: let the careful path name it
+        if any(map(str.isspace, prompts)) or any(map(str.isspace, completions)):
+            return False
+        n = len(records)
+        chars = np.fromiter(map(len, prompts), np.int64, n) + np.fromiter(
+            map(len, completions), np.int64, n
+        )
+        if all(map(str.isascii, prompts)) and all(map(str.isascii, completions)):
+            text_bytes = chars
+        else:
+            utf8 = token_estimate.utf8_length
+            text_bytes = np.fromiter(map(utf8, prompts), np.int64, n) + np.fromiter(
+                map(utf8, completions), np.int64, n
+            )
+        self.records += n
+        self.take(
+            np.arange(first_line, first_line + n, dtype=np.uint32),
+            text_bytes,
+            chars,
+            np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, n),
+            completions,
+        )
+        return True
+
+    def careful_block(self, first_line: int, block: memoryview) -> None:
+        """Every line decoded and checked on its own, every problem named."""
+        checker = CHECKERS[self.rules.format]
+        lines = bytes(block).split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the block ends with a newline
+        kept_lines: list[int] = []
+        kept_bytes: list[int] = []
+        kept_chars: list[int] = []
+        kept_prints: list[int] = []
+        kept_labels: list[str | None] = []
+        for offset, raw in enumerate(lines):
+            line = first_line + offset
+            if not raw.strip():
+                self.findings.add("blank-line", self.role, line, "$", "blank line, skipped")
+                continue
+            self.records += 1
+            try:
+                obj = _generic.decode(raw)
+            except (msgspec.DecodeError, UnicodeDecodeError) as error:
+                self._undecodable(line, raw, error)
+                continue
+            if not isinstance(obj, dict):
+                self.findings.add(
+                    "not-object",
+                    self.role,
+                    line,
+                    "$",
+                    f"expected a JSON object, got {_type_name(obj)}",
+                )
+                continue
+            ctx = RecordContext(
+                self.role,
+                line,
+                self.findings,
+                content_types=self.rules.content_types,
+                unknown_code="forbidden-field"
+                if self.rules.unknown_fields == "error"
+                else "unknown-field",
+                reserved=self.rules.reserved_keywords,
+                reserved_ignore_case=self.rules.reserved_ignore_case,
+                media=self.rules.media,
+                multi_turn=self.rules.multi_turn,
+            )
+            result = checker(obj, ctx)
+            if result is None or not ctx.ok:
+                continue
+            self.media_kinds |= result.media
+            kept_lines.append(line)
+            kept_bytes.append(result.text_bytes)
+            kept_chars.append(result.chars)
+            kept_prints.append(result.fingerprint)
+            kept_labels.append(result.label)
+        self.take(
+            np.array(kept_lines, dtype=np.uint32),
+            np.array(kept_bytes, dtype=np.int64),
+            np.array(kept_chars, dtype=np.int64),
+            np.array(kept_prints, dtype=np.int64),
+            kept_labels,
+        )
+
+    def _undecodable(self, line: int, raw: bytes, error: Exception) -> None:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            self.findings.add(
+                "not-utf8",
+                self.role,
+                line,
+                "$",
+                f"invalid UTF-8 at byte {bad.start + 1} of the line",
+            )
+            return
+        self.findings.add("not-json", self.role, line, "$", f"not valid JSON: {error}")
+
+    # -- per file -------------------------------------------------------------------
+
+    def all_fingerprints(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.fingerprints:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+        return np.concatenate(self.fingerprints), np.concatenate(self.lines)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "usableRecords": self.usable,
+            "bytes": self.bytes_read,
+            "tokens": {
+                "min": self.tokens_min or 0,
+                "median": self.histogram.percentile(0.5),
+                "p95": self.histogram.percentile(0.95),
+                "max": self.tokens_max,
+                "total": self.tokens_total,
+            },
+            "maxChars": self.chars_max,
+        }
+
+
+def _scan(
+    source: ByteSource,
+    role: str,
+    rules: DatasetRules,
+    findings: Findings,
+    progress: Callable[[int], None] | None,
+) -> _Scan:
+    scan = _Scan(role, source.name, rules, findings)
+    fast = rules.format == "prompt-completion"
+    first_line = 1
+    for block in source.line_blocks():
+        n_lines, has_blank = _line_layout(block)
+        if not (fast and scan.fast_block(first_line, block, n_lines, has_blank)):
+            scan.careful_block(first_line, block)
+        first_line += n_lines
+        scan.bytes_read += len(block)
+        if progress:
+            progress(len(block))
+    return scan
+
+
+def _duplicates(scan: _Scan) -> None:
+    prints, lines = scan.all_fingerprints()
+    if len(prints) < 2:
+        return
+    order = np.argsort(prints, kind="stable")
+    ordered_prints, ordered_lines = prints[order], lines[order]
+    repeat = ordered_prints[1:] == ordered_prints[:-1]
+    if not repeat.any():
+        return
+    starts = np.concatenate(([True], ~repeat))
+    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
+    positions = np.nonzero(repeat)[0] + 1
+    later = ordered_lines[positions]
+    first = ordered_lines[group_first[positions]]
+    by_line = np.argsort(later, kind="stable")
+    shown = by_line[: scan.findings.max_examples]
+    for i in shown:
+        scan.findings.add(
+            "duplicate-record",
+            scan.role,
+            int(later[i]),
+            "$",
+            f"same record as line {int(first[i])}",
+        )
+    if len(positions) > len(shown):
+        scan.findings.counts["duplicate-record"] += len(positions) - len(shown)
+
+
+def _leakage(training: _Scan, validation: _Scan) -> None:
+    train_prints, _ = training.all_fingerprints()
+    val_prints, val_lines = validation.all_fingerprints()
+    if not len(train_prints) or not len(val_prints):
+        return
+    leaked = np.nonzero(np.isin(val_prints, train_prints))[0]
+    for i in leaked[: validation.findings.max_examples]:
+        validation.findings.add(
+            "leakage",
+            "validation",
+            int(val_lines[i]),
+            "$",
+            "this record is also in the training data",
+        )
+    if len(leaked) > validation.findings.max_examples:
+        validation.findings.counts["leakage"] += len(leaked) - validation.findings.max_examples
+
+
+def _label_balance(scan: _Scan) -> dict[str, int] | None:
+    labels = scan.labels
+    if not labels or len(labels) < 2 or scan.usable < 2 * len(labels):
+        return None  # not classification-style
+    counts = labels.most_common()
+    most, least = counts[0], counts[-1]
+    if most[1] > 3 * least[1]:
+        scan.findings.add(
+            "label-imbalance",
+            scan.role,
+            None,
+            "$.completion",
+            f"{most[0][:60]!r} appears {most[1]} times, {least[0][:60]!r} {least[1]}: consider balancing "
+            "or stratified sampling",
+        )
+    return {label[:200]: n for label, n in counts}
+
+
+def _counts(
+    training: _Scan, validation: _Scan | None, rules: DatasetRules, findings: Findings
+) -> None:
+    n = training.records
+    n_val = validation.records if validation is not None else 0
+    if rules.min_records is not None and n < rules.min_records:
+        findings.add(
+            "too-few-records",
+            "training",
+            None,
+            "$",
+            f"{n} training records; this model and approach need at least {rules.min_records}",
+        )
+    if rules.max_records is not None:
+        counted, what = (
+            (n + n_val, "training and validation")
+            if rules.counts_training_plus_validation
+            else (n, "training")
+        )
+        if counted > rules.max_records:
+            findings.add(
+                "too-many-records",
+                "training",
+                None,
+                "$",
+                f"{counted} {what} records; at most {rules.max_records}",
+            )
+    if rules.max_total_records is not None and n + n_val > rules.max_total_records:
+        findings.add(
+            "too-many-records",
+            "training",
+            None,
+            "$",
+            f"{n + n_val} training and validation records together; at most {rules.max_total_records}",
+        )
+    if validation is not None and not rules.validation_supported:
+        findings.add(
+            "validation-not-supported",
+            "validation",
+            None,
+            "$",
+            "this model and approach do not use validation data; leave validationDataConfig out",
+        )
+    if (
+        validation is not None
+        and rules.max_validation_records is not None
+        and n_val > rules.max_validation_records
+    ):
+        findings.add(
+            "validation-too-large",
+            "validation",
+            None,
+            "$",
+            f"{n_val} validation records; at most {rules.max_validation_records}",
+        )
+    for scan in (training, validation):
+        if (
+            scan is not None
+            and rules.max_file_bytes is not None
+            and scan.bytes_read > rules.max_file_bytes
+        ):
+            findings.add(
+                "file-too-large",
+                scan.role,
+                None,
+                "$",
+                f"{scan.bytes_read} bytes; at most {rules.max_file_bytes}",
+            )
+    media = rules.media or {}
+    if media.get("mixImagesAndVideosInDataset") is False:
+        for scan in (training, validation):
+            if scan is not None and {"image", "video"} <= scan.media_kinds:
+                findings.add(
+                    "media-limit",
+                    scan.role,
+                    None,
+                    "$",
+                    "a dataset holds images or videos, not both",
+                )
+
+
+def validate_dataset(
+    training: ByteSource,
+    validation: ByteSource | None = None,
+    *,
+    customization_type: str,
+    base_model: str,
+    max_examples: int = 5,
+    progress: Callable[[int], None] | None = None,
+    rules: DatasetRules | None = None,
+) -> dict[str, Any]:
+    """Check a training file (and a validation file) for a model and approach; return the report.
+
+    The report (a JSON-ready dict) has the verdict, counts per finding code split into
+    errors and warnings, the first ``max_examples`` examples of each code with file,
+    line and JSON path, record and token statistics, and the limits applied.
+    """
+    if max_examples < 0:
+        raise ValueError(f"max_examples must be 0 or more, got {max_examples}")
+    rules = rules or rules_for(base_model, customization_type)
+    findings = Findings(max_examples=max_examples)
+    train = _scan(training, "training", rules, findings, progress)
+    val = _scan(validation, "validation", rules, findings, progress) if validation else None
+    _counts(train, val, rules, findings)
+    _duplicates(train)
+    if val is not None:
+        _duplicates(val)
+        _leakage(train, val)
+    labels = _label_balance(train)
+
+    errors = findings.by_severity(Severity.ERROR)
+    warnings = findings.by_severity(Severity.WARNING)
+    files: dict[str, Any] = {"training": {"name": train.name, **train.stats()}}
+    if val is not None:
+        files["validation"] = {"name": val.name, **val.stats()}
+    return {
+        "version": REPORT_VERSION,
+        "verdict": "invalid" if errors else "valid",
+        "baseModel": base_model,
+        "customizationType": customization_type,
+        "format": rules.format,
+        "errors": errors,
+        "warnings": warnings,
+        "examples": {code: findings.examples[code] for code in sorted(findings.examples)},
+        "files": files,
+        "trainingTokensPerEpoch": train.tokens_total,
+        "labels": labels,
+        "limits": rules.limits(),
+        "tokenEstimate": token_estimate.DESCRIPTION,
+        "codes": {code: CODES[code].summary for code in sorted(findings.counts)},
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """One paragraph for an error cause or a terminal."""
+    train = report["files"]["training"]
+    head = (
+        f"{report['verdict'].upper()}: {train['records']} training records"
+        + (
+            f", {report['files']['validation']['records']} validation"
+            if "validation" in report["files"]
+            else ""
+        )
+        + f", about {report['trainingTokensPerEpoch']} tokens per epoch ({report['format']})."
+    )
+    parts = [head]
+    for severity in ("errors", "warnings"):
+        if report[severity]:
+            counted = ", ".join(f"{code} x{n}" for code, n in report[severity].items())
+            parts.append(f"{severity.capitalize()}: {counted}.")
+    for code in report["errors"]:
+        for example in report["examples"].get(code, [])[:2]:
+            where = (
+                f"{example['file']} line {example['line']}"
+                if "line" in example
+                else example["file"]
+            )
+            parts.append(f"{code} at {where} {example['path']}: {example['message']}")
+    return " ".join(parts)

@@ -1,0 +1,85 @@
+"""Where JSONL bytes come from: a local file or an S3 object, read in blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BLOCK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class ByteSource:
+    """A named stream of bytes read in blocks; ``size`` when known (for progress)."""
+
+    name: str
+    size: int | None
+    _open: Callable[[], Any]
+    block_bytes: int = BLOCK_BYTES
+
+    def blocks(self, block_bytes: int | None = None) -> Iterator[bytes]:
+        block_bytes = block_bytes or self.block_bytes
+        stream = self._open()
+        try:
+            while True:
+                chunk = stream.read(block_bytes)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+
+    def line_blocks(self, block_bytes: int | None = None) -> Iterator[memoryview]:
+        """Blocks of whole lines: each ends just after a newline, or at the end of the file.
+
+        Lines are never split across blocks. A line longer than a block is carried
+        until it ends, so memory holds at most one block plus the longest line.
+        Blocks are views, not copies.
+        """
+        carry = b""
+        for chunk in self.blocks(block_bytes):
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            yield memoryview(data)[:cut]
+            carry = data[cut:]
+        if carry:
+            yield memoryview(carry)
+
+
+def _s3_source(uri: str, s3_client: Any | None) -> ByteSource:
+    if s3_client is None:
+        import boto3
+
+        s3_client = boto3.client("s3")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    head = s3_client.head_object(Bucket=bucket, Key=key)
+
+    def open_body() -> Any:
+        return s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+
+    return ByteSource(uri, int(head["ContentLength"]), open_body)
+
+
+def open_source(location: str | Path, s3_client: Any | None = None) -> ByteSource:
+    """A local path or an ``s3://bucket/key`` URI as a ``ByteSource``."""
+    text = str(location)
+    if text.startswith("s3://"):
+        return _s3_source(text, s3_client)
+    path = Path(location)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return ByteSource(str(path), path.stat().st_size, lambda: path.open("rb"))
+
+
+def bytes_source(name: str, data: bytes, block_bytes: int = BLOCK_BYTES) -> ByteSource:
+    """An in-memory source, for tests and small documents."""
+    import io
+
+    return ByteSource(name, len(data), lambda: io.BytesIO(data), block_bytes)
