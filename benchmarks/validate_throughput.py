@@ -24,11 +24,44 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["Positive", "Negative", "Neutral", "Mixed"]
-WORDS = (
-    "patient presents with fever cough fatigue chest pain shortness of breath dizziness persistent headache "
-    "light sensitivity order delivery refund account password invoice shipment delayed damaged excellent "
-    "terrible service product quality support response expectations disappointed recommend again"
-).split()
+WORDS = [
+    "patient",
+    "presents",
+    "with",
+    "fever",
+    "cough",
+    "fatigue",
+    "chest",
+    "pain",
+    "shortness",
+    "of",
+    "breath",
+    "dizziness",
+    "persistent",
+    "headache",
+    "light",
+    "sensitivity",
+    "order",
+    "delivery",
+    "refund",
+    "account",
+    "password",
+    "invoice",
+    "shipment",
+    "delayed",
+    "damaged",
+    "excellent",
+    "terrible",
+    "service",
+    "product",
+    "quality",
+    "support",
+    "response",
+    "expectations",
+    "disappointed",
+    "recommend",
+    "again",
+]
 
 
 def generate(path: Path, megabytes: int, record_bytes: int, seed: int = 7) -> int:
@@ -44,7 +77,12 @@ def generate(path: Path, megabytes: int, record_bytes: int, seed: int = 7) -> in
                 word = rng.choice(WORDS)
                 words.append(word)
                 length += len(word) + 1
-            line = json.dumps({"prompt": "Classify the sentiment: " + " ".join(words), "completion": rng.choice(LABELS)})
+            line = json.dumps(
+                {
+                    "prompt": "Classify the sentiment: " + " ".join(words),
+                    "completion": rng.choice(LABELS),
+                }
+            )
             out.write(line + "\n")
             written += len(line) + 1
             records += 1
@@ -89,7 +127,10 @@ def run_one(which: str, path: str) -> None:
         from lambda_handlers.validation import open_source, validate_dataset
 
         report = validate_dataset(
-            open_source(path), None, customization_type="FINE_TUNING", base_model="amazon.titan-text-express-v1:0:8k"
+            open_source(path),
+            None,
+            customization_type="FINE_TUNING",
+            base_model="amazon.titan-text-express-v1:0:8k",
         )
         assert report["files"]["training"]["records"] > 0
     elapsed = time.perf_counter() - start
@@ -112,9 +153,15 @@ def measure(which: str, path: Path, repeat: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mb", type=int, default=200, help="size of the generated file (default 200)")
-    parser.add_argument("--record-bytes", type=int, default=1200, help="average prompt length in bytes")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--mb", type=int, default=200, help="size of the generated file (default 200)"
+    )
+    parser.add_argument(
+        "--record-bytes", type=int, default=1200, help="average prompt length in bytes"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per validator; the best counts")
     parser.add_argument("--run", nargs=2, metavar=("WHICH", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -125,11 +172,18 @@ def main() -> None:
         path = Path(tmp) / "train.jsonl"
         records = generate(path, args.mb, args.record_bytes)
         size_mb = path.stat().st_size / 1024 / 1024
-        print(f"file: {size_mb:.0f} MB, {records} records, average {path.stat().st_size // records} bytes/record")
+        print(
+            f"file: {size_mb:.0f} MB, {records} records, average {path.stat().st_size // records} bytes/record"
+        )
         results = {which: measure(which, path, args.repeat) for which in ("guide", "engine")}
-        for which, label in (("guide", "guide's validate_training_data"), ("engine", "bedrock-customize engine")):
+        for which, label in (
+            ("guide", "guide's validate_training_data"),
+            ("engine", "bedrock-customize engine"),
+        ):
             r = results[which]
-            print(f"{label:32} {size_mb / r['seconds']:8.1f} MB/s  {r['seconds']:6.2f} s  peak RSS {r['peak_rss_mb']:6.1f} MB")
+            print(
+                f"{label:32} {size_mb / r['seconds']:8.1f} MB/s  {r['seconds']:6.2f} s  peak RSS {r['peak_rss_mb']:6.1f} MB"
+            )
         ratio = results["guide"]["seconds"] / results["engine"]["seconds"]
         print(f"speed-up: {ratio:.2f}x (target: at least 3x)")
 

@@ -14,6 +14,7 @@ from constructs_lib.nag import acknowledge
 
 DEFAULT_DATA_PREFIXES = ("training/", "validation/", "test/")
 DEFAULT_OUTPUT_PREFIX = "customization-jobs/"
+REPORTS_PREFIX = "reports/"
 
 
 def _check_prefix(prop: str, value: str) -> None:
@@ -70,6 +71,7 @@ class CustomizationStorage(Construct):
             raise ValueError("data_prefixes must name at least one prefix, got an empty list")
         self.data_prefixes = tuple(data_prefixes)
         self.output_prefix = output_prefix
+        self.reports_prefix = REPORTS_PREFIX
 
         self.key: kms.IKey = key or kms.Key(
             self,
@@ -169,6 +171,21 @@ class CustomizationStorage(Construct):
         """Upload datasets under the data prefixes."""
         for prefix in self.data_prefixes:
             self.data_bucket.grant_put(grantee, f"{prefix}*")
+
+    def grant_write_reports(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Write reports (data validation, later evaluation) under the reports prefix."""
+        stack = Stack.of(self)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:GenerateDataKey"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{self.reports_prefix}*")],
+        )
 
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:
         """Read job output and reports."""

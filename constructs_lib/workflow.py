@@ -113,6 +113,7 @@ class CustomizationWorkflow(Construct):
                 "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
                 "DATA_PREFIXES": ",".join(storage.data_prefixes),
                 "OUTPUT_PREFIX": storage.output_prefix,
+                "REPORTS_PREFIX": storage.reports_prefix,
                 "EXTRA_DATA_BUCKETS": ",".join(b.bucket_name for b in extra_data_buckets),
                 "ENABLED_CUSTOMIZATION_TYPES": ",".join(enabled_customization_types),
                 "SERVICE_ROLE_ARN": service_role.role_arn,
@@ -126,7 +127,10 @@ class CustomizationWorkflow(Construct):
             "validate": make(
                 "ValidateRequest",
                 handler="validate_request.handler",
-                description="Checks a customization request and resolves it into a plan",
+                description="Checks a customization request and its training data, resolves it into a plan",
+                # Streams the whole dataset from S3: time and CPU (memory buys CPU) for large files.
+                timeout=Duration.minutes(15),
+                memory_size=2048,
             ),
             "submit": make(
                 "SubmitJob",
@@ -306,6 +310,7 @@ class CustomizationWorkflow(Construct):
 
         # Validate: the data must exist (HeadObject needs s3:GetObject).
         storage.grant_read_data(fns["validate"])
+        storage.grant_write_reports(fns["validate"])
         if extra_data_buckets:
             allow(
                 fns["validate"],
@@ -315,10 +320,12 @@ class CustomizationWorkflow(Construct):
         acknowledge(
             _role(fns["validate"]),
             "IAM5",
-            "The validator reads the dataset a request names, anywhere under the data prefixes.",
+            "The validator reads the dataset a request names, anywhere under the data prefixes, and "
+            "writes its report under the reports prefix, in a folder named after the job.",
             findings=[
                 f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
             ]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"]
             + [
                 f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets
             ],

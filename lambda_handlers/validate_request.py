@@ -1,22 +1,33 @@
-"""First state: check the customization request and resolve it into a plan.
+"""First state: check the customization request and its data, resolve it into a plan.
 
 Event: ``{"request": <the execution input>, "execution": {"id": <execution ARN>}}``.
-Returns ``{"plan": <Plan>}``. Raises ``RequestInvalid`` listing every problem, before
+Returns ``{"plan": <Plan>, "dataset": <summary of the data report>}``. Raises
+``RequestInvalid`` listing every problem of the request, or ``TrainingDataInvalid`` with
+the data report's summary (the full report is written to the artifacts bucket), before
 anything is created.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
-from lambda_handlers.common.errors import RequestInvalid, error_code, translate_client_error
+from lambda_handlers.common.errors import (
+    RequestInvalid,
+    TrainingDataInvalid,
+    error_code,
+    translate_client_error,
+)
 from lambda_handlers.common.observability import logger
-from lambda_handlers.common.plan import make_plan
-from lambda_handlers.common.request import check_request, split_s3_uri
+from lambda_handlers.common.plan import Plan, make_plan
+from lambda_handlers.common.request import CustomizationRequest, check_request, split_s3_uri
 from lambda_handlers.common.settings import Settings
+from lambda_handlers.validation import open_source, validate_dataset
+from lambda_handlers.validation.engine import summary
+from lambda_handlers.validation.rules import rules_for
 
 
 def missing_objects(uris: list[tuple[str, str]]) -> list[str]:
@@ -32,6 +43,49 @@ def missing_objects(uris: list[tuple[str, str]]) -> list[str]:
             else:
                 raise translate_client_error(error, f"HeadObject {uri}") from error
     return problems
+
+
+def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings) -> dict[str, Any]:
+    """Run the validation engine on the S3 data; write the report; fail on errors."""
+    if not request.trainingDataConfig.s3Uri:
+        return {
+            "verdict": "not-checked",
+            "reason": "invocation logs are selected by Bedrock at run time",
+        }
+    try:
+        rules = rules_for(request.baseModelIdentifier, request.customizationType)
+    except ValueError as error:
+        raise RequestInvalid([f"baseModelIdentifier: {str(error).splitlines()[0]}"]) from error
+    s3 = client("s3")
+    validators = request.validationDataConfig.validators if request.validationDataConfig else []
+    report = validate_dataset(
+        open_source(request.trainingDataConfig.s3Uri, s3),
+        [open_source(v.s3Uri, s3) for v in validators],
+        customization_type=request.customizationType,
+        base_model=request.baseModelIdentifier,
+        rules=rules,
+    )
+    key = f"{settings.reports_prefix}{plan.jobName}/data-validation.json"
+    report_uri = f"s3://{settings.artifacts_bucket}/{key}"
+    try:
+        s3.put_object(
+            Bucket=settings.artifacts_bucket,
+            Key=key,
+            Body=json.dumps(report, indent=2).encode(),
+            ContentType="application/json",
+        )
+    except ClientError as error:
+        raise translate_client_error(error, f"PutObject {report_uri}") from error
+    if report["verdict"] != "valid":
+        raise TrainingDataInvalid(f"{summary(report)} Full report: {report_uri}")
+    return {
+        "verdict": report["verdict"],
+        "reportUri": report_uri,
+        "records": {role: info["records"] for role, info in report["files"].items()},
+        "trainingTokensPerEpoch": report["trainingTokensPerEpoch"],
+        "tokens": report["files"]["training"]["tokens"],
+        "warnings": report["warnings"],
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path="execution.id")
@@ -52,5 +106,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = make_plan(
         request, event["execution"]["id"], settings.request_context(), settings.stack_name
     )
-    logger.info("request accepted", extra={"jobName": plan.jobName, "serving": plan.serving.mode})
-    return {"plan": plan.model_dump(exclude_none=True)}
+    dataset = validate_data(request, plan, settings)
+    logger.info("request accepted", extra={"jobName": plan.jobName, "dataset": dataset})
+    return {"plan": plan.model_dump(exclude_none=True), "dataset": dataset}

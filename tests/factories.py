@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,3 +69,28 @@ def job_description(plan: Plan, status: str = "InProgress", **extra: Any) -> dic
         response["outputModelArn"] = MODEL_ARN
     response.update(extra)
     return response
+
+
+def jsonl(records: list[Any]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def conversation_records(n: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Valid Converse-form fine-tuning records (Nova, Llama 3.2)."""
+    return [
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "system": [{"text": "You triage support tickets."}],
+            "messages": [
+                {"role": "user", "content": [{"text": f"Ticket {offset + i}: my order is late."}]},
+                {"role": "assistant", "content": [{"text": "Category: delivery"}]},
+            ],
+        }
+        for i in range(n)
+    ]
+
+
+def pretraining_records(n: int, offset: int = 0) -> list[dict[str, str]]:
+    return [
+        {"input": f"Clinical note {offset + i}: the patient reports improvement."} for i in range(n)
+    ]

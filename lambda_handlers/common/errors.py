@@ -25,6 +25,10 @@ class RequestInvalid(WorkflowError):
         )
 
 
+class TrainingDataInvalid(WorkflowError):
+    """The training or validation data breaks the model's format or quotas; nothing was submitted."""
+
+
 class BedrockThrottled(WorkflowError):
     """Bedrock throttled the call; retried with exponential backoff and jitter."""
 

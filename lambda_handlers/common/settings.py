@@ -20,6 +20,7 @@ class Settings:
     artifacts_bucket: str
     data_prefixes: tuple[str, ...]
     output_prefix: str
+    reports_prefix: str
     extra_data_buckets: tuple[str, ...]
     enabled_types: tuple[str, ...]
     service_role_arn: str
@@ -35,6 +36,7 @@ class Settings:
             artifacts_bucket=env.get("ARTIFACTS_BUCKET", ""),
             data_prefixes=_list(env.get("DATA_PREFIXES", "training/,validation/")),
             output_prefix=env.get("OUTPUT_PREFIX", "customization-jobs/"),
+            reports_prefix=env.get("REPORTS_PREFIX", "reports/"),
             extra_data_buckets=_list(env.get("EXTRA_DATA_BUCKETS", "")),
             enabled_types=_list(
                 env.get("ENABLED_CUSTOMIZATION_TYPES", "FINE_TUNING,CONTINUED_PRE_TRAINING")

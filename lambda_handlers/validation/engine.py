@@ -349,7 +349,7 @@ def _leakage(training: _Scan, validation: _Scan) -> None:
     for i in leaked[: validation.findings.max_examples]:
         validation.findings.add(
             "leakage",
-            "validation",
+            validation.role,
             int(val_lines[i]),
             "$",
             "this record is also in the training data",
@@ -377,10 +377,10 @@ def _label_balance(scan: _Scan) -> dict[str, int] | None:
 
 
 def _counts(
-    training: _Scan, validation: _Scan | None, rules: DatasetRules, findings: Findings
+    training: _Scan, validations: list[_Scan], rules: DatasetRules, findings: Findings
 ) -> None:
     n = training.records
-    n_val = validation.records if validation is not None else 0
+    n_val = sum(v.records for v in validations)
     if rules.min_records is not None and n < rules.min_records:
         findings.add(
             "too-few-records",
@@ -411,7 +411,7 @@ def _counts(
             "$",
             f"{n + n_val} training and validation records together; at most {rules.max_total_records}",
         )
-    if validation is not None and not rules.validation_supported:
+    if validations and not rules.validation_supported:
         findings.add(
             "validation-not-supported",
             "validation",
@@ -420,7 +420,7 @@ def _counts(
             "this model and approach do not use validation data; leave validationDataConfig out",
         )
     if (
-        validation is not None
+        validations
         and rules.max_validation_records is not None
         and n_val > rules.max_validation_records
     ):
@@ -431,12 +431,8 @@ def _counts(
             "$",
             f"{n_val} validation records; at most {rules.max_validation_records}",
         )
-    for scan in (training, validation):
-        if (
-            scan is not None
-            and rules.max_file_bytes is not None
-            and scan.bytes_read > rules.max_file_bytes
-        ):
+    for scan in (training, *validations):
+        if rules.max_file_bytes is not None and scan.bytes_read > rules.max_file_bytes:
             findings.add(
                 "file-too-large",
                 scan.role,
@@ -446,8 +442,8 @@ def _counts(
             )
     media = rules.media or {}
     if media.get("mixImagesAndVideosInDataset") is False:
-        for scan in (training, validation):
-            if scan is not None and {"image", "video"} <= scan.media_kinds:
+        for scan in (training, *validations):
+            if {"image", "video"} <= scan.media_kinds:
                 findings.add(
                     "media-limit",
                     scan.role,
@@ -459,7 +455,7 @@ def _counts(
 
 def validate_dataset(
     training: ByteSource,
-    validation: ByteSource | None = None,
+    validation: ByteSource | Sequence[ByteSource] | None = None,
     *,
     customization_type: str,
     base_model: str,
@@ -477,11 +473,22 @@ def validate_dataset(
         raise ValueError(f"max_examples must be 0 or more, got {max_examples}")
     rules = rules or rules_for(base_model, customization_type)
     findings = Findings(max_examples=max_examples)
+    sources = [validation] if isinstance(validation, ByteSource) else list(validation or [])
     train = _scan(training, "training", rules, findings, progress)
-    val = _scan(validation, "validation", rules, findings, progress) if validation else None
-    _counts(train, val, rules, findings)
+    # Bedrock takes up to 10 validation files; each is reported under its own name.
+    vals = [
+        _scan(
+            source,
+            "validation" if len(sources) == 1 else f"validation[{i}]",
+            rules,
+            findings,
+            progress,
+        )
+        for i, source in enumerate(sources)
+    ]
+    _counts(train, vals, rules, findings)
     _duplicates(train)
-    if val is not None:
+    for val in vals:
         _duplicates(val)
         _leakage(train, val)
     labels = _label_balance(train)
@@ -489,8 +496,8 @@ def validate_dataset(
     errors = findings.by_severity(Severity.ERROR)
     warnings = findings.by_severity(Severity.WARNING)
     files: dict[str, Any] = {"training": {"name": train.name, **train.stats()}}
-    if val is not None:
-        files["validation"] = {"name": val.name, **val.stats()}
+    for val in vals:
+        files[val.role] = {"name": val.name, **val.stats()}
     return {
         "version": REPORT_VERSION,
         "verdict": "invalid" if errors else "valid",
@@ -514,10 +521,10 @@ def summary(report: dict[str, Any]) -> str:
     train = report["files"]["training"]
     head = (
         f"{report['verdict'].upper()}: {train['records']} training records"
-        + (
-            f", {report['files']['validation']['records']} validation"
-            if "validation" in report["files"]
-            else ""
+        + "".join(
+            f", {info['records']} {role}"
+            for role, info in report["files"].items()
+            if role != "training"
         )
         + f", about {report['trainingTokensPerEpoch']} tokens per epoch ({report['format']})."
     )

@@ -455,7 +455,7 @@ class OfflineWorkflow:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/StateMachineRole",
         )["stateMachineArn"]
 
-    def put_data(self, key: str, body: bytes = b'{"prompt": "p", "completion": "c"}\n') -> str:
+    def put_data(self, key: str, body: bytes) -> str:
         boto3.client("s3", region_name=REGION).put_object(
             Bucket=self.data_bucket, Key=key, Body=body
         )
@@ -515,6 +515,13 @@ class OfflineWorkflow:
             described.get("cause"),
             history,
         )
+
+    def read_artifact(self, uri: str) -> dict[str, Any]:
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        body = (
+            boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
+        return json.loads(body)
 
     def notifications(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)

@@ -13,12 +13,14 @@ import boto3
 import pytest
 
 from tests.e2e.harness import REGION, BedrockClientError, Execution, FakeBedrock, OfflineWorkflow
-from tests.factories import fine_tuning_request
+from tests.factories import conversation_records, fine_tuning_request, jsonl, pretraining_records
 
 
 def request_for(workflow: OfflineWorkflow, **overrides: Any) -> dict[str, Any]:
-    train = workflow.put_data("training/train.jsonl")
-    validation = workflow.put_data("validation/val.jsonl")
+    train = workflow.put_data("training/train.jsonl", jsonl(conversation_records(12)))
+    validation = workflow.put_data(
+        "validation/val.jsonl", jsonl(conversation_records(3, offset=100))
+    )
     base = fine_tuning_request(
         trainingDataConfig={"s3Uri": train},
         validationDataConfig={"validators": [{"s3Uri": validation}]},
@@ -108,8 +110,12 @@ def test_continued_pre_training_without_serving(
     workflow: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
     bedrock.job_statuses = ["InProgress", "InProgress", "InProgress", "Completed"]
+    train = workflow.put_data("training/notes.jsonl", jsonl(pretraining_records(20)))
+    val = workflow.put_data("validation/notes.jsonl", jsonl(pretraining_records(5, offset=100)))
     request = request_for(
         workflow,
+        trainingDataConfig={"s3Uri": train},
+        validationDataConfig={"validators": [{"s3Uri": val}]},
         customizationType="CONTINUED_PRE_TRAINING",
         baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
         hyperParameters={"epochCount": 1, "batchSize": 16},
@@ -309,6 +315,56 @@ def test_missing_training_data_is_rejected_before_submit(
     execution = workflow.run(request)
     assert execution.error == "RequestInvalid"
     assert "no object at" in error_message(execution)
+    assert bedrock.calls == []
+
+
+def test_bad_training_data_stops_the_execution_before_submit(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    records = conversation_records(12)
+    records[4]["messages"].reverse()  # assistant first
+    del records[7]["schemaVersion"]
+    train = workflow.put_data("training/bad.jsonl", jsonl(records) + b"not json\n")
+    request = request_for(workflow, trainingDataConfig={"s3Uri": train})
+    execution = workflow.run(request)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "TrainingDataInvalid"
+    assert execution.entered_states() == [
+        "Validate request",
+        "Request rejected",
+        "Notify failure",
+        "Customization failed",
+    ]
+    message = error_message(execution)
+    assert "role-order at training line 5 $.messages[0].role" in message
+    assert "missing-field at training line 8 $.schemaVersion" in message
+    assert "not-json at training line 13" in message
+    assert bedrock.calls == [], "nothing was submitted"
+    report_uri = message.rsplit("Full report: ", 1)[1]
+    report = workflow.read_artifact(report_uri)
+    assert report["verdict"] == "invalid"
+    assert report["errors"] == {"missing-field": 1, "not-json": 1, "role-order": 1}
+
+
+def test_valid_data_passes_its_statistics_on(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    execution = workflow.run(request_for(workflow))
+    assert execution.status == "SUCCEEDED"
+    dataset = execution.output["dataset"]
+    assert dataset["records"] == {"training": 12, "validation": 3}
+    assert dataset["trainingTokensPerEpoch"] > 0
+    assert workflow.read_artifact(dataset["reportUri"])["verdict"] == "valid"
+
+
+def test_too_few_records_for_the_model_are_refused(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    train = workflow.put_data("training/small.jsonl", jsonl(conversation_records(5)))
+    execution = workflow.run(request_for(workflow, trainingDataConfig={"s3Uri": train}))
+    assert execution.error == "TrainingDataInvalid"
+    assert "too-few-records" in error_message(execution)
     assert bedrock.calls == []
 
 

@@ -31,6 +31,7 @@ from lambda_handlers.common.errors import (
     RequestInvalid,
     ServiceRoleNotReady,
     ServingFailed,
+    TrainingDataInvalid,
 )
 from lambda_handlers.common.notification import compose, sns_message
 from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
@@ -41,8 +42,10 @@ from tests.factories import (
     MODEL_ARN,
     NOW,
     PT_ARN,
+    conversation_records,
     fine_tuning_request,
     job_description,
+    jsonl,
     plan_for,
 )
 from tests.handlers.conftest import SETTINGS_ENV
@@ -59,15 +62,47 @@ def state(plan, **extra: Any) -> dict[str, Any]:
 
 
 @mock_aws
-def test_validate_returns_the_plan_when_the_data_exists(lambda_context) -> None:
+def test_validate_returns_the_plan_and_writes_the_data_report(lambda_context) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="data-bucket")
-    s3.put_object(Bucket="data-bucket", Key="training/train.jsonl", Body=b"{}\n")
-    s3.put_object(Bucket="data-bucket", Key="validation/val.jsonl", Body=b"{}\n")
+    s3.create_bucket(Bucket="artifacts-bucket")
+    s3.put_object(
+        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(10))
+    )
+    s3.put_object(
+        Bucket="data-bucket", Key="validation/val.jsonl", Body=jsonl(conversation_records(2, 50))
+    )
     result = validate_request.handler(
         {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
     )
-    assert result["plan"] == plan_for().model_dump(exclude_none=True)
+    plan = plan_for()
+    assert result["plan"] == plan.model_dump(exclude_none=True)
+    key = f"reports/{plan.jobName}/data-validation.json"
+    assert result["dataset"]["reportUri"] == f"s3://artifacts-bucket/{key}"
+    assert result["dataset"]["records"] == {"training": 10, "validation": 2}
+    report = json.loads(s3.get_object(Bucket="artifacts-bucket", Key=key)["Body"].read())
+    assert report["verdict"] == "valid" and report["format"] == "bedrock-conversation"
+
+
+@mock_aws
+def test_validate_fails_on_bad_data_with_the_reports_summary(lambda_context) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.create_bucket(Bucket="artifacts-bucket")
+    s3.put_object(
+        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(3))
+    )
+    s3.put_object(Bucket="data-bucket", Key="validation/val.jsonl", Body=b"{}\n")
+    with pytest.raises(TrainingDataInvalid) as caught:
+        validate_request.handler(
+            {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
+        )
+    message = str(caught.value)
+    assert message.startswith("INVALID: 3 training records, 1 validation")
+    assert (
+        "too-few-records" in message and "missing-field at validation line 1 $.messages" in message
+    )
+    assert message.endswith("data-validation.json")
 
 
 @mock_aws

@@ -108,8 +108,16 @@ CASES: list[tuple[str, str, Any]] = [
     ),
     ("claude-messages", "missing-field", {"system": "s"}),
     ("claude-messages", "invalid-value", claude(("user", "a"), ("bot", "b"))),
-    ("claude-messages", "forbidden-field", {**claude(("user", "a"), ("assistant", "b")), "meta": 1}),
-    ("bedrock-conversation", "unknown-field", {**conversation(("user", "a"), ("assistant", "b")), "meta": 1}),
+    (
+        "claude-messages",
+        "forbidden-field",
+        {**claude(("user", "a"), ("assistant", "b")), "meta": 1},
+    ),
+    (
+        "bedrock-conversation",
+        "unknown-field",
+        {**conversation(("user", "a"), ("assistant", "b")), "meta": 1},
+    ),
     (
         "bedrock-conversation",
         "missing-field",

@@ -38,7 +38,11 @@ def test_an_unknown_combination_lists_the_known_ones() -> None:
 def test_what_the_documentation_says_is_what_the_engine_applies() -> None:
     nova = rules_for("amazon.nova-micro-v1:0:128k", "FINE_TUNING")
     assert (nova.format, nova.min_records, nova.max_records, nova.max_tokens_per_record) == (
-        "bedrock-conversation", 8, 20000, 32000)
+        "bedrock-conversation",
+        8,
+        20000,
+        32000,
+    )
     assert nova.counts_training_plus_validation
     assert nova.content_types == ("text",), "Nova Micro is text only"
     assert "bot:" in nova.reserved_keywords and nova.reserved_ignore_case
