@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -37,18 +37,24 @@ class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True):
 
 _prompt_completion_lines = msgspec.json.Decoder(_PromptCompletion)
 _NEWLINE = ord("\n")
+_OPEN_BRACE = ord("{")
 
 
 def _line_layout(block: memoryview) -> tuple[int, bool]:
-    """``(number of lines, whether any line is blank or whitespace only)`` of a block."""
-    newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
-    ends_open = len(block) > 0 and block[-1] != _NEWLINE
+    """``(number of lines, whether every line starts with "{")`` of a block.
+
+    When every line starts with ``{`` there is no blank line, so as many decoded
+    records as lines means exactly one record on every line.
+    """
+    data = np.frombuffer(block, dtype=np.uint8)
+    newlines = np.flatnonzero(data == _NEWLINE)
+    ends_open = len(data) > 0 and data[-1] != _NEWLINE
     n_lines = len(newlines) + (1 if ends_open else 0)
-    starts = np.concatenate(([0], newlines + 1))[:n_lines]
-    ends = np.concatenate((newlines, [len(block)]))[:n_lines]
-    short = np.flatnonzero(ends - starts <= 3)  # only short lines can be blank; look at those
-    blank = any(not bytes(block[starts[i] : ends[i]]).strip() for i in short)
-    return n_lines, blank
+    if not len(data):
+        return 0, False
+    starts = data[newlines[: n_lines - 1] + 1] if n_lines > 1 else data[:0]
+    objects_only = bool(data[0] == _OPEN_BRACE) and bool(np.all(starts == _OPEN_BRACE))
+    return n_lines, objects_only
 
 
 class TokenHistogram:
@@ -115,6 +121,7 @@ class _Scan:
         chars: np.ndarray,
         fingerprints: np.ndarray,
         labels: Sequence[str | None],
+        fast_labels: bool = False,
     ) -> None:
         """Records that passed their format checks: size limits, stats, fingerprints."""
         if not len(line_numbers):
@@ -136,7 +143,10 @@ class _Scan:
         self.fingerprints.append(fingerprints)
         self.lines.append(line_numbers)
         if self.labels is not None:
-            self.labels.update(label for label in labels if label is not None)
+            if fast_labels:  # all strings: counted in C
+                self.labels.update(cast("Sequence[str]", labels))
+            else:
+                self.labels.update(label for label in labels if label is not None)
             if len(self.labels) > MAX_LABELS:
                 self.labels = None  # free text, not labels
 
@@ -155,15 +165,17 @@ class _Scan:
         if len(over) > self.findings.max_examples:
             self.findings.counts[code] += len(over) - self.findings.max_examples
 
-    def fast_block(self, first_line: int, block: memoryview, n_lines: int, has_blank: bool) -> bool:
+    def fast_block(
+        self, first_line: int, block: memoryview, n_lines: int, objects_only: bool
+    ) -> bool:
         """Prompt/completion lines decoded and measured in bulk; False if the block needs care."""
-        if has_blank:
+        if not objects_only:
             return False
         try:
             records = _prompt_completion_lines.decode_lines(block)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             return False
-        # With no blank line, as many records as lines means one record on every line.
+        # Every line starts an object: as many records as lines means one record per line.
         if len(records) != n_lines:
             return False
         prompts = [r.prompt for r in records]
@@ -190,6 +202,7 @@ class _Scan:
             chars,
             np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, n),
             completions,
+            fast_labels=True,  # all strings: counted in C
         )
         return True
 
@@ -302,8 +315,8 @@ def _scan(
     fast = rules.format == "prompt-completion"
     first_line = 1
     for block in source.line_blocks():
-        n_lines, has_blank = _line_layout(block)
-        if not (fast and scan.fast_block(first_line, block, n_lines, has_blank)):
+        n_lines, objects_only = _line_layout(block)
+        if not (fast and scan.fast_block(first_line, block, n_lines, objects_only)):
             scan.careful_block(first_line, block)
         first_line += n_lines
         scan.bytes_read += len(block)

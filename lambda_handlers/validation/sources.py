@@ -37,20 +37,37 @@ class ByteSource:
         """Blocks of whole lines: each ends just after a newline, or at the end of the file.
 
         Lines are never split across blocks. A line longer than a block is carried
-        until it ends, so memory holds at most one block plus the longest line.
-        Blocks are views, not copies.
+        until it ends, so memory holds at most one block plus the longest line. A
+        seekable stream (a local file) is rewound to the start of a cut line instead of
+        copying it into the next block.
         """
+        size = block_bytes or self.block_bytes
+        stream = self._open()
+        seekable = bool(getattr(stream, "seekable", lambda: False)())
         carry = b""
-        for chunk in self.blocks(block_bytes):
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            yield memoryview(data)[:cut]
-            carry = data[cut:]
-        if carry:
-            yield memoryview(carry)
+        try:
+            while True:
+                chunk = stream.read(size)
+                if not chunk:
+                    break
+                data = carry + chunk if carry else chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+                tail = len(data) - cut
+                if seekable and tail and not carry:
+                    stream.seek(-tail, 1)
+                    carry = b""
+                else:
+                    carry = data[cut:]
+                yield memoryview(data)[:cut]
+            if carry:
+                yield memoryview(carry)
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
 
 
 def _s3_source(uri: str, s3_client: Any | None) -> ByteSource:
