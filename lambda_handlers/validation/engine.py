@@ -30,7 +30,10 @@ MAX_LABELS = 50  # more distinct completions than this: not classification-style
 _generic = msgspec.json.Decoder()
 
 
-class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True):
+class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A prompt/completion record; gc=False: holds only strings, and millions of them
+    must not wake the cyclic garbage collector."""
+
     prompt: str
     completion: str
 
