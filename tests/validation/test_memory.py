@@ -17,15 +17,22 @@ def write(path: Path, n: int) -> Path:
     with path.open("w") as out:
         for i in range(n):
             prompt = f"Ticket {i}: " + "the order arrived late and damaged " * (RECORD_BYTES // 36)
-            out.write(json.dumps({"prompt": prompt, "completion": ["late", "damaged", "ok"][i % 3]}) + "\n")
+            out.write(
+                json.dumps({"prompt": prompt, "completion": ["late", "damaged", "ok"][i % 3]})
+                + "\n"
+            )
     return path
 
 
 def peak_bytes(path: Path, fmt: str = "prompt-completion") -> int:
     tracemalloc.start()
     try:
-        report = validate_dataset(open_source(path), customization_type="FINE_TUNING", base_model="m",
-                                  rules=DatasetRules(format=fmt))
+        report = validate_dataset(
+            open_source(path),
+            customization_type="FINE_TUNING",
+            base_model="m",
+            rules=DatasetRules(format=fmt),
+        )
         assert report["files"]["training"]["records"] > 0
         return tracemalloc.get_traced_memory()[1]
     finally:
