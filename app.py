@@ -4,7 +4,9 @@
 Environment-agnostic unless an account and Region are given, by context
 (``-c account=... -c region=...``) or by CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION.
 Context ``notificationEmails`` (comma-separated) subscribes addresses to outcomes;
-``extraDataBuckets`` (comma-separated bucket names) lets requests read data from them.
+``extraDataBuckets`` (comma-separated bucket names) lets requests read data from them;
+``rftGraders`` (comma-separated: reference-match, format, preference, judge) deploys built-in
+graders and enables reinforcement fine-tuning; ``judgeModelId`` is the judge grader's model.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import BedrockCustomizationStack
+from constructs_lib.grader import GraderSpec
 
 # Feature flags the stack is written for; set here so tests and `cdk synth` agree.
 FEATURE_FLAGS = {
@@ -40,6 +43,15 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
         env=env,
         notification_emails=listed("notificationEmails"),
         extra_data_bucket_names=listed("extraDataBuckets"),
+        graders=[
+            GraderSpec(
+                builtin=name,
+                judge_model_id=app.node.try_get_context("judgeModelId")
+                if name == "judge"
+                else None,
+            )
+            for name in listed("rftGraders")
+        ],
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

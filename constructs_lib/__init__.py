@@ -3,6 +3,7 @@
 Each construct is usable on its own; ``BedrockCustomizationStack`` composes them.
 """
 
+from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.notifications import CustomizationNotifications
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.stack import BedrockCustomizationStack
@@ -15,4 +16,6 @@ __all__ = [
     "CustomizationNotifications",
     "CustomizationStorage",
     "CustomizationWorkflow",
+    "GraderSpec",
+    "RftGrader",
 ]

@@ -119,11 +119,11 @@ class WorkflowFunctions(Construct):
         """
         super().__init__(scope, construct_id)
         self._key = key
-        self._environment = {
-            **environment,
+        self._powertools = {
             "POWERTOOLS_SERVICE_NAME": "bedrock-customize",
             "POWERTOOLS_LOG_LEVEL": log_level,
         }
+        self._environment = {**environment, **self._powertools}
         self._log_retention = log_retention
         self.layer = lambda_.LayerVersion(
             self,
@@ -154,17 +154,24 @@ class WorkflowFunctions(Construct):
         description: str,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 256,
+        scope: Construct | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:
-        """A function running ``lambda_handlers.<handler>``."""
+        """A function running ``lambda_handlers.<handler>``.
+
+        ``scope``: where the function goes in the construct tree (default: here);
+        ``environment``: replaces the shared environment (Powertools settings stay).
+        """
+        scope = scope or self
         log_group = logs.LogGroup(
-            self,
+            scope,
             f"{construct_id}Logs",
             encryption_key=self._key,
             retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
         role = iam.Role(
-            self,
+            scope,
             f"{construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{construct_id}: {description}"[:1000],
@@ -175,8 +182,11 @@ class WorkflowFunctions(Construct):
                 resources=[log_group.log_group_arn],
             )
         )
+        env = (
+            dict(self._environment) if environment is None else {**environment, **self._powertools}
+        )
         function = lambda_.Function(
-            self,
+            scope,
             construct_id,
             description=description,
             runtime=RUNTIME,
@@ -187,7 +197,7 @@ class WorkflowFunctions(Construct):
             role=role,
             timeout=timeout,
             memory_size=memory_size,
-            environment=dict(self._environment),
+            environment=env,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_lib.grader import GraderSpec
 from constructs_lib.notifications import CustomizationNotifications
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.storage import CustomizationStorage
@@ -32,6 +33,7 @@ class BedrockCustomizationStack(Stack):
         enabled_customization_types: Sequence[str] = SUPPORTED_TYPES,
         job_poll_interval: Duration = Duration.minutes(5),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        graders: Sequence[GraderSpec] = (),
         **kwargs: Any,
     ) -> None:
         """
@@ -42,6 +44,8 @@ class BedrockCustomizationStack(Stack):
             fine-tuning and continued pre-training.
         :param job_poll_interval: time between job status checks. Default: 5 minutes.
         :param removal_policy: of the data buckets. Default: RETAIN.
+        :param graders: RFT reward functions; any enables reinforcement fine-tuning.
+            Default: none.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
@@ -64,6 +68,7 @@ class BedrockCustomizationStack(Stack):
             extra_data_buckets=extra,
             enabled_customization_types=enabled_customization_types,
             job_poll_interval=job_poll_interval,
+            graders=graders,
         )
         outputs = {
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,

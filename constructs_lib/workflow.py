@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from constructs_lib.functions import WorkflowFunctions
+from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.nag import account_arn, acknowledge, attr_ref
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.storage import CustomizationStorage
@@ -64,6 +65,7 @@ class CustomizationWorkflow(Construct):
         execution_timeout: Duration = Duration.days(7),
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         encrypt_custom_models: bool = True,
+        graders: Sequence[GraderSpec] = (),
     ) -> None:
         """
         :param storage: buckets and key.
@@ -81,17 +83,23 @@ class CustomizationWorkflow(Construct):
             Default: three months.
         :param encrypt_custom_models: encrypt the custom models with the stack's key.
             Default: true.
+        :param graders: reward functions for reinforcement fine-tuning; giving any enables
+            REINFORCEMENT_FINE_TUNING. Default: none. Bedrock's role may invoke exactly these.
         """
         super().__init__(scope, construct_id)
         unknown = sorted(set(enabled_customization_types) - set(SUPPORTED_TYPES))
         if unknown:
             raise ValueError(
-                f"enabled_customization_types: {unknown} not supported by this version; allowed: {list(SUPPORTED_TYPES)}"
+                f"enabled_customization_types: {unknown} not supported by this prop; allowed: "
+                f"{list(SUPPORTED_TYPES)} (reinforcement fine-tuning is enabled by graders)"
             )
         if not enabled_customization_types:
             raise ValueError(
                 "enabled_customization_types must name at least one type, got an empty list"
             )
+        enabled_customization_types = tuple(enabled_customization_types) + tuple(
+            t for t, on in (("REINFORCEMENT_FINE_TUNING", bool(graders)),) if on
+        )
         for prop, value, low in (
             ("job_poll_interval", job_poll_interval, 10),
             ("serving_poll_interval", serving_poll_interval, 10),
@@ -170,6 +178,29 @@ class CustomizationWorkflow(Construct):
         }
         self.functions = fns
         self._grant(fns, storage, service_role, topic, extra_data_buckets, stack)
+
+        self.graders = [
+            RftGrader(
+                self,
+                f"Grader{i}",
+                functions=self.functions_factory,
+                builtin=spec.builtin,
+                function=spec.function,
+                name=spec.name,
+                judge_model_id=spec.judge_model_id,
+                environment=dict(spec.environment),
+            )
+            for i, spec in enumerate(graders)
+        ]
+        names = [g.name for g in self.graders]
+        if len(set(names)) != len(names):
+            raise ValueError(f"graders: names must be unique, got {names}")
+        for grader in self.graders:
+            grader.grant_invoke_to_service_role(service_role.role)
+        if self.graders:
+            fns["validate"].add_environment(
+                "GRADERS", stack.to_json_string({g.name: g.function_arn for g in self.graders})
+            )
 
         self.log_group = logs.LogGroup(
             self,

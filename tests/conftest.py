@@ -64,6 +64,24 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return result
 
 
+# Every optional feature on, an account and Region pinned: the other template to check.
+FULL_CONTEXT = {
+    "notificationEmails": "ml-platform@example.com,oncall@example.com",
+    "extraDataBuckets": "shared-datasets,other-team-data",
+    "rftGraders": "reference-match,format,preference,judge",
+    "judgeModelId": "amazon.nova-pro-v1:0",
+    "account": "123456789012",
+    "region": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def synthesized_full(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    result = synthesize(tmp_path_factory.mktemp("cdk.out.full"), FULL_CONTEXT)
+    assert result.error is None, f"synthesis failed: {result.error}"
+    return result
+
+
 @pytest.fixture(scope="session")
 def template(synthesized: Synthesized):
     from aws_cdk.assertions import Template

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from lambda_handlers.common import catalogue
-from lambda_handlers.common.request import CustomizationRequest, RequestContext
+from lambda_handlers.common.request import CustomizationRequest, RequestContext, resolve_grader
 
 EXECUTION_TAG = "bedrock-customize:execution-arn"
 STACK_TAG = "bedrock-customize:stack"
@@ -132,14 +132,22 @@ def make_plan(
         ),
         outputDataConfig={"s3Uri": output_uri},
         hyperParameters={k: _hyperparameter_string(v) for k, v in request.hyperParameters.items()},
-        customizationConfig=(
-            request.customizationConfig.model_dump(exclude_none=True)
-            if request.customizationConfig
-            else None
-        ),
+        customizationConfig=_api_customization_config(request, ctx),
         tags=tags,
         serving=serving,
     )
+
+
+def _api_customization_config(
+    request: CustomizationRequest, ctx: RequestContext
+) -> dict[str, Any] | None:
+    """``customizationConfig`` as the API takes it: a grader name becomes its Lambda ARN."""
+    if not request.customizationConfig:
+        return None
+    config = request.customizationConfig.model_dump(exclude_none=True)
+    if "rftConfig" in config:
+        config["rftConfig"] = resolve_grader(config["rftConfig"], ctx)
+    return config
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

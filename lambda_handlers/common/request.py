@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.errors import RequestInvalid
+from lambda_handlers.common.service_model import shape, shape_problems
 
 REQUEST_VERSION: Literal["1"] = "1"
 
@@ -73,7 +74,14 @@ class OutputDataConfig(_Strict):
 
 
 class CustomizationConfig(_Strict):
-    """Distillation or reinforcement fine-tuning settings, exactly one (as in the API)."""
+    """Distillation or reinforcement fine-tuning settings, exactly one (as in the API).
+
+    ``distillationConfig`` is the API's ``DistillationConfig`` (teacher model and
+    ``maxResponseLengthForInference``). ``rftConfig`` is the API's ``RFTConfig``
+    (``graderConfig``, typed ``hyperParameters``), where ``grader`` may name one of the
+    graders the stack deployed instead of giving ``graderConfig``. Both are checked
+    against botocore's service model, ranges included.
+    """
 
     distillationConfig: dict[str, Any] | None = None
     rftConfig: dict[str, Any] | None = None
@@ -146,6 +154,8 @@ class RequestContext:
     output_prefix: str
     extra_data_buckets: tuple[str, ...] = ()
     enabled_types: tuple[str, ...] = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
+    graders: dict[str, str] = field(default_factory=dict)  # name -> Lambda ARN the role may invoke
+    invocation_logs_uris: tuple[str, ...] = ()  # s3:// prefixes the role may read logs from
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -288,6 +298,79 @@ def _check_hyperparameters(
             )
 
 
+def resolve_grader(rft: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    """The API's ``RFTConfig``: a ``grader`` name replaced by its ``graderConfig``."""
+    api = {k: v for k, v in rft.items() if k != "grader"}
+    name = rft.get("grader")
+    if isinstance(name, str) and name in ctx.graders:
+        api["graderConfig"] = {"lambdaGrader": {"lambdaArn": ctx.graders[name]}}
+    return api
+
+
+def _rft_problems(rft: dict[str, Any], ctx: RequestContext) -> list[str]:
+    path = "customizationConfig.rftConfig"
+    problems: list[str] = []
+    name = rft.get("grader")
+    has_config = rft.get("graderConfig") is not None
+    available = ", ".join(sorted(ctx.graders)) or "none: deploy the stack with a grader"
+    if (name is None) == (not has_config):
+        problems.append(f"{path}: give exactly one of grader (a name) or graderConfig")
+    if name is not None and name not in ctx.graders:
+        problems.append(
+            f"{path}.grader: {name!r} is not a grader of this stack (graders: {available})"
+        )
+    if has_config:
+        arn = (
+            (rft["graderConfig"].get("lambdaGrader") or {}).get("lambdaArn")
+            if isinstance(rft["graderConfig"], dict)
+            else None
+        )
+        if isinstance(arn, str) and arn not in ctx.graders.values():
+            problems.append(
+                f"{path}.graderConfig.lambdaGrader.lambdaArn: {arn} is not a grader Bedrock may invoke "
+                f"in this stack (graders: {available})"
+            )
+    api = resolve_grader(rft, ctx)
+    if name is not None and "graderConfig" not in api:
+        api["graderConfig"] = {
+            "lambdaGrader": {"lambdaArn": "arn:aws:lambda:us-east-1:000000000000:function:x"}
+        }
+    problems.extend(shape_problems(shape("RFTConfig"), api, path))
+    return problems
+
+
+def _distillation_problems(config: dict[str, Any], student: Any) -> list[str]:
+    path = "customizationConfig.distillationConfig"
+    problems = shape_problems(shape("DistillationConfig"), config, path)
+    teacher = (
+        (config.get("teacherModelConfig") or {}).get("teacherModelIdentifier")
+        if isinstance(config.get("teacherModelConfig"), dict)
+        else None
+    )
+    if isinstance(teacher, str) and isinstance(student, str) and not problems:
+        from lambda_handlers.validation.distillation import check_teacher_student
+
+        problems.extend(check_teacher_student(teacher, student))
+    return problems
+
+
+def _invocation_logs_problems(config: dict[str, Any], ctx: RequestContext) -> list[str]:
+    path = "trainingDataConfig.invocationLogsConfig"
+    problems = shape_problems(shape("InvocationLogsConfig"), config, path)
+    source = config.get("invocationLogSource")
+    uri = source.get("s3Uri") if isinstance(source, dict) else None
+    if isinstance(uri, str) and not any(uri.startswith(p) for p in ctx.invocation_logs_uris):
+        allowed = (
+            ", ".join(ctx.invocation_logs_uris)
+            or "none: deploy the stack with invocation logs enabled"
+        )
+        problems.append(
+            f"{path}.invocationLogSource.s3Uri: {uri} is not a log location this stack may read "
+            f"(allowed: {allowed})"
+        )
+    return problems
+
+
 def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
     problems: list[str] = []
     ctype = raw.get("customizationType")
@@ -312,7 +395,19 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
             f"customizationType: {model.name} does not support {ctype}; it supports "
             f"{', '.join(model.customization_types)}"
         )
-    _check_hyperparameters(raw, model, problems)
+    if ctype == "REINFORCEMENT_FINE_TUNING" and raw.get("hyperParameters"):
+        names = (
+            ", ".join(sorted(raw["hyperParameters"]))
+            if isinstance(raw["hyperParameters"], dict)
+            else ""
+        )
+        problems.append(
+            f"hyperParameters: reinforcement fine-tuning takes typed hyperparameters in "
+            f"customizationConfig.rftConfig.hyperParameters, not here (got {names}); there is no "
+            "rlAlgorithm or beta: the reward comes from the grader Lambda"
+        )
+    else:
+        _check_hyperparameters(raw, model, problems)
 
     training = raw.get("trainingDataConfig")
     if isinstance(training, dict):
@@ -351,8 +446,14 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
             problems.append(
                 f"customizationConfig: {members[0]} does not go with customizationType {ctype}"
             )
+        if isinstance(config.get("distillationConfig"), dict):
+            problems.extend(_distillation_problems(config["distillationConfig"], model_id))
+        if isinstance(config.get("rftConfig"), dict):
+            problems.extend(_rft_problems(config["rftConfig"], ctx))
     elif ctype in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
         problems.append(f"customizationConfig: required for {ctype}")
+    if isinstance(training, dict) and isinstance(training.get("invocationLogsConfig"), dict):
+        problems.extend(_invocation_logs_problems(training["invocationLogsConfig"], ctx))
 
     serving = raw.get("serving")
     if isinstance(serving, dict):

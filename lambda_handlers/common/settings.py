@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ class Settings:
     kms_key_arn: str
     topic_arn: str
     stack_name: str
+    graders: dict[str, str]
+    invocation_logs_uris: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +48,8 @@ class Settings:
             kms_key_arn=env.get("KMS_KEY_ARN", ""),
             topic_arn=env.get("TOPIC_ARN", ""),
             stack_name=env.get("STACK_NAME", ""),
+            graders=json.loads(env.get("GRADERS") or "{}"),
+            invocation_logs_uris=_list(env.get("INVOCATION_LOGS_URIS", "")),
         )
 
     def request_context(self) -> RequestContext:
@@ -55,4 +60,6 @@ class Settings:
             output_prefix=self.output_prefix,
             extra_data_buckets=self.extra_data_buckets,
             enabled_types=self.enabled_types,
+            graders=dict(self.graders),
+            invocation_logs_uris=self.invocation_logs_uris,
         )

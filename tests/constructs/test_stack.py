@@ -428,7 +428,7 @@ def test_storage_rejects_bad_prefixes(kwargs: dict[str, Any], message: str) -> N
     [
         (
             {"enabled_customization_types": ["DPO"]},
-            r"enabled_customization_types: \['DPO'\] not supported",
+            r"enabled_customization_types: \['DPO'\] not supported by this prop",
         ),
         ({"enabled_customization_types": []}, "must name at least one type"),
         (

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from lambda_handlers.common.errors import RequestInvalid
-from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
+from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request, make_plan
 from lambda_handlers.common.request import CustomizationRequest, RequestContext, check_request
 from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request, plan_for
 from tests.service_model import assert_valid_request
@@ -343,3 +343,112 @@ def test_schema_rejects_what_the_model_rejects() -> None:
         jsonschema.validate(fine_tuning_request(unknownField=1), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(fine_tuning_request(jobName="bad name"), schema)
+
+
+# -- reinforcement fine-tuning ------------------------------------------------------------
+
+GRADER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:reference-match-grader"
+RFT_CONTEXT = RequestContext(
+    **{
+        **CONTEXT.__dict__,
+        "enabled_types": ("FINE_TUNING", "REINFORCEMENT_FINE_TUNING"),
+        "graders": {"reference-match": GRADER_ARN},
+    }
+)
+
+
+def rft_request(**rft: object) -> dict:
+    return fine_tuning_request(
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
+        hyperParameters={},
+        customizationConfig={"rftConfig": {"grader": "reference-match", **rft}},
+    )
+
+
+def test_rft_grader_names_resolve_to_the_stacks_grader() -> None:
+    request = rft_request(
+        hyperParameters={"epochCount": 2, "batchSize": 64, "reasoningEffort": "high"}
+    )
+    plan = make_plan(check_request(request, RFT_CONTEXT), EXECUTION_ARN, RFT_CONTEXT)
+    assert plan.customizationConfig == {
+        "rftConfig": {
+            "graderConfig": {"lambdaGrader": {"lambdaArn": GRADER_ARN}},
+            "hyperParameters": {"epochCount": 2, "batchSize": 64, "reasoningEffort": "high"},
+        }
+    }
+    params = build_create_job_request(plan, "arn:aws:iam::123456789012:role/R", None)
+    assert_valid_request("bedrock", "CreateModelCustomizationJob", params)
+
+
+@pytest.mark.parametrize(
+    ("rft", "expected"),
+    [
+        (
+            {"hyperParameters": {"batchSize": 8}},
+            "customizationConfig.rftConfig.hyperParameters.batchSize: 8 is below the minimum 16",
+        ),
+        (
+            {"hyperParameters": {"reasoningEffort": "extreme"}},
+            "customizationConfig.rftConfig.hyperParameters.reasoningEffort: 'extreme' is not one of low, medium, high",
+        ),
+        (
+            {"hyperParameters": {"learningRate": 0.1}},
+            "customizationConfig.rftConfig.hyperParameters.learningRate: 0.1 is above the maximum 0.001",
+        ),
+        (
+            {"hyperParameters": {"rlAlgorithm": "DPO"}},
+            "customizationConfig.rftConfig.hyperParameters.rlAlgorithm: unknown field",
+        ),
+        (
+            {"grader": "bleu"},
+            "customizationConfig.rftConfig.grader: 'bleu' is not a grader of this stack (graders: reference-match)",
+        ),
+        (
+            {"graderConfig": {"lambdaGrader": {"lambdaArn": GRADER_ARN}}},
+            "customizationConfig.rftConfig: give exactly one of grader (a name) or graderConfig",
+        ),
+    ],
+)
+def test_rft_config_is_checked_against_the_service_model(rft: dict, expected: str) -> None:
+    problems = problems_of(rft_request(**rft), RFT_CONTEXT)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_rft_grader_given_by_arn_must_be_the_stacks() -> None:
+    request = fine_tuning_request(
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
+        hyperParameters={},
+        customizationConfig={
+            "rftConfig": {
+                "graderConfig": {
+                    "lambdaGrader": {
+                        "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:someone-elses"
+                    }
+                }
+            }
+        },
+    )
+    [problem] = problems_of(request, RFT_CONTEXT)
+    assert "is not a grader Bedrock may invoke in this stack" in problem
+    request["customizationConfig"]["rftConfig"]["graderConfig"]["lambdaGrader"]["lambdaArn"] = (
+        GRADER_ARN
+    )
+    check_request(request, RFT_CONTEXT)
+
+
+def test_rft_needs_a_model_that_supports_it() -> None:
+    request = rft_request()
+    request["baseModelIdentifier"] = "amazon.nova-lite-v1:0:300k"
+    problems = problems_of(request, RFT_CONTEXT)
+    assert any("does not support REINFORCEMENT_FINE_TUNING" in p for p in problems), problems
+
+
+def test_the_guides_rlhf_fields_are_pointed_at_rft_config() -> None:
+    request = rft_request()
+    request["hyperParameters"] = {"rlAlgorithm": "DPO", "beta": "0.1"}
+    problems = problems_of(request, RFT_CONTEXT)
+    assert any(
+        p.startswith("hyperParameters: reinforcement fine-tuning takes typed") for p in problems
+    ), problems
