@@ -15,18 +15,28 @@ def bedrock() -> FakeBedrock:
     return FakeBedrock()
 
 
-@pytest.fixture
-def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
+def _offline(template: dict, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
     with mock_aws(
         config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     ):
-        offline = OfflineWorkflow(synthesized.template, bedrock)
+        offline = OfflineWorkflow(template, bedrock)
         with patch_interpreter_context(offline):
             offline.start()
             yield offline
     assert not bedrock.violations, "requests that break the Bedrock service model:\\n" + "\\n".join(
         bedrock.violations
     )
+
+
+@pytest.fixture
+def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
+    yield from _offline(synthesized.template, bedrock)
+
+
+@pytest.fixture
+def workflow_full(synthesized_full, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
+    """The stack with graders (and every other option) deployed."""
+    yield from _offline(synthesized_full.template, bedrock)
 
 
 def patch_interpreter_context(offline: OfflineWorkflow):

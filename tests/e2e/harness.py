@@ -160,6 +160,9 @@ class FakeBedrock:
     serving_statuses: list[str] = field(default_factory=lambda: ["Creating", "InService"])
     fail_next: dict[str, list[BedrockClientError]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Called with the job's parameters when a job is created: how a test plays Bedrock's
+    # side of training (reading the data, calling the RFT grader).
+    on_training: Callable[[dict[str, Any]], None] | None = None
     violations: list[str] = field(default_factory=list)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     throughputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -235,6 +238,10 @@ class FakeBedrock:
             "_stopped": False,
             "_tags": p.get("jobTags", []),
         }
+        if p.get("customizationConfig"):
+            self.jobs[arn]["customizationConfig"] = p["customizationConfig"]
+        if self.on_training:
+            self.on_training(p)
         return {"jobArn": arn}
 
     def _GetModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +422,9 @@ class OfflineWorkflow:
         self.invocations: list[tuple[str, dict[str, Any]]] = []
         self.retry_sleeps: list[float] = []
         resolver = TemplateResolver(template)
-        some_env = next(iter(self.functions.values())).environment
+        some_env = next(
+            f.environment for f in self.functions.values() if "DATA_BUCKET" in f.environment
+        )
         self.env = some_env
         self.data_bucket = some_env["DATA_BUCKET"]
         self.artifacts_bucket = some_env["ARTIFACTS_BUCKET"]
@@ -478,6 +487,20 @@ class OfflineWorkflow:
                     {"errorType": type(error).__name__, "errorMessage": str(error)}
                 ).encode()
         return json.dumps(result).encode()
+
+    def invoke_arn(self, function_arn: str, event: Any) -> Any:
+        """Invoke a function by ARN as Bedrock would (synchronously); returns its result."""
+        headers: dict[str, str] = {}
+        result = json.loads(self.invoke(function_arn, json.dumps(event), headers))
+        if headers:
+            raise AssertionError(f"{function_arn} failed: {result}")
+        return result
+
+    def read_data(self, uri: str) -> bytes:
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        return (
+            boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
 
     def invoked(self) -> list[str]:
         return [self.functions[f].handler for f, _ in self.invocations]
