@@ -6,7 +6,9 @@ Environment-agnostic unless an account and Region are given, by context
 Context ``notificationEmails`` (comma-separated) subscribes addresses to outcomes;
 ``extraDataBuckets`` (comma-separated bucket names) lets requests read data from them;
 ``rftGraders`` (comma-separated: reference-match, format, preference, judge) deploys built-in
-graders and enables reinforcement fine-tuning; ``judgeModelId`` is the judge grader's model.
+graders and enables reinforcement fine-tuning; ``judgeModelId`` is the judge grader's model;
+``enableDistillation=true`` enables distillation, with ``invocationLogsBucket`` and
+``invocationLogsPrefix`` for distillation from invocation logs.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
             )
             for name in listed("rftGraders")
         ],
+        distillation=str(app.node.try_get_context("enableDistillation") or "").lower() == "true",
+        invocation_logs_bucket_name=app.node.try_get_context("invocationLogsBucket") or None,
+        invocation_logs_prefix=app.node.try_get_context("invocationLogsPrefix") or "",
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

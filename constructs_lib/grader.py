@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from constructs_lib.functions import WorkflowFunctions
+from constructs_lib.nag import acknowledge
 
 # Built-in graders: handler, timeout, memory. A batch per call; the judge waits on a model.
 BUILTIN_GRADERS: dict[str, tuple[str, Duration, int]] = {
@@ -43,6 +44,41 @@ class GraderSpec:
     name: str | None = None
     judge_model_id: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+
+
+_PROFILE = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.(?P<model>.+)$")
+
+
+def _allow_judge(function: lambda_.Function, model_id: str, stack: Stack) -> None:
+    """The judge may call its model only: a foundation model of this Region, or a
+    cross-Region inference profile and the model it routes to, in any Region it picks."""
+    if model_id.startswith("arn:") or Token.is_unresolved(model_id):
+        resources = [model_id]
+    elif match := _PROFILE.match(model_id):
+        resources = [
+            stack.format_arn(
+                service="bedrock", resource="inference-profile", resource_name=model_id
+            ),
+            f"arn:{stack.partition}:bedrock:*::foundation-model/{match.group('model')}",
+        ]
+        acknowledge(
+            function.role or function,
+            "IAM5",
+            "A cross-Region inference profile routes the judge's call to the same model in a Region "
+            "it chooses; the foundation-model ARN names the model and leaves the Region open.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{match.group('model')}"
+            ],
+        )
+    else:
+        resources = [
+            stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=model_id
+            )
+        ]
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources)
+    )
 
 
 class RftGrader(Construct):
@@ -106,19 +142,7 @@ class RftGrader(Construct):
                 environment=env,
             )
             if judge_model_id:
-                judge_arn = (
-                    judge_model_id
-                    if judge_model_id.startswith("arn:") or Token.is_unresolved(judge_model_id)
-                    else stack.format_arn(
-                        service="bedrock",
-                        account="",
-                        resource="foundation-model",
-                        resource_name=judge_model_id,
-                    )
-                )
-                created.add_to_role_policy(
-                    iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[judge_arn])
-                )
+                _allow_judge(created, judge_model_id, stack)
             self.function: lambda_.IFunction = created
         else:
             assert function is not None

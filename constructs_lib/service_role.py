@@ -124,6 +124,74 @@ class BedrockServiceRole(Construct):
             + [f"Resource::{_bucket_ref(b)}/*" for b in extra_data_buckets],
         )
 
+    def allow_distillation(self, invocation_logs: Sequence[tuple[s3.IBucket, str]] = ()) -> None:
+        """What distillation adds: invoking the supported teachers, and reading invocation logs.
+
+        Teachers come from ``lambda_handlers/data/distillation.json``: each teacher's
+        foundation model in this Region, and for a cross-Region inference profile the
+        profile in this account and the foundation model in each Region it routes to. Log
+        locations: ``(bucket, key prefix)``, read-only.
+        """
+        from lambda_handlers.validation.distillation import raw_data, teachers
+
+        stack = Stack.of(self)
+        profiles = raw_data()["inferenceProfiles"]
+        arns: list[str] = []
+        for teacher in teachers().values():
+            if teacher.invocation != "inference-profile":
+                arns.append(
+                    stack.format_arn(
+                        service="bedrock",
+                        account="",
+                        resource="foundation-model",
+                        resource_name=teacher.model_id,
+                    )
+                )
+            for profile in teacher.inference_profiles if teacher.invocation != "on-demand" else ():
+                arns.append(
+                    stack.format_arn(
+                        service="bedrock", resource="inference-profile", resource_name=profile
+                    )
+                )
+                regions = sorted(
+                    {r for rs in profiles[profile]["destinationRegions"].values() for r in rs}
+                )
+                arns += [
+                    f"arn:{stack.partition}:bedrock:{region}::foundation-model/{profiles[profile]['model']}"
+                    for region in regions
+                ]
+        statements = [
+            iam.PolicyStatement(
+                sid="InvokeTeacherModels",
+                actions=["bedrock:InvokeModel"],
+                resources=sorted(set(arns), key=str),
+            )
+        ]
+        for i, (bucket, prefix) in enumerate(invocation_logs):
+            statements += [
+                iam.PolicyStatement(
+                    sid=f"ReadInvocationLogs{i}",
+                    actions=["s3:GetObject"],
+                    resources=[bucket.arn_for_objects(f"{prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid=f"ListInvocationLogs{i}",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                ),
+            ]
+        policy = iam.Policy(self, "DistillationPolicy", statements=statements)
+        policy.attach_to_role(self.role)
+        if invocation_logs:
+            acknowledge(
+                policy,
+                "IAM5",
+                "Bedrock reads the invocation-log objects under the granted prefix; their keys carry "
+                "dates and ids that Bedrock's log delivery chooses.",
+                findings=[f"Resource::{_bucket_ref(b)}/{p}*" for b, p in invocation_logs],
+            )
+
     @property
     def role_arn(self) -> str:
         return self.role.role_arn

@@ -34,6 +34,9 @@ class BedrockCustomizationStack(Stack):
         job_poll_interval: Duration = Duration.minutes(5),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         graders: Sequence[GraderSpec] = (),
+        distillation: bool = False,
+        invocation_logs_bucket_name: str | None = None,
+        invocation_logs_prefix: str = "",
         **kwargs: Any,
     ) -> None:
         """
@@ -46,6 +49,11 @@ class BedrockCustomizationStack(Stack):
         :param removal_policy: of the data buckets. Default: RETAIN.
         :param graders: RFT reward functions; any enables reinforcement fine-tuning.
             Default: none.
+        :param distillation: enable distillation (teacher invocation for Bedrock's role).
+            Default: off.
+        :param invocation_logs_bucket_name: an existing bucket with Bedrock invocation logs,
+            for distillation from logs. Default: none.
+        :param invocation_logs_prefix: the logs' key prefix in that bucket. Default: all.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
@@ -69,6 +77,13 @@ class BedrockCustomizationStack(Stack):
             enabled_customization_types=enabled_customization_types,
             job_poll_interval=job_poll_interval,
             graders=graders,
+            distillation=distillation,
+            invocation_logs_bucket=(
+                s3.Bucket.from_bucket_name(self, "InvocationLogs", invocation_logs_bucket_name)
+                if invocation_logs_bucket_name
+                else None
+            ),
+            invocation_logs_prefix=invocation_logs_prefix,
         )
         outputs = {
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,

@@ -66,6 +66,9 @@ class CustomizationWorkflow(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         encrypt_custom_models: bool = True,
         graders: Sequence[GraderSpec] = (),
+        distillation: bool = False,
+        invocation_logs_bucket: s3.IBucket | None = None,
+        invocation_logs_prefix: str = "",
     ) -> None:
         """
         :param storage: buckets and key.
@@ -85,6 +88,12 @@ class CustomizationWorkflow(Construct):
             Default: true.
         :param graders: reward functions for reinforcement fine-tuning; giving any enables
             REINFORCEMENT_FINE_TUNING. Default: none. Bedrock's role may invoke exactly these.
+        :param distillation: enable DISTILLATION: Bedrock's role may invoke the supported
+            teacher models (``lambda_handlers/data/distillation.json``). Default: off.
+        :param invocation_logs_bucket: where Bedrock's model invocation logs are, for
+            distillation from logs; Bedrock's role and the validator may read them under
+            ``invocation_logs_prefix``. Default: none (prompts in the data bucket only).
+        :param invocation_logs_prefix: key prefix of the logs in that bucket. Default: all.
         """
         super().__init__(scope, construct_id)
         unknown = sorted(set(enabled_customization_types) - set(SUPPORTED_TYPES))
@@ -97,8 +106,21 @@ class CustomizationWorkflow(Construct):
             raise ValueError(
                 "enabled_customization_types must name at least one type, got an empty list"
             )
+        if invocation_logs_bucket is not None and not distillation:
+            raise ValueError(
+                "invocation_logs_bucket is for distillation: set distillation=True too"
+            )
+        if invocation_logs_prefix.startswith("/") or "*" in invocation_logs_prefix:
+            raise ValueError(
+                f"invocation_logs_prefix must be a key prefix (no leading '/', no '*'), got {invocation_logs_prefix!r}"
+            )
         enabled_customization_types = tuple(enabled_customization_types) + tuple(
-            t for t, on in (("REINFORCEMENT_FINE_TUNING", bool(graders)),) if on
+            t
+            for t, on in (
+                ("DISTILLATION", distillation),
+                ("REINFORCEMENT_FINE_TUNING", bool(graders)),
+            )
+            if on
         )
         for prop, value, low in (
             ("job_poll_interval", job_poll_interval, 10),
@@ -197,6 +219,40 @@ class CustomizationWorkflow(Construct):
             raise ValueError(f"graders: names must be unique, got {names}")
         for grader in self.graders:
             grader.grant_invoke_to_service_role(service_role.role)
+        if distillation:
+            log_locations = (
+                [(invocation_logs_bucket, invocation_logs_prefix)] if invocation_logs_bucket else []
+            )
+            service_role.allow_distillation(log_locations)
+            for bucket, prefix in log_locations:
+                fns["validate"].add_environment(
+                    "INVOCATION_LOGS_URIS", f"s3://{bucket.bucket_name}/{prefix}"
+                )
+                allow_logs = iam.Policy(
+                    self,
+                    "ValidatorReadsInvocationLogs",
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["s3:GetObject"],
+                            resources=[bucket.arn_for_objects(f"{prefix}*")],
+                        ),
+                        iam.PolicyStatement(
+                            actions=["s3:ListBucket"],
+                            resources=[bucket.bucket_arn],
+                            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                        ),
+                    ],
+                )
+                allow_logs.attach_to_role(_role(fns["validate"]))
+                acknowledge(
+                    allow_logs,
+                    "IAM5",
+                    "The validator reads the invocation-log objects a distillation request selects, under "
+                    "the granted prefix; Bedrock's log delivery chooses their keys.",
+                    findings=[
+                        f"Resource::arn:<AWS::Partition>:s3:::{bucket.bucket_name}/{prefix}*"
+                    ],
+                )
         if self.graders:
             fns["validate"].add_environment(
                 "GRADERS", stack.to_json_string({g.name: g.function_arn for g in self.graders})

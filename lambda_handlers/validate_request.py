@@ -27,6 +27,7 @@ from lambda_handlers.common.request import CustomizationRequest, check_request, 
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
+from lambda_handlers.validation.logs_report import validate_log_source
 from lambda_handlers.validation.rules import rules_for
 
 
@@ -45,19 +46,25 @@ def missing_objects(uris: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
-def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings) -> dict[str, Any]:
-    """Run the validation engine on the S3 data; write the report; fail on errors."""
-    if not request.trainingDataConfig.s3Uri:
-        return {
-            "verdict": "not-checked",
-            "reason": "invocation logs are selected by Bedrock at run time",
-        }
+def _data_report(request: CustomizationRequest, s3: Any) -> dict[str, Any]:
+    """The data report: invocation logs for distillation from logs, else the engine on S3 files."""
+    logs_config = request.trainingDataConfig.invocationLogsConfig
+    if logs_config is not None:
+        config = (
+            request.customizationConfig.distillationConfig if request.customizationConfig else None
+        )
+        return validate_log_source(
+            s3,
+            logs_config,
+            student_model=request.baseModelIdentifier,
+            teacher_model=(config or {})["teacherModelConfig"]["teacherModelIdentifier"],
+        )
     try:
         rules = rules_for(request.baseModelIdentifier, request.customizationType)
     except ValueError as error:
         raise RequestInvalid([f"baseModelIdentifier: {str(error).splitlines()[0]}"]) from error
-    s3 = client("s3")
     validators = request.validationDataConfig.validators if request.validationDataConfig else []
+    assert request.trainingDataConfig.s3Uri is not None  # s3Uri or logs: checked with the request
     report = validate_dataset(
         open_source(request.trainingDataConfig.s3Uri, s3),
         [open_source(v.s3Uri, s3) for v in validators],
@@ -65,6 +72,14 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
         base_model=request.baseModelIdentifier,
         rules=rules,
     )
+    report["summary"] = summary(report)
+    return report
+
+
+def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings) -> dict[str, Any]:
+    """Check the data the job will train on; write the report; fail on errors."""
+    s3 = client("s3")
+    report = _data_report(request, s3)
     key = f"{settings.reports_prefix}{plan.jobName}/data-validation.json"
     report_uri = f"s3://{settings.artifacts_bucket}/{key}"
     try:
@@ -77,15 +92,17 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
     except ClientError as error:
         raise translate_client_error(error, f"PutObject {report_uri}") from error
     if report["verdict"] != "valid":
-        raise TrainingDataInvalid(f"{summary(report)} Full report: {report_uri}")
-    return {
+        raise TrainingDataInvalid(f"{report['summary']} Full report: {report_uri}")
+    dataset: dict[str, Any] = {
         "verdict": report["verdict"],
         "reportUri": report_uri,
         "records": {role: info["records"] for role, info in report["files"].items()},
-        "trainingTokensPerEpoch": report["trainingTokensPerEpoch"],
-        "tokens": report["files"]["training"]["tokens"],
         "warnings": report["warnings"],
     }
+    if "training" in report["files"]:
+        dataset["trainingTokensPerEpoch"] = report["trainingTokensPerEpoch"]
+        dataset["tokens"] = report["files"]["training"]["tokens"]
+    return dataset
 
 
 @logger.inject_lambda_context(correlation_id_path="execution.id")

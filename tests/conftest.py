@@ -70,6 +70,9 @@ FULL_CONTEXT = {
     "extraDataBuckets": "shared-datasets,other-team-data",
     "rftGraders": "reference-match,format,preference,judge",
     "judgeModelId": "amazon.nova-pro-v1:0",
+    "enableDistillation": "true",
+    "invocationLogsBucket": "bedrock-invocation-logs",
+    "invocationLogsPrefix": "logs/",
     "account": "123456789012",
     "region": "us-east-1",
 }

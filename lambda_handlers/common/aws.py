@@ -1,6 +1,6 @@
 """boto3 clients, created once per container.
 
-Retries inside the SDK are kept short (standard mode, 3 attempts): long waits belong
+Retries inside the SDK are kept short (standard mode, 3 retries after the first call): long waits belong
 to the state machine's Retry, which costs nothing while it waits, not to a Lambda
 that is billed by the millisecond.
 """

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.service_model import shape, shape_problems
+from lambda_handlers.validation.distillation import check_teacher_student
 
 REQUEST_VERSION: Literal["1"] = "1"
 
@@ -348,8 +349,6 @@ def _distillation_problems(config: dict[str, Any], student: Any) -> list[str]:
         else None
     )
     if isinstance(teacher, str) and isinstance(student, str) and not problems:
-        from lambda_handlers.validation.distillation import check_teacher_student
-
         problems.extend(check_teacher_student(teacher, student))
     return problems
 

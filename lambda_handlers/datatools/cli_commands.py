@@ -22,6 +22,7 @@ from typing import Any
 
 from lambda_handlers.datatools.augment import MAX_FACTOR, augment_jsonl
 from lambda_handlers.datatools.catalogue_table import format_table, models_table
+from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
 from lambda_handlers.datatools.split import split_jsonl
 
 EXIT_OK = 0
@@ -123,6 +124,39 @@ def cmd_augment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_prepare_rft(args: argparse.Namespace) -> int:
+    """``prepare-rft PAIRS``: write the RFT records of PAIRS' preference pairs."""
+    if (code := _input_file(args.file)) is not None:
+        return code
+    out = args.out or _beside(args.file, ".rft.jsonl")
+    try:
+        report = prepare_rft(args.file, out)
+    except (ValueError, OSError) as exc:
+        return _fail(exc)
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_OK
+    notes = []
+    if report.invalid:
+        first = report.invalid_examples[0]
+        notes.append(
+            f"{report.invalid} invalid pair{'s' if report.invalid != 1 else ''} skipped, "
+            f"first on line {first.line}: {first.reason}"
+        )
+    if report.identical:
+        notes.append(
+            f"{report.identical} pair{'s' if report.identical != 1 else ''} with identical "
+            f"chosen and rejected answers (no signal), first on line {report.identical_lines[0]}"
+        )
+    if not report.within_rft_bounds:
+        notes.append(
+            f"Bedrock RFT needs {report.rft_min_records} to {report.rft_max_records} records"
+        )
+    detail = f" ({'; '.join(notes)})" if notes else ""
+    print(f"{report.written} RFT records -> {out}{detail}")
+    return EXIT_OK
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """``models``: the catalogue of customizable base models."""
     rows = models_table()
@@ -134,7 +168,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``split``, ``augment`` and ``models`` to the CLI's subcommands."""
+    """Add ``split``, ``augment``, ``prepare-rft`` and ``models`` to the CLI's subcommands."""
     split = subparsers.add_parser(
         "split",
         help="split a JSONL file into training and validation files, deterministically",
@@ -190,6 +224,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     augment.add_argument("--json", action="store_true", help="print the report as JSON")
     augment.set_defaults(func=cmd_augment, handler=cmd_augment)
+
+    rft = subparsers.add_parser(
+        "prepare-rft",
+        help="turn preference pairs into reinforcement fine-tuning (RFT) records",
+        description="Write one RFT record per valid line of PAIRS ({prompt, chosen, rejected, "
+        "score?}): the prompt as the user message, chosen/rejected/score as the "
+        "reference_answer that the preference grader reads. Invalid pairs are skipped and "
+        f"counted with their line. Bedrock RFT needs at least {RFT_MIN_RECORDS} records.",
+    )
+    rft.add_argument("file", type=Path, metavar="PAIRS", help="JSONL file of preference pairs")
+    rft.add_argument(
+        "--out", type=Path, metavar="PATH", help="output file (default: PAIRS.rft.jsonl)"
+    )
+    rft.add_argument("--json", action="store_true", help="print the report as JSON")
+    rft.set_defaults(func=cmd_prepare_rft, handler=cmd_prepare_rft)
 
     listing = subparsers.add_parser(
         "models",

@@ -179,3 +179,87 @@ def test_grader_names_are_unique() -> None:
             topic=sns.Topic(stack, "T"),
             graders=[GraderSpec(builtin="format"), GraderSpec(builtin="format")],
         )
+
+
+def test_distillation_lets_bedrock_invoke_exactly_the_supported_teachers(
+    synthesized_full: Synthesized,
+) -> None:
+    [teachers] = [
+        s
+        for s in service_role_statements(synthesized_full)
+        if s.get("Sid") == "InvokeTeacherModels"
+    ]
+    assert teachers["Action"] == "bedrock:InvokeModel"
+    text = json.dumps(teachers["Resource"])
+    assert "foundation-model/amazon.nova-pro-v1:0" in text
+    assert "inference-profile/us.amazon.nova-premier-v1:0" in text
+    for region in ("us-east-1", "us-east-2", "us-west-2"):
+        assert f":bedrock:{region}::foundation-model/amazon.nova-premier-v1:0" in text
+    assert "anthropic" not in text
+    assert "*" not in text
+
+
+def test_distillation_from_logs_reads_only_the_log_prefix(synthesized_full: Synthesized) -> None:
+    statements = {s.get("Sid"): s for s in service_role_statements(synthesized_full)}
+    read = json.dumps(statements["ReadInvocationLogs0"]["Resource"])
+    assert "bedrock-invocation-logs/logs/*" in read
+    assert statements["ListInvocationLogs0"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["logs/*"]}
+    }
+    [validate] = [
+        f
+        for f in synthesized_full.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].endswith("validate_request.handler")
+    ]
+    env = validate["Properties"]["Environment"]["Variables"]
+    assert env["INVOCATION_LOGS_URIS"] == "s3://bedrock-invocation-logs/logs/"
+    assert "DISTILLATION" in env["ENABLED_CUSTOMIZATION_TYPES"]
+
+
+def test_without_distillation_no_model_may_be_invoked(synthesized: Synthesized) -> None:
+    statements = service_role_statements(synthesized)
+    assert not [s for s in statements if "bedrock:" in json.dumps(s["Action"])]
+    assert not [s for s in statements if "Invocation" in s.get("Sid", "")]
+
+
+def test_invocation_logs_need_distillation() -> None:
+    from aws_cdk import aws_s3 as s3
+
+    stack = Stack(App())
+    storage = CustomizationStorage(stack, "Storage")
+    role = BedrockServiceRole(stack, "Role", storage=storage)
+    with pytest.raises(Exception, match="set distillation=True too"):
+        CustomizationWorkflow(
+            stack,
+            "Workflow",
+            storage=storage,
+            service_role=role,
+            topic=sns.Topic(stack, "T"),
+            invocation_logs_bucket=s3.Bucket(stack, "Logs"),
+        )
+
+
+def test_a_judge_behind_an_inference_profile_may_call_the_profile_and_its_model() -> None:
+    from aws_cdk.assertions import Template
+
+    stack = Stack(App(), "JudgeStack")
+    storage = CustomizationStorage(stack, "Storage")
+    role = BedrockServiceRole(stack, "Role", storage=storage)
+    CustomizationWorkflow(
+        stack,
+        "Workflow",
+        storage=storage,
+        service_role=role,
+        topic=sns.Topic(stack, "T"),
+        graders=[GraderSpec(builtin="judge", judge_model_id="us.amazon.nova-pro-v1:0")],
+    )
+    statements = [
+        s
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "bedrock:InvokeModel"
+    ]
+    [judge] = statements
+    text = json.dumps(judge["Resource"])
+    assert ":inference-profile/us.amazon.nova-pro-v1:0" in text
+    assert ":bedrock:*::foundation-model/amazon.nova-pro-v1:0" in text

@@ -123,3 +123,175 @@ def test_rft_data_below_the_minimum_is_refused(
     assert execution.error == "TrainingDataInvalid"
     assert "too-few-records" in json.loads(execution.cause)["errorMessage"]
     assert bedrock.calls == []
+
+
+# -- distillation ---------------------------------------------------------------------------
+
+
+def prompt_records(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "system": [{"text": "You answer support questions."}],
+            "messages": [
+                {"role": "user", "content": [{"text": f"How do I reset password number {i}?"}]}
+            ],
+        }
+        for i in range(n)
+    ]
+
+
+def distillation_request(
+    training: dict[str, Any], teacher: str = "amazon.nova-pro-v1:0"
+) -> dict[str, Any]:
+    request = fine_tuning_request(
+        customizationType="DISTILLATION",
+        baseModelIdentifier="amazon.nova-lite-v1:0:300k",
+        trainingDataConfig=training,
+        hyperParameters={},
+        customizationConfig={
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": teacher,
+                    "maxResponseLengthForInference": 1000,
+                }
+            }
+        },
+        serving={"mode": "on-demand-deployment"},
+    )
+    request.pop("validationDataConfig")
+    return request
+
+
+def test_distillation_from_prompts_end_to_end(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    train = workflow_full.put_data("training/prompts.jsonl", jsonl(prompt_records(150)))
+    execution = workflow_full.run(distillation_request({"s3Uri": train}))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    [(_, params)] = [c for c in bedrock.calls if c[0] == "CreateModelCustomizationJob"]
+    assert params["customizationType"] == "DISTILLATION"
+    assert params["customizationConfig"] == {
+        "distillationConfig": {
+            "teacherModelConfig": {
+                "teacherModelIdentifier": "amazon.nova-pro-v1:0",
+                "maxResponseLengthForInference": 1000,
+            }
+        }
+    }
+    assert execution.output["dataset"]["records"] == {"training": 150}
+    assert len(bedrock.deployments) == 1 and bedrock.live_serving()
+
+
+def log_record(i: int, project: str) -> dict[str, Any]:
+    return {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-20T10:00:00Z",
+        "accountId": "123456789012",
+        "region": "us-east-1",
+        "requestId": f"req-{i}",
+        "operation": "Converse",
+        "modelId": "amazon.nova-pro-v1:0",
+        "input": {
+            "inputContentType": "application/json",
+            "inputTokenCount": 9,
+            "inputBodyJson": {
+                "messages": [{"role": "user", "content": [{"text": f"Summarize ticket {i}"}]}]
+            },
+        },
+        "output": {
+            "outputContentType": "application/json",
+            "outputTokenCount": 5,
+            "outputBodyJson": {
+                "output": {
+                    "message": {
+                        "role": "assistant",
+                        "content": [{"text": f"Ticket {i}: late order."}],
+                    }
+                },
+                "stopReason": "end_turn",
+            },
+        },
+        "requestMetadata": {"project": project},
+    }
+
+
+def put_logs(workflow: OfflineWorkflow, records: list[dict[str, Any]]) -> str:
+    import gzip
+
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="bedrock-invocation-logs")
+    key = "logs/AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/20/10/batch-1.json.gz"
+    s3.put_object(Bucket="bedrock-invocation-logs", Key=key, Body=gzip.compress(jsonl(records)))
+    return "s3://bedrock-invocation-logs/logs/"
+
+
+def logs_training(uri: str, project: str = "support") -> dict[str, Any]:
+    return {
+        "invocationLogsConfig": {
+            "usePromptResponse": True,
+            "invocationLogSource": {"s3Uri": uri},
+            "requestMetadataFilters": {"equals": {"project": project}},
+        }
+    }
+
+
+def test_distillation_from_invocation_logs_end_to_end(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    uri = put_logs(
+        workflow_full,
+        [log_record(i, "support") for i in range(120)]
+        + [log_record(i, "marketing") for i in range(30)],
+    )
+    execution = workflow_full.run(distillation_request(logs_training(uri)))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    [(_, params)] = [c for c in bedrock.calls if c[0] == "CreateModelCustomizationJob"]
+    assert params["trainingDataConfig"] == logs_training(uri)
+    report = workflow_full.read_artifact(execution.output["dataset"]["reportUri"])
+    assert report["files"]["invocationLogs"]["matchingRecords"] == 120
+    assert report["files"]["invocationLogs"]["records"] == 150
+
+
+def test_too_few_selected_logs_stop_before_submit(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    uri = put_logs(workflow_full, [log_record(i, "support") for i in range(40)])
+    execution = workflow_full.run(distillation_request(logs_training(uri)))
+    assert execution.error == "TrainingDataInvalid"
+    assert "too-few-records" in json.loads(execution.cause)["errorMessage"]
+    assert bedrock.calls == []
+
+
+def test_an_unsupported_teacher_student_pair_is_refused(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    train = workflow_full.put_data("training/prompts.jsonl", jsonl(prompt_records(150)))
+    execution = workflow_full.run(
+        distillation_request({"s3Uri": train}, teacher="anthropic.claude-3-5-sonnet-20240620-v1:0")
+    )
+    assert execution.error == "RequestInvalid"
+    message = json.loads(execution.cause)["errorMessage"]
+    assert (
+        "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier"
+        in message
+    )
+    assert bedrock.calls == []
+
+
+def test_logs_outside_the_granted_location_are_refused(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    execution = workflow_full.run(
+        distillation_request(logs_training("s3://someone-elses-logs/AWSLogs/"))
+    )
+    assert execution.error == "RequestInvalid"
+    assert (
+        "is not a log location this stack may read (allowed: s3://bedrock-invocation-logs/logs/)"
+        in (json.loads(execution.cause)["errorMessage"])
+    )
