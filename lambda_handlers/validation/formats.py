@@ -189,7 +189,6 @@ def _check_messages(
     *,
     content_parser: Callable[[Any, str, RecordContext], tuple[int, int, str | None]],
     allowed_roles: tuple[str, ...],
-    last: str | None,
 ) -> tuple[int, int, str | None, list[str]] | None:
     messages = obj.get("messages")
     if "messages" not in obj:
@@ -359,6 +358,22 @@ def _system_converse(obj: dict[str, Any], ctx: RecordContext) -> tuple[int, int]
     return n_bytes, n_chars
 
 
+def _fine_tuning_turns(
+    obj: dict[str, Any],
+    ctx: RecordContext,
+    content_parser: Callable[[Any, str, RecordContext], tuple[int, int, str | None]],
+) -> tuple[int, int, str | None] | None:
+    """Messages of a fine-tuning conversation: user first, alternating, assistant last."""
+    parsed = _check_messages(
+        obj, ctx, content_parser=content_parser, allowed_roles=("user", "assistant")
+    )
+    if parsed is None:
+        return None
+    n_bytes, n_chars, label, roles = parsed
+    _roles_in_order(roles, ctx, last="assistant", path="$.messages")
+    return n_bytes, n_chars, label
+
+
 def check_claude_messages(obj: dict[str, Any], ctx: RecordContext) -> RecordResult | None:
     system_bytes = system_chars = 0
     if "system" in obj:
@@ -367,17 +382,10 @@ def check_claude_messages(obj: dict[str, Any], ctx: RecordContext) -> RecordResu
             ctx.check_reserved(system, "$.system")
             system_bytes, system_chars = utf8_length(system), len(system)
     _unknown(obj, {"system", "messages"}, "$", ctx)
-    parsed = _check_messages(
-        obj,
-        ctx,
-        content_parser=_plain_content,
-        allowed_roles=("user", "assistant"),
-        last="assistant",
-    )
-    if parsed is None:
+    turns = _fine_tuning_turns(obj, ctx, _plain_content)
+    if turns is None:
         return None
-    n_bytes, n_chars, label, roles = parsed
-    _roles_in_order(roles, ctx, last="assistant", path="$.messages")
+    n_bytes, n_chars, label = turns
     return RecordResult(n_bytes + system_bytes, n_chars + system_chars, label, _fingerprint(obj))
 
 
@@ -401,17 +409,10 @@ def check_bedrock_conversation(obj: dict[str, Any], ctx: RecordContext) -> Recor
     _schema_version(obj, ctx)
     system_bytes, system_chars = _system_converse(obj, ctx)
     _unknown(obj, {"schemaVersion", "system", "messages"}, "$", ctx)
-    parsed = _check_messages(
-        obj,
-        ctx,
-        content_parser=_converse_content,
-        allowed_roles=("user", "assistant"),
-        last="assistant",
-    )
-    if parsed is None:
+    turns = _fine_tuning_turns(obj, ctx, _converse_content)
+    if turns is None:
         return None
-    n_bytes, n_chars, label, roles = parsed
-    _roles_in_order(roles, ctx, last="assistant", path="$.messages")
+    n_bytes, n_chars, label = turns
     if ctx.media_seen.get("image") and ctx.media_seen.get("video"):
         ctx.report("media-limit", "$.messages", "a record holds images or a video, not both")
     return RecordResult(
@@ -428,7 +429,7 @@ def check_distillation_prompts(obj: dict[str, Any], ctx: RecordContext) -> Recor
     system_bytes, system_chars = _system_converse(obj, ctx)
     _unknown(obj, {"schemaVersion", "system", "messages"}, "$", ctx)
     parsed = _check_messages(
-        obj, ctx, content_parser=_converse_content, allowed_roles=("user", "assistant"), last=None
+        obj, ctx, content_parser=_converse_content, allowed_roles=("user", "assistant")
     )
     if parsed is None:
         return None
@@ -457,7 +458,6 @@ def check_rft_openai(obj: dict[str, Any], ctx: RecordContext) -> RecordResult | 
         ctx,
         content_parser=_plain_content,
         allowed_roles=("system", "user", "assistant"),
-        last=None,
     )
     if parsed is None:
         return None
