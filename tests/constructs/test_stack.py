@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -450,3 +451,25 @@ def test_workflow_rejects_bad_props(kwargs: dict[str, Any], message: str) -> Non
         CustomizationWorkflow(
             stack, "Workflow", storage=storage, service_role=role, topic=topic, **kwargs
         )
+
+
+def test_the_layer_and_the_code_fit_lambdas_unzipped_limit(synthesized: Synthesized) -> None:
+    def size(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+    def asset_dir(s3_key: str) -> str:
+        return "asset." + s3_key.removesuffix(".zip")
+
+    function = next(iter(synthesized.resources("AWS::Lambda::Function").values()))
+    code_asset = asset_dir(function["Properties"]["Code"]["S3Key"])
+    [layer] = synthesized.resources("AWS::Lambda::LayerVersion").values()
+    layer_asset = asset_dir(layer["Properties"]["Content"]["S3Key"])
+    total = size(synthesized.outdir / code_asset) + size(synthesized.outdir / layer_asset)
+    assert total < 250 * 1024 * 1024, f"{total / 1e6:.0f} MB unzipped"
+    assert (synthesized.outdir / layer_asset / "python" / "msgspec").is_dir()
+    assert (
+        synthesized.outdir / code_asset / "lambda_handlers" / "validation" / "engine.py"
+    ).is_file()
+    assert not list((synthesized.outdir / code_asset).glob("tests")), (
+        "only the handlers are shipped"
+    )
