@@ -514,3 +514,52 @@ def test_two_records_on_one_line_are_not_json_lines() -> None:
     )
     assert report["errors"] == {"not-json": 1}
     assert report["warnings"] == {"blank-line": 1}
+
+
+GENERIC_BAD_LINES = {
+    "not-utf8": b'{"x": "caf\xe9"}',
+    "not-json": b'{"x": ',
+    "not-object": b"[1, 2]",
+    "blank-line": b"",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD))
+@pytest.mark.parametrize("code", sorted(GENERIC_BAD_LINES))
+def test_line_level_checks_apply_to_every_format(fmt: str, code: str) -> None:
+    good = json.dumps(GOOD[fmt]).encode()
+    data = good + b"\n" + GENERIC_BAD_LINES[code] + b"\n" + good + b"\n"
+    report = validate_dataset(
+        bytes_source("t", data),
+        customization_type="FINE_TUNING",
+        base_model="m",
+        rules=DatasetRules(format=fmt, unknown_fields=formats()[fmt]["unknownFields"]),
+    )
+    assert code in codes(report)
+    assert report["examples"][code][0]["line"] == 2
+    clean = validate_dataset(
+        bytes_source("t", good + b"\n"),
+        customization_type="FINE_TUNING",
+        base_model="m",
+        rules=DatasetRules(format=fmt),
+    )
+    assert code not in codes(clean)
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD))
+def test_dataset_level_checks_apply_to_every_format(fmt: str) -> None:
+    good = GOOD[fmt]
+    assert "duplicate-record" in run(fmt, [good, good])["warnings"]
+    assert "leakage" in run(fmt, [good], [good])["warnings"]
+    assert "record-too-long" in run(fmt, [good], max_tokens_per_record=1)["errors"]
+    assert "record-too-many-chars" in run(fmt, [good], max_chars_per_record=2)["errors"]
+    assert "too-few-records" in run(fmt, [good], min_records=2)["errors"]
+    assert "too-many-records" in run(fmt, [good, good], max_records=1)["errors"]
+    assert (
+        "validation-too-large" in run(fmt, [good], [good, good], max_validation_records=1)["errors"]
+    )
+    assert "file-too-large" in run(fmt, [good], max_file_bytes=5)["errors"]
+    fine = run(
+        fmt, [good], [], max_tokens_per_record=10_000, max_chars_per_record=10_000, min_records=1
+    )
+    assert fine["errors"] == {} and fine["warnings"] == {}
