@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,12 +28,15 @@ _TYPE_SHORT = {
 }
 
 
+ResolvedServingMode = Literal["none", "provisioned-throughput", "on-demand-deployment"]
+
+
 class ServingPlan(BaseModel):
     """What the serving states create, if anything."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["none", "provisioned-throughput", "on-demand-deployment"]
+    mode: ResolvedServingMode
     name: str | None = None
     modelUnits: int | None = None
     commitmentDuration: str | None = None
@@ -78,6 +81,16 @@ def _hyperparameter_string(value: str | int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def resolve_serving_mode(mode: str, model: catalogue.BaseModel | None) -> ResolvedServingMode:
+    """``auto``: an on-demand deployment (billed per token, nothing running while idle) where
+    the model supports it, else provisioned throughput without commitment."""
+    if mode != "auto":
+        return cast(ResolvedServingMode, mode)
+    if model is not None and "on-demand-deployment" in model.serving_modes:
+        return "on-demand-deployment"
+    return "provisioned-throughput"
+
+
 def make_plan(
     request: CustomizationRequest, execution_arn: str, ctx: RequestContext, stack_name: str = ""
 ) -> Plan:
@@ -101,17 +114,14 @@ def make_plan(
         tags[STACK_TAG] = stack_name
 
     serving_cfg = request.serving
-    serving = ServingPlan(mode=serving_cfg.mode)
-    if serving_cfg.mode != "none":
-        default_name = (
-            f"{_slug(model_name)}-{'pt' if serving_cfg.mode == 'provisioned-throughput' else 'od'}"
-        )
+    mode = resolve_serving_mode(serving_cfg.mode, model)
+    serving = ServingPlan(mode=mode)
+    if mode != "none":
+        default_name = f"{_slug(model_name)}-{'pt' if mode == 'provisioned-throughput' else 'od'}"
         serving = ServingPlan(
-            mode=serving_cfg.mode,
+            mode=mode,
             name=serving_cfg.name or default_name[:63].rstrip("-_"),
-            modelUnits=serving_cfg.modelUnits
-            if serving_cfg.mode == "provisioned-throughput"
-            else None,
+            modelUnits=serving_cfg.modelUnits if mode == "provisioned-throughput" else None,
             commitmentDuration=serving_cfg.commitmentDuration
             if serving_cfg.confirmCommitment
             else None,

@@ -28,7 +28,7 @@ REQUEST_VERSION: Literal["1"] = "1"
 CustomizationType = Literal[
     "FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"
 ]
-ServingMode = Literal["none", "provisioned-throughput", "on-demand-deployment"]
+ServingMode = Literal["none", "auto", "provisioned-throughput", "on-demand-deployment"]
 
 # Patterns from botocore's bedrock service model (CreateModelCustomizationJob).
 JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*$"
@@ -94,7 +94,8 @@ class ServingConfig(_Strict):
     ``none`` (default) serves nothing. ``provisioned-throughput`` buys model units billed
     hourly with no commitment unless ``commitmentDuration`` is set and
     ``confirmCommitment`` is true. ``on-demand-deployment`` creates a custom model
-    deployment, billed per token, for models that support it.
+    deployment, billed per token, for models that support it. ``auto`` picks the
+    on-demand deployment where the model supports it, else provisioned throughput.
     """
 
     mode: ServingMode = "none"
@@ -459,7 +460,7 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
         mode = serving.get("mode", "none")
         if (
             model is not None
-            and mode != "none"
+            and mode not in ("none", "auto")
             and mode in get_args(ServingMode)
             and mode not in model.serving_modes
         ):

@@ -452,3 +452,28 @@ def test_the_guides_rlhf_fields_are_pointed_at_rft_config() -> None:
     assert any(
         p.startswith("hyperParameters: reinforcement fine-tuning takes typed") for p in problems
     ), problems
+
+
+@pytest.mark.parametrize(
+    ("model", "hyperparameters", "expected"),
+    [
+        ("amazon.nova-lite-v1:0:300k", {"epochCount": 2}, "on-demand-deployment"),
+        ("meta.llama3-3-70b-instruct-v1:0:128k", {}, "on-demand-deployment"),
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0:200k",
+            {"epochCount": 2},
+            "provisioned-throughput",
+        ),
+        ("meta.llama3-1-8b-instruct-v1:0:128k", {"epochCount": 2}, "provisioned-throughput"),
+    ],
+)
+def test_auto_serving_picks_on_demand_where_the_model_supports_it(
+    model: str, hyperparameters: dict, expected: str
+) -> None:
+    plan = plan_for(
+        fine_tuning_request(
+            baseModelIdentifier=model, hyperParameters=hyperparameters, serving={"mode": "auto"}
+        )
+    )
+    assert plan.serving.mode == expected
+    assert plan.serving.commitmentDuration is None
