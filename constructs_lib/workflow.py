@@ -225,9 +225,12 @@ class CustomizationWorkflow(Construct):
             )
             service_role.allow_distillation(log_locations)
             for bucket, prefix in log_locations:
-                fns["validate"].add_environment(
-                    "INVOCATION_LOGS_URIS", f"s3://{bucket.bucket_name}/{prefix}"
-                )
+                # Both functions that check requests must accept the same ones: the abort
+                # cleanup rebuilds the plan from the request and would skip an RFT or logs job.
+                for name in ("validate", "abort_cleanup"):
+                    fns[name].add_environment(
+                        "INVOCATION_LOGS_URIS", f"s3://{bucket.bucket_name}/{prefix}"
+                    )
                 allow_logs = iam.Policy(
                     self,
                     "ValidatorReadsInvocationLogs",
@@ -254,9 +257,9 @@ class CustomizationWorkflow(Construct):
                     ],
                 )
         if self.graders:
-            fns["validate"].add_environment(
-                "GRADERS", stack.to_json_string({g.name: g.function_arn for g in self.graders})
-            )
+            graders_json = stack.to_json_string({g.name: g.function_arn for g in self.graders})
+            for name in ("validate", "abort_cleanup"):
+                fns[name].add_environment("GRADERS", graders_json)
 
         self.log_group = logs.LogGroup(
             self,

@@ -295,3 +295,43 @@ def test_logs_outside_the_granted_location_are_refused(
         "is not a log location this stack may read (allowed: s3://bedrock-invocation-logs/logs/)"
         in (json.loads(execution.cause)["errorMessage"])
     )
+
+
+def test_a_stopped_rft_execution_still_stops_its_job(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    """The abort cleanup rebuilds the plan from the request: it must accept what Validate accepted."""
+    import time
+
+    import boto3
+
+    bedrock.job_statuses = ["InProgress"]
+    slow = workflow_full.create_state_machine("SlowRft", wait_seconds=1)
+    train = workflow_full.put_data("training/rft.jsonl", jsonl(rft_records(120)))
+    request = fine_tuning_request(
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
+        trainingDataConfig={"s3Uri": train},
+        hyperParameters={},
+        customizationConfig={"rftConfig": {"grader": "reference-match"}},
+    )
+    request.pop("validationDataConfig")
+    arn = workflow_full.start_execution(request, name="rft-stopped", state_machine_arn=slow)
+    deadline = time.monotonic() + 30
+    while not bedrock.jobs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    boto3.client("stepfunctions", region_name="us-east-1").stop_execution(executionArn=arn)
+    assert workflow_full.wait(arn).status == "ABORTED"
+
+    event = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"executionArn": arn, "status": "ABORTED", "input": json.dumps(request)},
+    }
+    abort = next(
+        k for k, f in workflow_full.functions.items() if f.handler.endswith("abort_handler")
+    )
+    report = workflow_full.invoke_arn(abort, event)
+    [job_arn] = bedrock.jobs
+    assert report["stoppedJob"] == job_arn
+    assert bedrock.running_jobs() == []
