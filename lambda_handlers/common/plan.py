@@ -41,6 +41,7 @@ class ServingPlan(BaseModel):
     modelUnits: int | None = None
     commitmentDuration: str | None = None
     clientRequestToken: str | None = None
+    timeToLiveHours: int | None = None
 
 
 class Plan(BaseModel):
@@ -126,6 +127,7 @@ def make_plan(
             if serving_cfg.confirmCommitment
             else None,
             clientRequestToken=f"serve-{execution_digest(execution_arn, 'serve')[:40]}",
+            timeToLiveHours=serving_cfg.timeToLiveHours,
         )
 
     training: dict[str, Any] = request.trainingDataConfig.model_dump(exclude_none=True)

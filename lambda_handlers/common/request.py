@@ -96,6 +96,8 @@ class ServingConfig(_Strict):
     ``confirmCommitment`` is true. ``on-demand-deployment`` creates a custom model
     deployment, billed per token, for models that support it. ``auto`` picks the
     on-demand deployment where the model supports it, else provisioned throughput.
+    ``timeToLiveHours``: delete what serving created this many hours after it is ready
+    (a one-time EventBridge Scheduler schedule), so a trial endpoint cannot bill forever.
     """
 
     mode: ServingMode = "none"
@@ -103,6 +105,7 @@ class ServingConfig(_Strict):
     commitmentDuration: Literal["OneMonth", "SixMonths"] | None = None
     confirmCommitment: bool = False
     name: Annotated[str | None, Field(pattern=SERVING_NAME_PATTERN, max_length=63)] = None
+    timeToLiveHours: Annotated[int | None, Field(ge=1, le=8760)] = None
 
 
 HyperParameterValue = Annotated[str, Field(max_length=64)] | int | float

@@ -45,7 +45,7 @@ def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> 
     }
     assert counts == {
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 8,
+        "AWS::Lambda::Function": 9,
         "AWS::S3::Bucket": 3,
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
@@ -216,8 +216,11 @@ def test_only_the_submit_function_may_pass_the_service_role_and_only_to_bedrock(
     synthesized: Synthesized,
 ) -> None:
     passing = [s for s in statements_of(synthesized) if "iam:PassRole" in as_list(s["Action"])]
-    assert len(passing) == 1
-    assert passing[0]["Condition"] == {
+    # Two roles are passed: Bedrock's service role (by submit), the scheduler's (for expiry).
+    services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passing}
+    assert len(passing) == 2 and services == {"bedrock.amazonaws.com", "scheduler.amazonaws.com"}
+    [bedrock] = [s for s in passing if "bedrock" in json.dumps(s["Condition"])]
+    assert bedrock["Condition"] == {
         "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
     }
 
@@ -245,6 +248,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
             "cleanup.handler",
             "notify.handler",
             "cleanup.abort_handler",
+            "schedule_expiry.handler",
         )
     }
 
@@ -252,7 +256,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == 9  # one per function and the state machine's
+    assert len(groups) == 10  # one per function and the state machine's
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -341,7 +345,7 @@ def test_every_task_retries_throttling_with_backoff_and_full_jitter(
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 8
+    assert len(tasks) == 9
     for name, task in tasks.items():
         [retry] = [r for r in task["Retry"] if "BedrockThrottled" in r["ErrorEquals"]]
         assert retry == {

@@ -430,3 +430,47 @@ def test_every_failure_leaves_nothing_billable(
     assert execution.status == "FAILED"
     assert bedrock.live_serving() == []
     assert bedrock.running_jobs() == []
+
+
+def test_time_to_live_schedules_the_deletion_of_serving(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    started = datetime.now(UTC)
+    request = request_for(workflow, serving={"mode": "on-demand-deployment", "timeToLiveHours": 6})
+    execution = workflow.run(request)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert "Schedule serving expiry" in execution.entered_states()
+    schedule = boto3.client("scheduler", region_name=REGION).get_schedule(
+        Name=execution.output["expiry"]["name"]
+    )
+    cleanup_id = next(
+        k for k, f in workflow.functions.items() if f.handler.endswith("cleanup.handler")
+    )
+    assert (
+        schedule["Target"]["Arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{cleanup_id}"
+    )
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+    at = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(
+        tzinfo=UTC
+    )
+    assert (
+        started + timedelta(hours=6) - timedelta(seconds=5)
+        <= at
+        <= datetime.now(UTC) + timedelta(hours=6)
+    )
+    assert bedrock.live_serving(), "serving until the time-to-live ends"
+
+    # When the schedule fires, the cleanup it targets removes the deployment.
+    report = workflow.invoke_arn(schedule["Target"]["Arn"], json.loads(schedule["Target"]["Input"]))
+    assert report["deleted"] == [execution.output["serving"]["arn"]]
+    assert bedrock.live_serving() == []
+
+
+def test_no_time_to_live_no_schedule(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
+    assert execution.status == "SUCCEEDED"
+    assert "Schedule serving expiry" not in execution.entered_states()
+    assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []

@@ -640,3 +640,41 @@ def test_notify_failure_says_what_failed_and_what_was_cleaned(stub, lambda_conte
     assert notify.handler({"outcome": "FAILED", "state": failed_state}, lambda_context) == {
         "messageId": "m-1"
     }
+
+
+def test_schedule_expiry_creates_a_one_time_schedule_that_deletes_itself(
+    stub,
+    lambda_context,
+    monkeypatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from lambda_handlers import schedule_expiry
+
+    monkeypatch.setenv(
+        "EXPIRY_TARGET_ARN", "arn:aws:lambda:us-east-1:123456789012:function:cleanup"
+    )
+    monkeypatch.setenv("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/scheduler")
+    plan = serving_plan("provisioned-throughput", timeToLiveHours=24)
+    params = schedule_expiry.expiry_schedule(
+        plan,
+        datetime(2026, 11, 26, 12, 30, 15, 999, tzinfo=UTC),
+        "arn:aws:lambda:us-east-1:123456789012:function:cleanup",
+        "arn:aws:iam::123456789012:role/scheduler",
+        "default",
+    )
+    assert params["ScheduleExpression"] == "at(2026-11-27T12:30:15)"
+    assert params["ActionAfterCompletion"] == "DELETE"
+    assert json.loads(params["Target"]["Input"])["plan"] == plan.model_dump(exclude_none=True)
+    scheduler = stub("scheduler")
+    scheduler.add_response(
+        "create_schedule",
+        {"ScheduleArn": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/x"},
+    )
+    result = schedule_expiry.handler(state(plan), lambda_context)
+    assert result["target"] == "arn:aws:lambda:us-east-1:123456789012:function:cleanup"
+    assert result["name"] == params["Name"]
+    scheduler.add_client_error("create_schedule", "ConflictException", "exists", 409)
+    assert schedule_expiry.handler(state(plan), lambda_context)["name"] == params["Name"], (
+        "a retry is fine"
+    )
