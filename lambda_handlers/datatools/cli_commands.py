@@ -1,4 +1,4 @@
-"""The ``split``, ``augment`` and ``models`` subcommands of the ``bedrock-customize`` CLI.
+"""The ``split``, ``augment``, ``prepare-rft``, ``models`` and ``compare-costs`` subcommands of the ``bedrock-customize`` CLI.
 
 ``register(subparsers)`` adds the subcommands to the top-level parser; each sets ``func``
 (and ``handler``, the same function, for an entry point that dispatches on that name), so the
@@ -22,6 +22,12 @@ from typing import Any
 
 from lambda_handlers.datatools.augment import MAX_FACTOR, augment_jsonl
 from lambda_handlers.datatools.catalogue_table import format_table, models_table
+from lambda_handlers.datatools.compare_costs import (
+    COMMAND_LINE,
+    CostComparison,
+    PriceOverrides,
+    compare_costs,
+)
 from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
 from lambda_handlers.datatools.split import split_jsonl
 
@@ -167,8 +173,126 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dollars(usd: float | None) -> str:
+    if usd is None:
+        return "unknown"
+    # A known cost under a cent keeps its digits: "$0.00" would read as free.
+    return f"${usd:.6f}" if 0 < usd < 0.01 else f"${usd:,.2f}"
+
+
+def format_comparison(comparison: CostComparison) -> str:
+    """The short human table of a comparison: estimate banner, options, break-even, sources."""
+    w = comparison.workload
+    lines = [
+        f"ESTIMATE, not a quote: {w.requests_per_day:,} requests a day for {w.days} days, "
+        f"{w.input_tokens_per_request:,} input + {w.output_tokens_per_request:,} output tokens "
+        "each",
+        f"base model {comparison.base_model}, {comparison.custom_units} model unit"
+        f"{'s' if comparison.custom_units != 1 else ''}"
+        + (f", student {comparison.student_model}" if comparison.student_model else ""),
+    ]
+    sources: list[str] = []
+    rows: list[tuple[str, str, str]] = []
+    for option in comparison.options:
+        refs: list[str] = []
+        for price in option.prices:
+            if price.usd is None:
+                continue
+            if price.source.startswith(COMMAND_LINE):
+                cited = COMMAND_LINE
+            else:
+                cited = f"{price.source} (as of {price.as_of})" if price.as_of else price.source
+            if cited not in sources:
+                sources.append(cited)
+            ref = f"[{sources.index(cited) + 1}]"
+            if ref not in refs:
+                refs.append(ref)
+        needs = [price.flag for price in option.prices if price.usd is None]
+        where = " ".join(refs)
+        if needs:
+            where = f"{where} needs {', '.join(needs)}".strip()
+        rows.append((option.label, _dollars(option.usd), where))
+    width = max(len("OPTION"), *(len(label) for label, _, _ in rows))
+    cost_title = f"COST, {w.days} DAYS"
+    cost_width = max(len(cost_title), *(len(cost) for _, cost, _ in rows))
+    lines.append(f"{'OPTION':<{width}}  {cost_title:>{cost_width}}  PRICES")
+    lines += [f"{label:<{width}}  {cost:>{cost_width}}  {where}" for label, cost, where in rows]
+    unknown = [option.label for option in comparison.options if option.usd is None]
+    if comparison.cheapest is None:
+        lines.append("cheapest: unknown (no option has a known cost)")
+    else:
+        best = comparison.option(comparison.cheapest)
+        caveat = (
+            f" (among the options with a known cost; {len(unknown)} unknown could be lower)"
+            if unknown
+            else ""
+        )
+        lines.append(f"cheapest: {best.label}, {_dollars(best.usd)}{caveat}")
+    unknown_evens = [even for even in comparison.break_even if even.requests_per_day is None]
+    if unknown_evens == list(comparison.break_even) and len({e.note for e in unknown_evens}) == 1:
+        lines.append(f"break-even on demand vs provisioned: {unknown_evens[0].note}")
+    else:
+        for even in comparison.break_even:
+            term = comparison.option(even.provisioned_option).label.rsplit(", ", 1)[-1]
+            if even.requests_per_day is None:
+                lines.append(f"break-even, {term}: {even.note}")
+                continue
+            now = (
+                "provisioned is cheaper"
+                if even.provisioned_is_cheaper_now
+                else "on demand costs the same or less"
+            )
+            lines.append(
+                f"break-even, {term}: {even.requests_per_day:,.2f} requests a day "
+                f"(provisioned is cheaper above it; at this volume {now})"
+            )
+    lines += [
+        f"note: {option.label}: {note}" for option in comparison.options for note in option.notes
+    ]
+    lines.append(
+        "prices: "
+        + ("  ".join(f"[{n}] {s}" for n, s in enumerate(sources, 1)) if sources else "none known")
+    )
+    lines.append("assumptions:")
+    lines += [f"  - {item}" for item in comparison.assumptions]
+    lines.append(comparison.disclaimer)
+    return "\n".join(lines) + "\n"
+
+
+def cmd_compare_costs(args: argparse.Namespace) -> int:
+    """``compare-costs``: the cost of serving a workload on demand, provisioned or distilled."""
+    try:
+        comparison = compare_costs(
+            requests_per_day=args.requests_per_day,
+            input_tokens_per_request=args.input_tokens,
+            output_tokens_per_request=args.output_tokens,
+            days=args.days,
+            base_model=args.base_model,
+            custom_units=args.custom_units,
+            student_model=args.student_model,
+            overrides=PriceOverrides(
+                on_demand_input=args.price_on_demand_input,
+                on_demand_output=args.price_on_demand_output,
+                provisioned_no_commitment=args.price_provisioned_hour,
+                provisioned_one_month=args.price_provisioned_hour_1_month,
+                provisioned_six_months=args.price_provisioned_hour_6_months,
+                storage_month=args.price_storage_month,
+                student_input=args.price_student_input,
+                student_output=args.price_student_output,
+                student_storage_month=args.price_student_storage_month,
+            ),
+        )
+    except ValueError as exc:
+        return _fail(exc)
+    if args.json:
+        _print_json(comparison.to_dict())
+    else:
+        sys.stdout.write(format_comparison(comparison))
+    return EXIT_OK
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``split``, ``augment``, ``prepare-rft`` and ``models`` to the CLI's subcommands."""
+    """Add ``split``, ``augment``, ``prepare-rft``, ``models`` and ``compare-costs``."""
     split = subparsers.add_parser(
         "split",
         help="split a JSONL file into training and validation files, deterministically",
@@ -248,3 +372,58 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
     listing.set_defaults(func=cmd_models, handler=cmd_models)
+
+    costs = subparsers.add_parser(
+        "compare-costs",
+        help="estimate what serving a workload costs: base model on demand, custom model on "
+        "provisioned throughput, distilled student per token",
+        description="An ESTIMATE of the cost of serving REQUESTS a day for DAYS days each way, "
+        "the cheapest option and the daily volume above which provisioned throughput is "
+        "cheaper than on demand. Prices come from the package's prices.json (source and date "
+        "shown) unless given here; a price nobody found is reported as unknown, never as zero.",
+    )
+    costs.add_argument(
+        "--requests-per-day", type=int, required=True, metavar="N", help="requests a day"
+    )
+    costs.add_argument(
+        "--input-tokens", type=int, required=True, metavar="N", help="input tokens per request"
+    )
+    costs.add_argument(
+        "--output-tokens", type=int, required=True, metavar="N", help="output tokens per request"
+    )
+    costs.add_argument(
+        "--days", type=int, default=30, metavar="N", help="length of the period (default: 30)"
+    )
+    costs.add_argument(
+        "--base-model",
+        required=True,
+        metavar="ID",
+        help="base model: catalogue id, foundation-model ARN or on-demand id "
+        "(e.g. amazon.nova-pro-v1:0); see: bedrock-customize models",
+    )
+    costs.add_argument(
+        "--custom-units",
+        type=int,
+        default=1,
+        metavar="N",
+        help="model units of provisioned throughput for the custom model (default: 1)",
+    )
+    costs.add_argument(
+        "--student-model", metavar="ID", help="distilled student model to compare (optional)"
+    )
+    for flag, meta, text in (
+        ("--price-on-demand-input", "USD_PER_1K", "base model on demand, per 1,000 input tokens"),
+        ("--price-on-demand-output", "USD_PER_1K", "base model on demand, per 1,000 output tokens"),
+        ("--price-provisioned-hour", "USD", "per model unit hour, no commitment"),
+        ("--price-provisioned-hour-1-month", "USD", "per model unit hour, 1-month commitment"),
+        ("--price-provisioned-hour-6-months", "USD", "per model unit hour, 6-month commitment"),
+        ("--price-storage-month", "USD", "storage of the custom model per month"),
+        ("--price-student-input", "USD_PER_1K", "student per token, per 1,000 input tokens"),
+        ("--price-student-output", "USD_PER_1K", "student per token, per 1,000 output tokens"),
+        ("--price-student-storage-month", "USD", "storage of the student model per month"),
+    ):
+        costs.add_argument(
+            flag, type=float, metavar=meta, help=f"{text} (default: from prices.json)"
+        )
+    costs.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    costs.set_defaults(func=cmd_compare_costs, handler=cmd_compare_costs)
