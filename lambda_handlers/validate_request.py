@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import (
     RequestInvalid,
+    TrainingCostExceeded,
     TrainingDataInvalid,
     error_code,
     translate_client_error,
@@ -25,6 +26,7 @@ from lambda_handlers.common.observability import logger
 from lambda_handlers.common.plan import Plan, make_plan
 from lambda_handlers.common.request import CustomizationRequest, check_request, split_s3_uri
 from lambda_handlers.common.settings import Settings
+from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
 from lambda_handlers.validation.logs_report import validate_log_source
@@ -102,7 +104,38 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
     if "training" in report["files"]:
         dataset["trainingTokensPerEpoch"] = report["trainingTokensPerEpoch"]
         dataset["tokens"] = report["files"]["training"]["tokens"]
+        dataset["costEstimate"] = check_cost(request, plan, report["trainingTokensPerEpoch"])
+    elif request.maxTrainingCostUsd is not None:
+        raise TrainingCostExceeded(
+            f"maxTrainingCostUsd is {request.maxTrainingCostUsd}, but tokens selected from invocation "
+            "logs cannot be estimated before the job; leave the ceiling out to submit"
+        )
     return dataset
+
+
+def check_cost(request: CustomizationRequest, plan: Plan, tokens_per_epoch: int) -> dict[str, Any]:
+    """The training cost estimate (tokens x epochs x price); refuse above maxTrainingCostUsd."""
+    rft = (plan.customizationConfig or {}).get("rftConfig", {}).get("hyperParameters", {})
+    try:
+        epochs = epochs_for(
+            {"epochCount": str(rft["epochCount"])} if "epochCount" in rft else plan.hyperParameters,
+            default_epochs(plan.baseModelIdentifier),
+        )
+    except ValueError as error:
+        raise RequestInvalid([f"hyperParameters.epochCount: {error}"]) from error
+    if epochs is None:
+        if request.maxTrainingCostUsd is not None:
+            raise TrainingCostExceeded(
+                f"maxTrainingCostUsd is {request.maxTrainingCostUsd}, but the number of epochs is unknown "
+                "for this model: set epochCount to have the cost checked"
+            )
+        return {"estimated": False, "reason": "the number of epochs is unknown for this model"}
+    check = check_training_cost(
+        plan.baseModelIdentifier, tokens_per_epoch, epochs, request.maxTrainingCostUsd
+    )
+    if not check.allowed:
+        raise TrainingCostExceeded(check.reason)
+    return {"estimated": True, **check.estimate, "maxUsd": check.max_usd}
 
 
 @logger.inject_lambda_context(correlation_id_path="execution.id")

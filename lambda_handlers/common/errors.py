@@ -29,6 +29,11 @@ class TrainingDataInvalid(WorkflowError):
     """The training or validation data breaks the model's format or quotas; nothing was submitted."""
 
 
+class TrainingCostExceeded(WorkflowError):
+    """The estimated training cost is over the request's maxTrainingCostUsd (or cannot be
+    checked against it); nothing was submitted."""
+
+
 class BedrockThrottled(WorkflowError):
     """Bedrock throttled the call; retried with exponential backoff and jitter."""
 

@@ -136,6 +136,7 @@ class CustomizationRequest(_Strict):
         Annotated[str, Field(min_length=1, max_length=64)], HyperParameterValue
     ] = Field(default_factory=dict)
     customizationConfig: CustomizationConfig | None = None
+    maxTrainingCostUsd: Annotated[float | None, Field(gt=0)] = None
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)],

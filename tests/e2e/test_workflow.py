@@ -64,6 +64,7 @@ def test_success_with_provisioned_throughput(
         "Wait for serving",
         "Check serving status",
         "Serving ready?",
+        "Time-to-live?",
         "Notify success",
         "Customization succeeded",
     ]
@@ -474,3 +475,15 @@ def test_no_time_to_live_no_schedule(workflow: OfflineWorkflow, bedrock: FakeBed
     assert execution.status == "SUCCEEDED"
     assert "Schedule serving expiry" not in execution.entered_states()
     assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
+
+
+def test_a_cost_ceiling_that_cannot_be_met_stops_before_submit(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    execution = workflow.run(request_for(workflow, maxTrainingCostUsd=5.0))
+    assert execution.status == "FAILED"
+    assert execution.error == "TrainingCostExceeded"
+    assert "cannot be enforced without a price" in error_message(execution)
+    assert bedrock.calls == []
+    estimate = workflow.run(request_for(workflow), name="run-2").output["dataset"]["costEstimate"]
+    assert estimate["epochs"] == 2 and estimate["training_usd"] is None

@@ -31,6 +31,7 @@ from lambda_handlers.common.errors import (
     RequestInvalid,
     ServiceRoleNotReady,
     ServingFailed,
+    TrainingCostExceeded,
     TrainingDataInvalid,
 )
 from lambda_handlers.common.notification import compose, sns_message
@@ -678,3 +679,66 @@ def test_schedule_expiry_creates_a_one_time_schedule_that_deletes_itself(
     assert schedule_expiry.handler(state(plan), lambda_context)["name"] == params["Name"], (
         "a retry is fine"
     )
+
+
+def cohere_request(**overrides: Any) -> dict[str, Any]:
+    request = fine_tuning_request(
+        baseModelIdentifier="cohere.command-text-v14:7:4k",
+        hyperParameters={"epochCount": 3},
+        **overrides,
+    )
+    request.pop("validationDataConfig")
+    return request
+
+
+@mock_aws
+@pytest.mark.parametrize(
+    ("ceiling", "allowed"),
+    [(None, True), (1.0, True), (0.01, False)],
+)
+def test_the_training_cost_is_estimated_and_held_to_the_ceiling(
+    lambda_context,
+    ceiling: float | None,
+    allowed: bool,
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.create_bucket(Bucket="artifacts-bucket")
+    records = [{"prompt": "a" * 290, "completion": "b" * 10}] * 40  # 100 estimated tokens each
+    s3.put_object(Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(records))
+    request = cohere_request() if ceiling is None else cohere_request(maxTrainingCostUsd=ceiling)
+    event = {"request": request, "execution": {"id": EXECUTION_ARN}}
+    if not allowed:
+        with pytest.raises(
+            TrainingCostExceeded,
+            match=r"estimated \$0\.05 for 12,000 tokens .* exceeds the ceiling of \$0\.01",
+        ):
+            validate_request.handler(event, lambda_context)
+        return
+    estimate = validate_request.handler(event, lambda_context)["dataset"]["costEstimate"]
+    # 40 records x 100 tokens x 3 epochs = 12,000 tokens; x $0.004 per 1,000 = $0.048.
+    assert estimate["total_tokens"] == 12_000
+    assert estimate["training_usd"] == pytest.approx(0.048)
+    assert estimate["maxUsd"] == ceiling
+
+
+@mock_aws
+def test_a_ceiling_without_a_price_is_not_silently_passed(lambda_context) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.create_bucket(Bucket="artifacts-bucket")
+    s3.put_object(
+        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(10))
+    )
+    s3.put_object(
+        Bucket="data-bucket", Key="validation/val.jsonl", Body=jsonl(conversation_records(2, 50))
+    )
+    request = fine_tuning_request(maxTrainingCostUsd=100.0)
+    with pytest.raises(TrainingCostExceeded, match="cannot be enforced without a price"):
+        validate_request.handler(
+            {"request": request, "execution": {"id": EXECUTION_ARN}}, lambda_context
+        )
+    unbounded = validate_request.handler(
+        {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
+    )
+    assert unbounded["dataset"]["costEstimate"]["training_usd"] is None
