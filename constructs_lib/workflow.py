@@ -32,6 +32,7 @@ from constructs_lib.nag import account_arn, acknowledge, attr_ref
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.storage import CustomizationStorage
 from lambda_handlers.common import catalogue
+from lambda_handlers.common.catalogue import inference_model_id
 
 SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 THROTTLING_ERRORS = ["BedrockThrottled", "BedrockUnavailable"]
@@ -196,6 +197,14 @@ class CustomizationWorkflow(Construct):
                 handler="cleanup.abort_handler",
                 timeout=Duration.minutes(2),
                 description="Cleans up after an execution was stopped or timed out",
+            ),
+            "evaluate": make(
+                "EvaluateModel",
+                handler="evaluate_model.handler",
+                description="Scores the served custom model against the base model; applies the quality gate",
+                # Up to maxRecords x 2 Converse calls, bounded concurrency.
+                timeout=Duration.minutes(15),
+                memory_size=1024,
             ),
             "schedule_expiry": make(
                 "ScheduleExpiry",
@@ -544,6 +553,38 @@ class CustomizationWorkflow(Construct):
                 ],
                 throughput_arns + deployment_arns,
             )
+        # A model that fails the quality gate is deleted (it costs storage every month).
+        allow(fns["cleanup"], ["bedrock:DeleteCustomModel"], custom_model_arns)
+        acknowledge_bedrock(fns["cleanup"], ["custom-model"])
+        # Evaluation: the served custom model (throughput or deployment) and the base models.
+        allow(
+            fns["evaluate"],
+            ["bedrock:InvokeModel"],
+            throughput_arns
+            + deployment_arns
+            + [
+                stack.format_arn(
+                    service="bedrock",
+                    account="",
+                    resource="foundation-model",
+                    resource_name=inference_model_id(m),
+                )
+                for m in sorted(catalogue.models())
+            ],
+        )
+        acknowledge_bedrock(fns["evaluate"], ["provisioned-model", "custom-model-deployment"])
+        storage.grant_read_data(fns["evaluate"])
+        storage.grant_write_reports(fns["evaluate"])
+        acknowledge(
+            _role(fns["evaluate"]),
+            "IAM5",
+            "The evaluation reads the test set a request names under the data prefixes and writes its "
+            "results under the reports prefix, in a folder named after the job.",
+            findings=[
+                f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
+            ]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"],
+        )
         for name in ("notify", "abort_cleanup"):
             allow(fns[name], ["sns:Publish"], [topic.topic_arn])
             allow(fns[name], ["kms:GenerateDataKey", "kms:Decrypt"], [storage.key.key_arn])
@@ -712,9 +753,23 @@ class CustomizationWorkflow(Construct):
             .when(sfn.Condition.is_present("$.plan.serving.timeToLiveHours"), schedule_expiry)
             .otherwise(notify_success)
         )
+        evaluate = invoke(
+            "Evaluate the model",
+            fns["evaluate"],
+            None,
+            "$.evaluation",
+            "Custom against base model on the held-out test set; fails on the quality gate",
+        )
+        on_failure(evaluate)
+        evaluate.next(expire)
+        evaluate_or_not = (
+            sfn.Choice(self, "Evaluate?")
+            .when(sfn.Condition.is_present("$.plan.evaluation"), evaluate)
+            .otherwise(expire)
+        )
         serving_ready = (
             sfn.Choice(self, "Serving ready?")
-            .when(sfn.Condition.boolean_equals("$.serving.ready", True), expire)
+            .when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluate_or_not)
             .otherwise(wait_serving)
         )
         start_serving.next(wait_serving)

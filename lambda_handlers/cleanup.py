@@ -87,7 +87,18 @@ def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
     report["deleted"].append(arn)
 
 
-def clean_up(plan: Plan) -> dict[str, Any]:
+def _delete_model(model_arn: str, report: dict[str, Any]) -> None:
+    """A model that failed the quality gate costs storage every month: delete it."""
+    try:
+        client("bedrock").delete_custom_model(modelIdentifier=model_arn)
+    except ClientError as error:
+        if error_code(error) not in _NOT_FOUND:
+            raise
+        return
+    report["deletedModel"] = model_arn
+
+
+def clean_up(plan: Plan, delete_model_arn: str | None = None) -> dict[str, Any]:
     """Stop the job and delete serving resources of one execution; idempotent.
 
     Throttling and server errors raise (the caller retries the whole, idempotent
@@ -95,12 +106,17 @@ def clean_up(plan: Plan) -> dict[str, Any]:
     tells a person what is still running.
     """
     report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
-    for step, what in (
-        (_stop_job, f"stop job {plan.jobName}"),
-        (_delete_serving, f"delete {plan.serving.name}"),
-    ):
+    steps: list[tuple[Any, str]] = [
+        (lambda: _stop_job(plan, report), f"stop job {plan.jobName}"),
+        (lambda: _delete_serving(plan, report), f"delete {plan.serving.name}"),
+    ]
+    if delete_model_arn:
+        steps.append(
+            (lambda: _delete_model(delete_model_arn, report), f"delete model {delete_model_arn}")
+        )
+    for step, what in steps:
         try:
-            step(plan, report)
+            step()
         except ClientError as error:
             translated = translate_client_error(error, what)
             if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
@@ -117,7 +133,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "deleted": [],
             "problems": [],
         }  # failed before anything was planned
-    report = clean_up(Plan.model_validate(event["plan"]))
+    plan = Plan.model_validate(event["plan"])
+    gate_failed = (event.get("error") or {}).get("Error") == "QualityGateFailed"
+    keep = bool((plan.evaluation or {}).get("keepModelOnGateFailure"))
+    model_arn = (event.get("job") or {}).get("outputModelArn")
+    report = clean_up(plan, delete_model_arn=model_arn if gate_failed and not keep else None)
     logger.info("cleanup done", extra=report)
     return report
 

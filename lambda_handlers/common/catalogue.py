@@ -95,3 +95,12 @@ def find_model(identifier: str) -> BaseModel | None:
     match = _FOUNDATION_MODEL_ARN.match(identifier)
     model_id = match.group("id") if match else identifier
     return models().get(model_id)
+
+
+def inference_model_id(identifier: str) -> str:
+    """The id to invoke a base model with: the customizable id without its context-length
+    suffix (``amazon.nova-lite-v1:0:300k`` -> ``amazon.nova-lite-v1:0``)."""
+    model = find_model(identifier)
+    model_id = model.model_id if model else identifier
+    parts = model_id.split(":")
+    return ":".join(parts[:2]) if len(parts) == 3 and parts[2].endswith("k") else model_id

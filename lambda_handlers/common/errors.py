@@ -74,6 +74,11 @@ class CustomizationJobStopped(WorkflowError):
     """The customization job was stopped before it completed."""
 
 
+class QualityGateFailed(WorkflowError):
+    """The custom model did not meet the request's quality gate; serving is removed and the
+    model deleted unless the request keeps it."""
+
+
 class ServingFailed(WorkflowError):
     """Provisioned throughput or the custom model deployment ended in status Failed."""
 

@@ -63,6 +63,7 @@ class Plan(BaseModel):
     customizationConfig: dict[str, Any] | None = None
     tags: dict[str, str]
     serving: ServingPlan
+    evaluation: dict[str, Any] | None = None
 
 
 def execution_digest(execution_arn: str, purpose: str = "") -> str:
@@ -147,6 +148,7 @@ def make_plan(
         customizationConfig=_api_customization_config(request, ctx),
         tags=tags,
         serving=serving,
+        evaluation=request.evaluation.model_dump(exclude_none=True) if request.evaluation else None,
     )
 
 

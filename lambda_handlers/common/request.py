@@ -108,6 +108,32 @@ class ServingConfig(_Strict):
     timeToLiveHours: Annotated[int | None, Field(ge=1, le=8760)] = None
 
 
+GateMetric = Literal[
+    "exact_match", "token_f1", "rouge_l", "f1_weighted", "precision_weighted", "recall_weighted"
+]
+
+
+class QualityGate(_Strict):
+    """Serve the model only if it meets this bar: ``metric`` at least ``threshold`` (0-1), or
+    at least ``minImprovement`` better than the base model on the same test set, or both."""
+
+    metric: GateMetric = "token_f1"
+    threshold: Annotated[float | None, Field(ge=0, le=1)] = None
+    minImprovement: Annotated[float | None, Field(ge=-1, le=1)] = None
+
+
+class EvaluationConfig(_Strict):
+    """Evaluate the served custom model against the base model on a held-out test set
+    (prompt/completion or conversation JSONL under the data prefixes), through Converse."""
+
+    testDataConfig: S3Location
+    maxRecords: Annotated[int, Field(ge=1, le=2000)] = 200
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    maxTokens: Annotated[int, Field(ge=1, le=8192)] = 512
+    gate: QualityGate | None = None
+    keepModelOnGateFailure: bool = False
+
+
 HyperParameterValue = Annotated[str, Field(max_length=64)] | int | float
 
 
@@ -137,6 +163,7 @@ class CustomizationRequest(_Strict):
     ] = Field(default_factory=dict)
     customizationConfig: CustomizationConfig | None = None
     maxTrainingCostUsd: Annotated[float | None, Field(gt=0)] = None
+    evaluation: EvaluationConfig | None = None
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)],
@@ -482,6 +509,25 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
                     "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
                     "cancelled; set confirmCommitment to true to buy it"
                 )
+
+    evaluation = raw.get("evaluation")
+    if isinstance(evaluation, dict):
+        test = evaluation.get("testDataConfig")
+        if isinstance(test, dict):
+            _check_uri("evaluation.testDataConfig.s3Uri", test.get("s3Uri"), ctx, problems)
+        mode = serving.get("mode", "none") if isinstance(serving, dict) else "none"
+        if mode == "none":
+            problems.append(
+                "evaluation: a custom model answers only once it is served; set serving.mode "
+                "(auto, on-demand-deployment or provisioned-throughput)"
+            )
+        gate = evaluation.get("gate")
+        if (
+            isinstance(gate, dict)
+            and gate.get("threshold") is None
+            and gate.get("minImprovement") is None
+        ):
+            problems.append("evaluation.gate: give a threshold, a minImprovement, or both")
 
     tags = raw.get("tags")
     if isinstance(tags, dict):

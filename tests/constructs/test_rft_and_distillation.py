@@ -259,7 +259,7 @@ def test_a_judge_behind_an_inference_profile_may_call_the_profile_and_its_model(
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Action"] == "bedrock:InvokeModel"
     ]
-    [judge] = statements
+    [judge] = [s for s in statements if "inference-profile" in json.dumps(s["Resource"])]
     text = json.dumps(judge["Resource"])
     assert ":inference-profile/us.amazon.nova-pro-v1:0" in text
     assert ":bedrock:*::foundation-model/amazon.nova-pro-v1:0" in text

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from tests.e2e.harness import FakeBedrock, OfflineWorkflow, patch_interpreter
+from tests.e2e.harness import FakeBedrock, FakeBedrockRuntime, OfflineWorkflow, patch_interpreter
 
 
 @pytest.fixture
@@ -26,6 +26,24 @@ def _offline(template: dict, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
     assert not bedrock.violations, "requests that break the Bedrock service model:\\n" + "\\n".join(
         bedrock.violations
     )
+
+
+@pytest.fixture
+def runtime() -> Iterator[FakeBedrockRuntime]:
+    """Converse for the evaluation: by default the custom model answers like the reference
+    (the last word of the prompt names it) and the base model does not."""
+    from lambda_handlers import evaluate_model
+
+    def answer(model_id: str, prompt: str) -> str:
+        custom = ":provisioned-model/" in model_id or ":custom-model-deployment/" in model_id
+        return "Category: delivery" if custom else "I am not sure."
+
+    fake = FakeBedrockRuntime(answer)
+    evaluate_model.runtime.cache_clear()
+    fake.register(evaluate_model.runtime())
+    yield fake
+    evaluate_model.runtime.cache_clear()
+    assert not fake.violations, "\n".join(fake.violations)
 
 
 @pytest.fixture

@@ -163,6 +163,7 @@ class FakeBedrock:
     # Called with the job's parameters when a job is created: how a test plays Bedrock's
     # side of training (reading the data, calling the RFT grader).
     on_training: Callable[[dict[str, Any]], None] | None = None
+    deleted_models: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     throughputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -366,6 +367,10 @@ class FakeBedrock:
         self._find_deployment(p["customModelDeploymentIdentifier"])["_deleted"] = True
         return {}
 
+    def _DeleteCustomModel(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.deleted_models.append(p["modelIdentifier"])
+        return {}
+
     def _ListTagsForResource(self, p: dict[str, Any]) -> dict[str, Any]:
         arn = p["resourceARN"]
         for store in (self.throughputs, self.deployments):
@@ -390,6 +395,46 @@ class FakeBedrock:
 
     def live_serving(self) -> list[str]:
         return [a for a, r in {**self.throughputs, **self.deployments}.items() if not r["_deleted"]]
+
+
+@dataclass
+class FakeBedrockRuntime:
+    """bedrock-runtime ``Converse`` behind the evaluation's real client, checked against the
+    service model. ``answer(model_id, prompt_text)`` scripts what each model says."""
+
+    answer: Callable[[str, str], str]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, runtime_client: Any) -> None:
+        events = runtime_client.meta.events
+        events.register(
+            "before-parameter-build.bedrock-runtime.*",
+            FakeBedrock._capture,
+            unique_id="fake-rt-params",
+        )
+        events.register("before-call.bedrock-runtime.*", self, unique_id="fake-rt")
+
+    def __call__(
+        self, model: Any, context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]]:
+        params = context["fake_bedrock_params"]
+        with self._lock:
+            self.calls.append((model.name, params))
+            self.violations += strict_problems("bedrock-runtime", model.name, params)
+        prompt = " ".join(
+            b["text"] for m in params["messages"] for b in m["content"] if "text" in b
+        )
+        text = self.answer(params["modelId"], prompt)
+        response = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12},
+            "metrics": {"latencyMs": 5},
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+        return AWSResponse("https://bedrock-runtime.fake", 200, {}, None), response
 
 
 # -- running executions ------------------------------------------------------------------

@@ -64,6 +64,7 @@ def test_success_with_provisioned_throughput(
         "Wait for serving",
         "Check serving status",
         "Serving ready?",
+        "Evaluate?",
         "Time-to-live?",
         "Notify success",
         "Customization succeeded",
@@ -487,3 +488,104 @@ def test_a_cost_ceiling_that_cannot_be_met_stops_before_submit(
     assert bedrock.calls == []
     estimate = workflow.run(request_for(workflow), name="run-2").output["dataset"]["costEstimate"]
     assert estimate["epochs"] == 2 and estimate["training_usd"] is None
+
+
+# -- evaluation and the quality gate ------------------------------------------------------------
+
+
+def evaluated_request(
+    workflow: OfflineWorkflow, gate: dict[str, Any], **evaluation: Any
+) -> dict[str, Any]:
+    test = workflow.put_data("test/held-out.jsonl", jsonl(conversation_records(20, offset=500)))
+    return request_for(
+        workflow,
+        serving={"mode": "on-demand-deployment"},
+        evaluation={
+            "testDataConfig": {"s3Uri": test},
+            "gate": gate,
+            "concurrency": 3,
+            **evaluation,
+        },
+    )
+
+
+def test_gate_passes_and_the_model_is_served(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock, runtime
+) -> None:
+    execution = workflow.run(
+        evaluated_request(workflow, {"metric": "exact_match", "minImprovement": 0.5})
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert "Evaluate the model" in execution.entered_states()
+    evaluation = execution.output["evaluation"]
+    assert evaluation["records"] == 20
+    assert evaluation["metrics"]["exact_match"] == {"base": 0.0, "custom": 1.0, "gain": 1.0}
+    assert evaluation["gate"]["passed"] is True
+    assert len(runtime.calls) == 40, "each test case asked of both models"
+    base_ids = {
+        p["modelId"] for _, p in runtime.calls if "custom-model-deployment" not in p["modelId"]
+    }
+    assert base_ids == {"amazon.nova-lite-v1:0"}, "the base model by its invocation id"
+    assert bedrock.live_serving(), "served"
+    report = workflow.read_artifact(evaluation["reportUri"])
+    assert report["gate"]["message"].startswith("Quality gate passed")
+    import csv
+    import io
+
+    rows = list(
+        csv.DictReader(io.StringIO(workflow.read_data(evaluation["recordsCsvUri"]).decode()))
+    )
+    assert len(rows) == 20
+    assert (
+        rows[0]["reference"] == "Category: delivery"
+        and rows[0]["custom_answer"] == "Category: delivery"
+    )
+    assert rows[0]["base_answer"] == "I am not sure."
+
+
+def test_gate_fails_serving_is_removed_and_the_model_deleted(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    runtime.answer = lambda model_id, prompt: "I am not sure."  # the custom model learned nothing
+    execution = workflow.run(evaluated_request(workflow, {"metric": "token_f1", "threshold": 0.8}))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "QualityGateFailed"
+    message = error_message(execution)
+    assert (
+        "token_f1 0.0000 is below the threshold 0.8" in message
+        and "base 0.0000, custom 0.0000" in message
+    )
+    assert bedrock.live_serving() == [], "serving removed"
+    [job] = bedrock.jobs.values()
+    [model] = bedrock.deleted_models
+    assert model.endswith(job["jobArn"][-12:]), "the custom model deleted: it costs storage"
+    notification = only_notification(workflow)
+    assert notification["cleanup"]["deletedModel"] == model
+
+
+def test_a_failed_gate_keeps_the_model_when_asked(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    runtime.answer = lambda model_id, prompt: "no idea"
+    request = evaluated_request(
+        workflow, {"metric": "exact_match", "threshold": 0.5}, keepModelOnGateFailure=True
+    )
+    execution = workflow.run(request)
+    assert execution.error == "QualityGateFailed"
+    assert bedrock.live_serving() == []
+    assert bedrock.deleted_models == []
+
+
+def test_evaluation_needs_serving(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+    request = evaluated_request(workflow, {"metric": "exact_match", "threshold": 0.5})
+    request["serving"] = {"mode": "none"}
+    execution = workflow.run(request)
+    assert execution.error == "RequestInvalid"
+    assert "evaluation: a custom model answers only once it is served" in error_message(execution)
+    assert bedrock.calls == []

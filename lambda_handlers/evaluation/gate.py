@@ -1,0 +1,54 @@
+"""The quality gate: does the custom model beat the bar the request set?
+
+A gate names one score and an absolute ``threshold`` for the custom model, a
+``minImprovement`` over the base model on the same test set, or both. Scores are the
+ones ``report.comparison_results`` computes (0 to 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    metric: str
+    base: float
+    custom: float
+    gain: float
+    threshold: float | None
+    min_improvement: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge_gate(results: dict[str, Any], gate: dict[str, Any]) -> GateResult:
+    """Apply ``gate`` (``metric``, ``threshold``?, ``minImprovement``?) to comparison results."""
+    metric = gate["metric"]
+    scores = results["metrics"].get(metric)
+    if scores is None:
+        available = ", ".join(sorted(results["metrics"]))
+        raise ValueError(
+            f"the gate's metric {metric!r} was not computed for this test set (computed: {available})"
+        )
+    base, custom, gain = float(scores["base"]), float(scores["custom"]), float(scores["gain"])
+    threshold, min_improvement = gate.get("threshold"), gate.get("minImprovement")
+    failures = []
+    if threshold is not None and custom < threshold:
+        failures.append(f"{metric} {custom:.4f} is below the threshold {threshold}")
+    if min_improvement is not None and gain < min_improvement:
+        failures.append(
+            f"{metric} improved by {gain:+.4f} over the base model ({base:.4f} -> {custom:.4f}), "
+            f"less than the required {min_improvement:+}"
+        )
+    numbers = f"{metric}: base {base:.4f}, custom {custom:.4f}, gain {gain:+.4f} on {results['records']} records"
+    message = (
+        ("Quality gate failed: " + "; ".join(failures) + f" ({numbers})")
+        if failures
+        else (f"Quality gate passed ({numbers})")
+    )
+    return GateResult(not failures, metric, base, custom, gain, threshold, min_improvement, message)
