@@ -180,6 +180,54 @@ def cmd_estimate_cost(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) 
     return 0
 
 
+def cmd_cleanup(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import os
+
+    from lambda_handlers.common.aws import client
+    from lambda_handlers.common.errors import WorkflowError
+    from lambda_handlers.operations import inventory, plan_of, remove
+
+    parts = args.execution_arn.split(":")
+    if len(parts) < 8 or parts[2] != "states" or parts[5] != "execution":
+        raise UsageError(f"not a Step Functions execution ARN: {args.execution_arn}")
+    os.environ["AWS_DEFAULT_REGION"] = parts[3]  # the execution's Region, whatever the profile says
+    try:
+        plan, job = plan_of(client("stepfunctions"), args.execution_arn)
+        found = inventory(client("bedrock"), plan, job)
+        result: dict[str, Any] = {"found": found}
+        if not args.dry_run:
+            result["removed"] = remove(plan, found, delete_model=args.delete_model)
+    except WorkflowError as error:
+        stderr.write(f"error: {error}\n")
+        return 1
+    if args.json:
+        stdout.write(json.dumps(result, indent=2) + "\n")
+        return 0
+    job_text = f"{found['job']['arn']} ({found['job']['status']})" if found["job"] else "none"
+    serving = found["serving"]
+    serving_text = (
+        f"{serving['arn']} ({serving['status']}, {'ours' if serving['ours'] else 'NOT tagged with this execution'})"
+        if serving
+        else "none"
+    )
+    model_text = found["customModel"]["arn"] if found["customModel"] else "none"
+    stdout.write(f"job: {job_text}\nserving: {serving_text}\ncustom model: {model_text}\n")
+    if args.dry_run:
+        stdout.write("dry run: nothing removed\n")
+    else:
+        removed = result["removed"]
+        done = [
+            x
+            for x in (removed["stoppedJob"], *removed["deleted"], removed.get("deletedModel"))
+            if x
+        ]
+        stdout.write("removed: " + (", ".join(done) if done else "nothing was running") + "\n")
+        for problem in removed["problems"]:
+            stdout.write(f"NOT removed: {problem}\n")
+        return 1 if removed["problems"] else 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bedrock-customize",
@@ -213,6 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_args(c)
     c.set_defaults(handler=cmd_estimate_cost)
 
+    k = sub.add_parser(
+        "cleanup", help="list and remove what an execution created (job, serving, model)"
+    )
+    k.add_argument("execution_arn", help="the Step Functions execution ARN")
+    k.add_argument("--dry-run", action="store_true", help="only list what exists")
+    k.add_argument(
+        "--delete-model", action="store_true", help="also delete the custom model (storage costs)"
+    )
+    k.add_argument("--json", action="store_true", help="print JSON")
+    k.set_defaults(handler=cmd_cleanup)
+
     register_data_tools(sub)
     return parser
 
@@ -228,7 +287,7 @@ def main(
         if args.command == "validate" and args.max_examples < 0:
             raise UsageError(f"--max-examples must be 0 or more, got {args.max_examples}")
         handler = args.handler
-        if handler in (cmd_validate, cmd_estimate_cost):
+        if handler in (cmd_validate, cmd_estimate_cost, cmd_cleanup):
             return int(handler(args, stdout, stderr))
         return int(handler(args))
     except UsageError as error:

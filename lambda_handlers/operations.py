@@ -1,0 +1,101 @@
+"""Operator actions on one execution: what it created, and removing it.
+
+The plan an execution ran with is in its history (the output of "Validate request"); it
+names the job, the serving resource and the tokens, so the same cleanup the workflow
+runs can be run by hand, for example after a run that ended before cleanup finished.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_handlers.cleanup import clean_up
+from lambda_handlers.common.errors import ResourceMissing, error_code, translate_client_error
+from lambda_handlers.common.plan import EXECUTION_TAG, Plan
+
+_NOT_FOUND = {"ResourceNotFoundException", "ValidationException", "ExecutionDoesNotExist"}
+
+
+def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
+    """The plan (and the completed job, if any) from an execution's history."""
+    plan: Plan | None = None
+    job: dict[str, Any] = {}
+    try:
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        for page in pages:
+            for event in page["events"]:
+                details = event.get("taskSucceededEventDetails") or event.get(
+                    "lambdaFunctionSucceededEventDetails"
+                )
+                if not details or "output" not in details:
+                    continue
+                output = json.loads(details["output"])
+                payload = output.get("Payload", output) if isinstance(output, dict) else {}
+                if isinstance(payload, dict) and "plan" in payload and plan is None:
+                    plan = Plan.model_validate(payload["plan"])
+                if isinstance(payload, dict) and payload.get("outputModelArn"):
+                    job = payload
+    except ClientError as error:
+        raise translate_client_error(error, f"GetExecutionHistory {execution_arn}") from error
+    if plan is None:
+        raise ResourceMissing(
+            f"{execution_arn} has no plan in its history: it was rejected before creating anything"
+        )
+    return plan, job
+
+
+def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
+    """What of this execution exists now, read-only."""
+    found: dict[str, Any] = {
+        "executionArn": plan.executionArn,
+        "job": None,
+        "serving": None,
+        "customModel": None,
+    }
+    try:
+        described = bedrock.get_model_customization_job(jobIdentifier=plan.jobName)
+        if described.get("clientRequestToken") == plan.clientRequestToken:
+            found["job"] = {"arn": described["jobArn"], "status": described["status"]}
+            if described.get("outputModelArn"):
+                job = {"outputModelArn": described["outputModelArn"]}
+    except ClientError as error:
+        if error_code(error) not in _NOT_FOUND:
+            raise
+    if plan.serving.mode != "none" and plan.serving.name:
+        try:
+            if plan.serving.mode == "provisioned-throughput":
+                got = bedrock.get_provisioned_model_throughput(provisionedModelId=plan.serving.name)
+                arn, status = got["provisionedModelArn"], got["status"]
+            else:
+                got = bedrock.get_custom_model_deployment(
+                    customModelDeploymentIdentifier=plan.serving.name
+                )
+                arn, status = got["customModelDeploymentArn"], got["status"]
+            tags = bedrock.list_tags_for_resource(resourceARN=arn).get("tags", [])
+            ours = any(t["key"] == EXECUTION_TAG and t["value"] == plan.executionArn for t in tags)
+            found["serving"] = {
+                "arn": arn,
+                "mode": plan.serving.mode,
+                "status": status,
+                "ours": ours,
+            }
+        except ClientError as error:
+            if error_code(error) not in _NOT_FOUND:
+                raise
+    if job.get("outputModelArn"):
+        try:
+            model = bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])
+            found["customModel"] = {"arn": model["modelArn"], "name": model["modelName"]}
+        except ClientError as error:
+            if error_code(error) not in _NOT_FOUND:
+                raise
+    return found
+
+
+def remove(plan: Plan, found: dict[str, Any], *, delete_model: bool) -> dict[str, Any]:
+    """Stop the job, delete serving, and the custom model when asked: the workflow's cleanup."""
+    model = (found.get("customModel") or {}).get("arn") if delete_model else None
+    return clean_up(plan, delete_model_arn=model)

@@ -1,0 +1,141 @@
+"""The cleanup command: reads the plan from the execution's history, lists, removes."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from lambda_handlers.cli import main
+from lambda_handlers.common.plan import EXECUTION_TAG
+from tests.factories import (
+    DEPLOYMENT_ARN,
+    EXECUTION_ARN,
+    JOB_ARN,
+    MODEL_ARN,
+    NOW,
+    fine_tuning_request,
+    job_description,
+    plan_for,
+)
+
+
+def history(plan_payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "events": [
+            {"timestamp": NOW, "type": "ExecutionStarted", "id": 1},
+            {
+                "timestamp": NOW,
+                "type": "TaskSucceeded",
+                "id": 5,
+                "taskSucceededEventDetails": {
+                    "resourceType": "lambda",
+                    "resource": "invoke",
+                    "output": json.dumps({"Payload": {"plan": plan_payload, "dataset": {}}}),
+                },
+            },
+        ]
+    }
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+
+def setup(stub, status: str = "InProgress"):
+    plan = plan_for(fine_tuning_request(serving={"mode": "on-demand-deployment"}))
+    sfn, bedrock = stub("stepfunctions"), stub("bedrock")
+    sfn.add_response(
+        "get_execution_history",
+        history(plan.model_dump(exclude_none=True)),
+        {"executionArn": EXECUTION_ARN},
+    )
+    extra = {"outputModelArn": MODEL_ARN} if status == "Completed" else {}
+    bedrock.add_response(
+        "get_model_customization_job",
+        job_description(plan, status, **extra),
+        {"jobIdentifier": plan.jobName},
+    )
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        {
+            "customModelDeploymentArn": DEPLOYMENT_ARN,
+            "modelDeploymentName": plan.serving.name,
+            "modelArn": MODEL_ARN,
+            "createdAt": NOW,
+            "status": "Active",
+        },
+        {"customModelDeploymentIdentifier": plan.serving.name},
+    )
+    bedrock.add_response(
+        "list_tags_for_resource",
+        {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]},
+        {"resourceARN": DEPLOYMENT_ARN},
+    )
+    return plan, sfn, bedrock
+
+
+def test_dry_run_lists_and_removes_nothing(stub) -> None:
+    plan, _, bedrock = setup(stub, "Completed")
+    bedrock.add_response(
+        "get_custom_model",
+        {
+            "modelArn": MODEL_ARN,
+            "modelName": plan.customModelName,
+            "creationTime": NOW,
+            "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0:300k",
+        },
+        {"modelIdentifier": MODEL_ARN},
+    )
+    code, out, err = run("cleanup", EXECUTION_ARN, "--dry-run")
+    assert code == 0, err
+    assert f"serving: {DEPLOYMENT_ARN} (Active, ours)" in out
+    assert f"custom model: {MODEL_ARN}" in out
+    assert "dry run: nothing removed" in out
+
+
+def test_cleanup_stops_the_job_and_deletes_serving(stub) -> None:
+    plan, _, bedrock = setup(stub, "InProgress")
+    # clean_up: the job again (stop it), then serving (by name), tags, delete.
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
+    )
+    bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        {
+            "customModelDeploymentArn": DEPLOYMENT_ARN,
+            "modelDeploymentName": plan.serving.name,
+            "modelArn": MODEL_ARN,
+            "createdAt": NOW,
+            "status": "Active",
+        },
+    )
+    bedrock.add_response(
+        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+    )
+    bedrock.add_response(
+        "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+    )
+    code, out, _ = run("cleanup", EXECUTION_ARN, "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["found"]["job"] == {"arn": JOB_ARN, "status": "InProgress"}
+    assert result["removed"] == {"stoppedJob": JOB_ARN, "deleted": [DEPLOYMENT_ARN], "problems": []}
+
+
+def test_a_rejected_execution_has_nothing_to_clean(stub) -> None:
+    sfn = stub("stepfunctions")
+    sfn.add_response(
+        "get_execution_history",
+        {"events": [{"timestamp": NOW, "type": "ExecutionStarted", "id": 1}]},
+    )
+    code, _, err = run("cleanup", EXECUTION_ARN)
+    assert code == 1
+    assert "was rejected before creating anything" in err
+
+
+def test_not_an_execution_arn_is_a_usage_error() -> None:
+    code, _, err = run("cleanup", "arn:aws:s3:::bucket")
+    assert code == 2 and "not a Step Functions execution ARN" in err
