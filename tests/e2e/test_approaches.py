@@ -28,6 +28,24 @@ def rft_records(n: int) -> list[dict[str, Any]]:
     ]
 
 
+def rft_request(
+    workflow: OfflineWorkflow, records: int, rft: dict[str, Any], **overrides: Any
+) -> dict[str, Any]:
+    """An RFT request for Nova 2 Lite over ``records`` generated records (no validation data:
+    Nova 2 Lite takes none)."""
+    train = workflow.put_data("training/rft.jsonl", jsonl(rft_records(records)))
+    request = fine_tuning_request(
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
+        trainingDataConfig={"s3Uri": train},
+        hyperParameters={},
+        customizationConfig={"rftConfig": rft},
+        **overrides,
+    )
+    request.pop("validationDataConfig")
+    return request
+
+
 def test_reinforcement_fine_tuning_end_to_end(
     workflow_full: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
@@ -89,15 +107,7 @@ def test_reinforcement_fine_tuning_end_to_end(
 def test_rft_with_a_grader_the_stack_lacks_is_refused(
     workflow_full: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    train = workflow_full.put_data("training/rft.jsonl", jsonl(rft_records(120)))
-    request = fine_tuning_request(
-        customizationType="REINFORCEMENT_FINE_TUNING",
-        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
-        trainingDataConfig={"s3Uri": train},
-        hyperParameters={},
-        customizationConfig={"rftConfig": {"grader": "bleu"}},
-    )
-    request.pop("validationDataConfig")
+    request = rft_request(workflow_full, 120, {"grader": "bleu"})
     execution = workflow_full.run(request)
     assert execution.error == "RequestInvalid"
     assert (
@@ -110,15 +120,7 @@ def test_rft_with_a_grader_the_stack_lacks_is_refused(
 def test_rft_data_below_the_minimum_is_refused(
     workflow_full: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    train = workflow_full.put_data("training/rft.jsonl", jsonl(rft_records(50)))
-    request = fine_tuning_request(
-        customizationType="REINFORCEMENT_FINE_TUNING",
-        baseModelIdentifier="amazon.nova-2-lite-v1:0:256k",
-        trainingDataConfig={"s3Uri": train},
-        hyperParameters={},
-        customizationConfig={"rftConfig": {"grader": "format"}},
-    )
-    request.pop("validationDataConfig")
+    request = rft_request(workflow_full, 50, {"grader": "format"})
     execution = workflow_full.run(request)
     assert execution.error == "TrainingDataInvalid"
     assert "too-few-records" in json.loads(execution.cause)["errorMessage"]

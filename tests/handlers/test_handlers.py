@@ -62,17 +62,20 @@ def state(plan, **extra: Any) -> dict[str, Any]:
 # -- validate_request ----------------------------------------------------------------
 
 
-@mock_aws
-def test_validate_returns_the_plan_and_writes_the_data_report(lambda_context) -> None:
+def buckets_with(training: bytes, validation: bytes | None = None) -> Any:
+    """The stack's two buckets in moto, with the request's training (and validation) data."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="data-bucket")
     s3.create_bucket(Bucket="artifacts-bucket")
-    s3.put_object(
-        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(10))
-    )
-    s3.put_object(
-        Bucket="data-bucket", Key="validation/val.jsonl", Body=jsonl(conversation_records(2, 50))
-    )
+    s3.put_object(Bucket="data-bucket", Key="training/train.jsonl", Body=training)
+    if validation is not None:
+        s3.put_object(Bucket="data-bucket", Key="validation/val.jsonl", Body=validation)
+    return s3
+
+
+@mock_aws
+def test_validate_returns_the_plan_and_writes_the_data_report(lambda_context) -> None:
+    s3 = buckets_with(jsonl(conversation_records(10)), jsonl(conversation_records(2, 50)))
     result = validate_request.handler(
         {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
     )
@@ -87,13 +90,7 @@ def test_validate_returns_the_plan_and_writes_the_data_report(lambda_context) ->
 
 @mock_aws
 def test_validate_fails_on_bad_data_with_the_reports_summary(lambda_context) -> None:
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="data-bucket")
-    s3.create_bucket(Bucket="artifacts-bucket")
-    s3.put_object(
-        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(3))
-    )
-    s3.put_object(Bucket="data-bucket", Key="validation/val.jsonl", Body=b"{}\n")
+    buckets_with(jsonl(conversation_records(3)), b"{}\n")
     with pytest.raises(TrainingDataInvalid) as caught:
         validate_request.handler(
             {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
@@ -701,11 +698,8 @@ def test_the_training_cost_is_estimated_and_held_to_the_ceiling(
     ceiling: float | None,
     allowed: bool,
 ) -> None:
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="data-bucket")
-    s3.create_bucket(Bucket="artifacts-bucket")
     records = [{"prompt": "a" * 290, "completion": "b" * 10}] * 40  # 100 estimated tokens each
-    s3.put_object(Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(records))
+    buckets_with(jsonl(records))
     request = cohere_request() if ceiling is None else cohere_request(maxTrainingCostUsd=ceiling)
     event = {"request": request, "execution": {"id": EXECUTION_ARN}}
     if not allowed:
@@ -724,15 +718,7 @@ def test_the_training_cost_is_estimated_and_held_to_the_ceiling(
 
 @mock_aws
 def test_a_ceiling_without_a_price_is_not_silently_passed(lambda_context) -> None:
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="data-bucket")
-    s3.create_bucket(Bucket="artifacts-bucket")
-    s3.put_object(
-        Bucket="data-bucket", Key="training/train.jsonl", Body=jsonl(conversation_records(10))
-    )
-    s3.put_object(
-        Bucket="data-bucket", Key="validation/val.jsonl", Body=jsonl(conversation_records(2, 50))
-    )
+    buckets_with(jsonl(conversation_records(10)), jsonl(conversation_records(2, 50)))
     request = fine_tuning_request(maxTrainingCostUsd=100.0)
     with pytest.raises(TrainingCostExceeded, match="cannot be enforced without a price"):
         validate_request.handler(
