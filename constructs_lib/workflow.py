@@ -206,6 +206,16 @@ class CustomizationWorkflow(Construct):
                 timeout=Duration.minutes(15),
                 memory_size=1024,
             ),
+            "promote": make(
+                "Promote",
+                handler="promote.start_handler",
+                description="Swaps the new model onto an existing deployment or throughput",
+            ),
+            "check_promotion": make(
+                "CheckPromotion",
+                handler="promote.check_handler",
+                description="Reads whether the promoted endpoint serves the new model",
+            ),
             "schedule_expiry": make(
                 "ScheduleExpiry",
                 handler="schedule_expiry.handler",
@@ -553,6 +563,38 @@ class CustomizationWorkflow(Construct):
                 ],
                 throughput_arns + deployment_arns,
             )
+        # Promotion: update (and read) an existing endpoint the request names.
+        for name, actions in (
+            (
+                "promote",
+                [
+                    "bedrock:UpdateCustomModelDeployment",
+                    "bedrock:UpdateProvisionedModelThroughput",
+                    "bedrock:GetCustomModelDeployment",
+                    "bedrock:GetProvisionedModelThroughput",
+                ],
+            ),
+            (
+                "check_promotion",
+                ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"],
+            ),
+        ):
+            allow(fns[name], actions, throughput_arns + deployment_arns)
+            acknowledge_bedrock(fns[name], ["provisioned-model", "custom-model-deployment"])
+        fns["promote"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                    "kms:GenerateDataKey",
+                    "kms:Decrypt",
+                ],
+                resources=[storage.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}
+                },
+            )
+        )
         # A model that fails the quality gate is deleted (it costs storage every month).
         allow(fns["cleanup"], ["bedrock:DeleteCustomModel"], custom_model_arns)
         acknowledge_bedrock(fns["cleanup"], ["custom-model"])
@@ -761,11 +803,43 @@ class CustomizationWorkflow(Construct):
             "Custom against base model on the held-out test set; fails on the quality gate",
         )
         on_failure(evaluate)
-        evaluate.next(expire)
+
+        promote = invoke(
+            "Promote onto the endpoint",
+            fns["promote"],
+            None,
+            "$.promotion",
+            "Update the named deployment or throughput to the new model; the old one is recorded",
+        )
+        on_failure(promote)
+        wait_promotion = sfn.Wait(
+            self, "Wait for promotion", time=sfn.WaitTime.duration(serving_poll_interval)
+        )
+        check_promotion = invoke(
+            "Check promotion",
+            fns["check_promotion"],
+            None,
+            "$.promotion",
+            "Fails if the endpoint refused",
+        )
+        on_failure(check_promotion)
+        promote.next(wait_promotion)
+        wait_promotion.next(check_promotion)
+        check_promotion.next(
+            sfn.Choice(self, "Promoted?")
+            .when(sfn.Condition.boolean_equals("$.promotion.done", True), expire)
+            .otherwise(wait_promotion)
+        )
+        promote_or_not = (
+            sfn.Choice(self, "Promote?")
+            .when(sfn.Condition.is_present("$.plan.promoteTo"), promote)
+            .otherwise(expire)
+        )
+        evaluate.next(promote_or_not)
         evaluate_or_not = (
             sfn.Choice(self, "Evaluate?")
             .when(sfn.Condition.is_present("$.plan.evaluation"), evaluate)
-            .otherwise(expire)
+            .otherwise(promote_or_not)
         )
         serving_ready = (
             sfn.Choice(self, "Serving ready?")
@@ -778,7 +852,7 @@ class CustomizationWorkflow(Construct):
 
         serve = (
             sfn.Choice(self, "Serve the model?")
-            .when(sfn.Condition.string_equals("$.plan.serving.mode", "none"), notify_success)
+            .when(sfn.Condition.string_equals("$.plan.serving.mode", "none"), promote_or_not)
             .otherwise(start_serving)
         )
         job_done = (

@@ -228,6 +228,39 @@ def cmd_cleanup(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     return 0
 
 
+def cmd_promote(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Swap a model onto an endpoint by hand: a rollback to the recorded previous model."""
+    import os
+
+    from lambda_handlers.common.errors import WorkflowError
+    from lambda_handlers.promote import promote
+
+    kind = (
+        "customModelDeploymentArn"
+        if ":custom-model-deployment/" in args.target
+        else ("provisionedModelArn" if ":provisioned-model/" in args.target else None)
+    )
+    if kind is None:
+        raise UsageError(
+            f"--target must be a custom-model-deployment or provisioned-model ARN, got {args.target}"
+        )
+    os.environ["AWS_DEFAULT_REGION"] = args.target.split(":")[3]
+    try:
+        result = promote({kind: args.target}, args.model)
+    except WorkflowError as error:
+        stderr.write(f"error: {error}\n")
+        return 1
+    stdout.write(
+        (
+            json.dumps(result, indent=2)
+            if args.json
+            else f"{args.target}: {result['previousModelArn']} -> {args.model} (update requested)"
+        )
+        + "\n"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bedrock-customize",
@@ -272,6 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print JSON")
     k.set_defaults(handler=cmd_cleanup)
 
+    r = sub.add_parser(
+        "promote", help="swap a model onto a deployment or throughput (a rollback, by hand)"
+    )
+    r.add_argument(
+        "--target", required=True, help="custom-model-deployment or provisioned-model ARN"
+    )
+    r.add_argument("--model", required=True, help="the custom model ARN to serve there")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(handler=cmd_promote)
+
     register_data_tools(sub)
     return parser
 
@@ -287,7 +330,7 @@ def main(
         if args.command == "validate" and args.max_examples < 0:
             raise UsageError(f"--max-examples must be 0 or more, got {args.max_examples}")
         handler = args.handler
-        if handler in (cmd_validate, cmd_estimate_cost, cmd_cleanup):
+        if handler in (cmd_validate, cmd_estimate_cost, cmd_cleanup, cmd_promote):
             return int(handler(args, stdout, stderr))
         return int(handler(args))
     except UsageError as error:

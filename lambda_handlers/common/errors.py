@@ -79,6 +79,10 @@ class QualityGateFailed(WorkflowError):
     model deleted unless the request keeps it."""
 
 
+class PromotionFailed(WorkflowError):
+    """The existing endpoint did not take the new model; it keeps serving the one it had."""
+
+
 class ServingFailed(WorkflowError):
     """Provisioned throughput or the custom model deployment ended in status Failed."""
 

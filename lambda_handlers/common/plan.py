@@ -64,6 +64,7 @@ class Plan(BaseModel):
     tags: dict[str, str]
     serving: ServingPlan
     evaluation: dict[str, Any] | None = None
+    promoteTo: dict[str, str] | None = None
 
 
 def execution_digest(execution_arn: str, purpose: str = "") -> str:
@@ -149,6 +150,11 @@ def make_plan(
         tags=tags,
         serving=serving,
         evaluation=request.evaluation.model_dump(exclude_none=True) if request.evaluation else None,
+        promoteTo=(
+            request.serving.promoteTo.model_dump(exclude_none=True)
+            if request.serving.promoteTo
+            else None
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from lambda_handlers.common.errors import (
     CustomizationJobFailed,
     CustomizationJobStopped,
+    PromotionFailed,
     ServingFailed,
 )
 from lambda_handlers.common.plan import Plan, tag_list
@@ -109,4 +110,50 @@ def summarize_serving(mode: str, response: dict[str, Any]) -> dict[str, Any]:
         "ready": status == ready,
         # Both ARNs are what bedrock-runtime Converse/InvokeModel take as modelId.
         "invokeModelId": arn,
+    }
+
+
+def promotion_request(target: dict[str, str], model_arn: str) -> tuple[str, dict[str, Any]]:
+    """The operation and parameters that swap ``model_arn`` onto an existing endpoint."""
+    if target.get("customModelDeploymentArn"):
+        return "update_custom_model_deployment", {
+            "customModelDeploymentIdentifier": target["customModelDeploymentArn"],
+            "modelArn": model_arn,
+        }
+    return "update_provisioned_model_throughput", {
+        "provisionedModelId": target["provisionedModelArn"],
+        "desiredModelId": model_arn,
+    }
+
+
+def promotion_status(
+    target: dict[str, str], response: dict[str, Any], model_arn: str
+) -> dict[str, Any]:
+    """Whether the endpoint now serves ``model_arn``; raises ``PromotionFailed`` if it refused."""
+    if target.get("customModelDeploymentArn"):
+        details = response.get("updateDetails") or {}
+        if details.get("updateStatus") == "UpdateFailed" or response["status"] == "Failed":
+            raise PromotionFailed(
+                f"deployment {target['customModelDeploymentArn']} did not take {model_arn}: "
+                f"{response.get('failureMessage') or 'Bedrock gave no reason'}"
+            )
+        done = response.get("modelArn") == model_arn and details.get("updateStatus") in (
+            None,
+            "UpdateCompleted",
+        )
+        return {
+            "target": target["customModelDeploymentArn"],
+            "serving": response.get("modelArn"),
+            "done": done,
+        }
+    if response["status"] == "Failed":
+        raise PromotionFailed(
+            f"provisioned throughput {target['provisionedModelArn']} did not take {model_arn}: "
+            f"{response.get('failureMessage') or 'Bedrock gave no reason'}"
+        )
+    done = response.get("modelArn") == model_arn and response["status"] == "InService"
+    return {
+        "target": target["provisionedModelArn"],
+        "serving": response.get("modelArn"),
+        "done": done,
     }

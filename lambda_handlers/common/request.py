@@ -88,6 +88,23 @@ class CustomizationConfig(_Strict):
     rftConfig: dict[str, Any] | None = None
 
 
+class PromotionTarget(_Strict):
+    """An existing endpoint to swap the new model onto: exactly one of these ARNs."""
+
+    customModelDeploymentArn: Annotated[
+        str | None,
+        Field(
+            pattern=r"^arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]+:[0-9]{12}:custom-model-deployment/[a-z0-9]{12}$"
+        ),
+    ] = None
+    provisionedModelArn: Annotated[
+        str | None,
+        Field(
+            pattern=r"^arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]+:[0-9]{12}:provisioned-model/[a-z0-9]{12}$"
+        ),
+    ] = None
+
+
 class ServingConfig(_Strict):
     """How to serve the custom model once trained.
 
@@ -98,6 +115,9 @@ class ServingConfig(_Strict):
     on-demand deployment where the model supports it, else provisioned throughput.
     ``timeToLiveHours``: delete what serving created this many hours after it is ready
     (a one-time EventBridge Scheduler schedule), so a trial endpoint cannot bill forever.
+    ``promoteTo``: an existing deployment or throughput that gets the new model once it is
+    trained (and has passed the quality gate, when there is one); the model it served
+    before is recorded, so a rollback is one ``bedrock-customize promote`` away.
     """
 
     mode: ServingMode = "none"
@@ -106,6 +126,7 @@ class ServingConfig(_Strict):
     confirmCommitment: bool = False
     name: Annotated[str | None, Field(pattern=SERVING_NAME_PATTERN, max_length=63)] = None
     timeToLiveHours: Annotated[int | None, Field(ge=1, le=8760)] = None
+    promoteTo: PromotionTarget | None = None
 
 
 GateMetric = Literal[
@@ -499,6 +520,24 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
                 f"serving.mode: custom models of {model.name} cannot use {mode}; use "
                 f"{' or '.join(model.serving_modes)}"
             )
+        promote = serving.get("promoteTo")
+        if isinstance(promote, dict):
+            given = [
+                k for k in ("customModelDeploymentArn", "provisionedModelArn") if promote.get(k)
+            ]
+            if len(given) != 1:
+                problems.append(
+                    "serving.promoteTo: give exactly one of customModelDeploymentArn or provisionedModelArn"
+                )
+            elif (
+                given[0] == "customModelDeploymentArn"
+                and model is not None
+                and "on-demand-deployment" not in model.serving_modes
+            ):
+                problems.append(
+                    f"serving.promoteTo.customModelDeploymentArn: custom models of {model.name} cannot be "
+                    "deployed on demand; promote onto a provisioned throughput"
+                )
         if serving.get("commitmentDuration") is not None:
             if mode != "provisioned-throughput":
                 problems.append(

@@ -45,7 +45,7 @@ def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> 
     }
     assert counts == {
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 10,
+        "AWS::Lambda::Function": 12,
         "AWS::S3::Bucket": 3,
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
@@ -250,6 +250,8 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
             "cleanup.abort_handler",
             "schedule_expiry.handler",
             "evaluate_model.handler",
+            "promote.start_handler",
+            "promote.check_handler",
         )
     }
 
@@ -257,7 +259,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == 11  # one per function and the state machine's
+    assert len(groups) == 13  # one per function and the state machine's
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -346,7 +348,7 @@ def test_every_task_retries_throttling_with_backoff_and_full_jitter(
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 10
+    assert len(tasks) == 12
     for name, task in tasks.items():
         [retry] = [r for r in task["Retry"] if "BedrockThrottled" in r["ErrorEquals"]]
         assert retry == {

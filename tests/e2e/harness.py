@@ -352,6 +352,11 @@ class FakeBedrock:
     def _GetCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
         d = self._find_deployment(p["customModelDeploymentIdentifier"])
         status = self._serving_status(d)
+        if "_update" in d:  # an update reports Updating once, then completes
+            answer_update = {"modelArn": d["modelArn"], "updateStatus": d["_update"]}
+            d["_update"] = "UpdateCompleted"
+        else:
+            answer_update = None
         answer = {
             "customModelDeploymentArn": d["customModelDeploymentArn"],
             "modelDeploymentName": d["modelDeploymentName"],
@@ -361,7 +366,35 @@ class FakeBedrock:
         }
         if status == "Failed":
             answer["failureMessage"] = "Deployment failed"
+        if answer_update:
+            answer["updateDetails"] = answer_update
         return answer
+
+    def _UpdateCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
+        d = self._find_deployment(p["customModelDeploymentIdentifier"])
+        d["modelArn"] = p["modelArn"]
+        d["_update"] = "Updating"
+        return {"customModelDeploymentArn": d["customModelDeploymentArn"]}
+
+    def _UpdateProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
+        pt = self._find_throughput(p["provisionedModelId"])
+        pt["modelArn"] = p["desiredModelId"]
+        pt["_updating"] = True
+        return {}
+
+    def existing_deployment(self, model_arn: str) -> str:
+        """A deployment the user already runs (not created by the workflow, not tagged)."""
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_id12()}"
+        self.deployments[arn] = {
+            "customModelDeploymentArn": arn,
+            "modelDeploymentName": "production",
+            "modelArn": model_arn,
+            "clientRequestToken": None,
+            "tags": [],
+            "_polls": 99,
+            "_deleted": False,
+        }
+        return arn
 
     def _DeleteCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
         self._find_deployment(p["customModelDeploymentIdentifier"])["_deleted"] = True

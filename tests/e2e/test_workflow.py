@@ -65,6 +65,7 @@ def test_success_with_provisioned_throughput(
         "Check serving status",
         "Serving ready?",
         "Evaluate?",
+        "Promote?",
         "Time-to-live?",
         "Notify success",
         "Customization succeeded",
@@ -589,3 +590,71 @@ def test_evaluation_needs_serving(workflow: OfflineWorkflow, bedrock: FakeBedroc
     assert execution.error == "RequestInvalid"
     assert "evaluation: a custom model answers only once it is served" in error_message(execution)
     assert bedrock.calls == []
+
+
+# -- promotion ------------------------------------------------------------------------------------
+
+
+def test_a_passing_model_is_promoted_onto_the_existing_deployment(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    old_model = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+    production = bedrock.existing_deployment(old_model)
+    request = evaluated_request(workflow, {"metric": "exact_match", "minImprovement": 0.5})
+    request["serving"]["promoteTo"] = {"customModelDeploymentArn": production}
+    request["serving"]["timeToLiveHours"] = 2  # the evaluation endpoint goes away later
+    execution = workflow.run(request)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    states = execution.entered_states()
+    assert (
+        states.index("Evaluate the model")
+        < states.index("Promote onto the endpoint")
+        < states.index("Schedule serving expiry")
+    )
+    promotion = execution.output["promotion"]
+    new_model = execution.output["job"]["outputModelArn"]
+    assert promotion["previousModelArn"] == old_model, "recorded for a rollback"
+    assert promotion["done"] is True and promotion["serving"] == new_model
+    assert bedrock.deployments[production]["modelArn"] == new_model
+    [(_, update)] = [c for c in bedrock.calls if c[0] == "UpdateCustomModelDeployment"]
+    assert update == {"customModelDeploymentIdentifier": production, "modelArn": new_model}
+
+
+def test_a_failing_model_is_not_promoted_and_production_is_untouched(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    runtime.answer = lambda model_id, prompt: "no idea"
+    old_model = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+    production = bedrock.existing_deployment(old_model)
+    request = evaluated_request(workflow, {"metric": "exact_match", "threshold": 0.5})
+    request["serving"]["promoteTo"] = {"customModelDeploymentArn": production}
+    execution = workflow.run(request)
+
+    assert execution.error == "QualityGateFailed"
+    assert "UpdateCustomModelDeployment" not in bedrock.operations()
+    assert bedrock.deployments[production]["modelArn"] == old_model
+    assert not bedrock.deployments[production]["_deleted"], (
+        "cleanup never deletes the user's endpoint"
+    )
+
+
+def test_promotion_without_serving_goes_straight_after_training(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    production = bedrock.existing_deployment(
+        "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+    )
+    execution = workflow.run(
+        request_for(
+            workflow,
+            serving={"mode": "none", "promoteTo": {"customModelDeploymentArn": production}},
+        )
+    )
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert "Start serving" not in execution.entered_states()
+    assert bedrock.deployments[production]["modelArn"] == execution.output["job"]["outputModelArn"]

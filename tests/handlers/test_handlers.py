@@ -27,6 +27,7 @@ from lambda_handlers.common.errors import (
     CustomizationJobFailed,
     CustomizationJobStopped,
     JobNameTaken,
+    PromotionFailed,
     QuotaExceeded,
     RequestInvalid,
     ServiceRoleNotReady,
@@ -728,3 +729,104 @@ def test_a_ceiling_without_a_price_is_not_silently_passed(lambda_context) -> Non
         {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
     )
     assert unbounded["dataset"]["costEstimate"]["training_usd"] is None
+
+
+# -- promotion -------------------------------------------------------------------------------
+
+PRODUCTION_PT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/b1b2b3b4b5b6"
+OLD_MODEL = (
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+)
+
+
+def test_promotion_onto_throughput_records_the_old_model(stub, lambda_context) -> None:
+    from lambda_handlers import promote
+
+    plan = plan_for(
+        fine_tuning_request(
+            serving={"mode": "none", "promoteTo": {"provisionedModelArn": PRODUCTION_PT}}
+        )
+    )
+    bedrock = stub("bedrock")
+    bedrock.add_response(
+        "get_provisioned_model_throughput",
+        pt_description("InService", modelArn=OLD_MODEL, provisionedModelArn=PRODUCTION_PT),
+        {"provisionedModelId": PRODUCTION_PT},
+    )
+    bedrock.add_response(
+        "update_provisioned_model_throughput",
+        {},
+        {"provisionedModelId": PRODUCTION_PT, "desiredModelId": MODEL_ARN},
+    )
+    event = state(plan, job={"outputModelArn": MODEL_ARN})
+    result = promote.start_handler(event, lambda_context)
+    assert result == {
+        "target": PRODUCTION_PT,
+        "previousModelArn": OLD_MODEL,
+        "modelArn": MODEL_ARN,
+        "done": False,
+    }
+
+    bedrock.add_response(
+        "get_provisioned_model_throughput", pt_description("Updating", modelArn=OLD_MODEL)
+    )
+    assert promote.check_handler({**event, "promotion": result}, lambda_context)["done"] is False
+    bedrock.add_response(
+        "get_provisioned_model_throughput", pt_description("InService", modelArn=MODEL_ARN)
+    )
+    assert promote.check_handler({**event, "promotion": result}, lambda_context)["done"] is True
+    bedrock.add_response(
+        "get_provisioned_model_throughput",
+        pt_description("Failed", modelArn=OLD_MODEL, failureMessage="capacity"),
+    )
+    with pytest.raises(PromotionFailed, match="did not take"):
+        promote.check_handler({**event, "promotion": result}, lambda_context)
+
+
+def test_promotion_onto_a_deployment(stub, lambda_context) -> None:
+    from lambda_handlers import promote
+
+    plan = plan_for(
+        fine_tuning_request(
+            serving={"mode": "none", "promoteTo": {"customModelDeploymentArn": DEPLOYMENT_ARN}}
+        )
+    )
+    bedrock = stub("bedrock")
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        deployment_description("Active", modelArn=OLD_MODEL),
+        {"customModelDeploymentIdentifier": DEPLOYMENT_ARN},
+    )
+    bedrock.add_response(
+        "update_custom_model_deployment",
+        {"customModelDeploymentArn": DEPLOYMENT_ARN},
+        {"customModelDeploymentIdentifier": DEPLOYMENT_ARN, "modelArn": MODEL_ARN},
+    )
+    result = promote.start_handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)
+    assert result["previousModelArn"] == OLD_MODEL
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        deployment_description(
+            "Active",
+            modelArn=MODEL_ARN,
+            updateDetails={"modelArn": MODEL_ARN, "updateStatus": "UpdateFailed"},
+        ),
+    )
+    with pytest.raises(PromotionFailed):
+        promote.check_handler(
+            {**state(plan, job={"outputModelArn": MODEL_ARN}), "promotion": result}, lambda_context
+        )
+
+
+def test_promotion_onto_a_deployment_needs_a_model_that_can_be_deployed() -> None:
+    from lambda_handlers.common.errors import RequestInvalid
+    from lambda_handlers.common.request import check_request
+    from tests.factories import CONTEXT
+
+    request = fine_tuning_request(
+        baseModelIdentifier="anthropic.claude-3-haiku-20240307-v1:0:200k",
+        hyperParameters={},
+        serving={"promoteTo": {"customModelDeploymentArn": DEPLOYMENT_ARN}},
+    )
+    with pytest.raises(RequestInvalid, match="promote onto a provisioned throughput"):
+        check_request(request, CONTEXT)

@@ -139,3 +139,30 @@ def test_a_rejected_execution_has_nothing_to_clean(stub) -> None:
 def test_not_an_execution_arn_is_a_usage_error() -> None:
     code, _, err = run("cleanup", "arn:aws:s3:::bucket")
     assert code == 2 and "not a Step Functions execution ARN" in err
+
+
+def test_promote_by_hand_is_a_rollback(stub) -> None:
+    from tests.factories import DEPLOYMENT_ARN
+
+    old = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+    bedrock = stub("bedrock")
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        {
+            "customModelDeploymentArn": DEPLOYMENT_ARN,
+            "modelDeploymentName": "production",
+            "modelArn": MODEL_ARN,
+            "createdAt": NOW,
+            "status": "Active",
+        },
+        {"customModelDeploymentIdentifier": DEPLOYMENT_ARN},
+    )
+    bedrock.add_response(
+        "update_custom_model_deployment",
+        {"customModelDeploymentArn": DEPLOYMENT_ARN},
+        {"customModelDeploymentIdentifier": DEPLOYMENT_ARN, "modelArn": old},
+    )
+    code, out, err = run("promote", "--target", DEPLOYMENT_ARN, "--model", old)
+    assert code == 0, err
+    assert out.strip() == f"{DEPLOYMENT_ARN}: {MODEL_ARN} -> {old} (update requested)"
+    assert run("promote", "--target", "arn:aws:s3:::b", "--model", old)[0] == 2

@@ -1,0 +1,71 @@
+"""Promote the new model onto an existing deployment or provisioned throughput.
+
+``start_handler`` records the model the endpoint serves now (for a rollback) and asks
+Bedrock to swap in the new one; ``check_handler`` reports when the endpoint serves it.
+The endpoint is the user's: cleanup never deletes it, whatever happens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambda_handlers.common.aws import client
+from lambda_handlers.common.errors import translate_client_error
+from lambda_handlers.common.observability import logger
+from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.progress import promotion_request, promotion_status
+
+
+def describe_target(target: dict[str, str]) -> dict[str, Any]:
+    bedrock = client("bedrock")
+    try:
+        if target.get("customModelDeploymentArn"):
+            return dict(
+                bedrock.get_custom_model_deployment(
+                    customModelDeploymentIdentifier=target["customModelDeploymentArn"]
+                )
+            )
+        return dict(
+            bedrock.get_provisioned_model_throughput(
+                provisionedModelId=target["provisionedModelArn"]
+            )
+        )
+    except ClientError as error:
+        raise translate_client_error(error, "describe the promotion target") from error
+
+
+def promote(target: dict[str, str], model_arn: str) -> dict[str, Any]:
+    """Swap ``model_arn`` onto ``target``; returns the model it served before."""
+    previous = describe_target(target).get("modelArn")
+    operation, params = promotion_request(target, model_arn)
+    try:
+        getattr(client("bedrock"), operation)(**params)
+    except ClientError as error:
+        raise translate_client_error(error, operation) from error
+    return {
+        "target": next(iter(target.values())),
+        "previousModelArn": previous,
+        "modelArn": model_arn,
+        "done": False,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+def start_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    plan = Plan.model_validate(event["plan"])
+    assert plan.promoteTo is not None
+    result = promote(plan.promoteTo, event["job"]["outputModelArn"])
+    logger.info("promotion requested", extra=result)
+    return result
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    plan = Plan.model_validate(event["plan"])
+    assert plan.promoteTo is not None
+    status = promotion_status(
+        plan.promoteTo, describe_target(plan.promoteTo), event["job"]["outputModelArn"]
+    )
+    return {**event["promotion"], "done": status["done"], "serving": status["serving"]}
