@@ -11,9 +11,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
-from lambda_handlers.common.errors import translate_client_error
+from lambda_handlers.common.errors import QualityGateFailed, translate_client_error
 from lambda_handlers.common.observability import logger
 from lambda_handlers.common.progress import summarize_job
+from lambda_handlers.evaluation.gate import judge_losses
 
 
 @logger.inject_lambda_context(correlation_id_path="plan.executionArn")
@@ -24,5 +25,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ClientError as error:
         raise translate_client_error(error, "GetModelCustomizationJob") from error
     summary = summarize_job(response)
+    gate = (event.get("plan") or {}).get("trainingGate")
+    if summary["status"] == "Completed" and gate:
+        failure = judge_losses(summary, gate)
+        if failure:
+            raise QualityGateFailed(f"Training gate failed: {failure}; nothing was served")
     logger.info("job status", extra={"status": summary["status"], "stages": summary["stages"]})
     return summary

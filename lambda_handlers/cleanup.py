@@ -52,6 +52,8 @@ def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
         raise
     if job.get("clientRequestToken") != plan.clientRequestToken:
         return  # a job of that name that another execution owns
+    if job.get("outputModelArn"):
+        report["_model"] = job["outputModelArn"]
     if job["status"] == "InProgress":
         bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
         report["stoppedJob"] = job["jobArn"]
@@ -89,6 +91,8 @@ def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
 
 def _delete_model(model_arn: str, report: dict[str, Any]) -> None:
     """A model that failed the quality gate costs storage every month: delete it."""
+    if not model_arn:
+        return  # the job made no model
     try:
         client("bedrock").delete_custom_model(modelIdentifier=model_arn)
     except ClientError as error:
@@ -98,7 +102,9 @@ def _delete_model(model_arn: str, report: dict[str, Any]) -> None:
     report["deletedModel"] = model_arn
 
 
-def clean_up(plan: Plan, delete_model_arn: str | None = None) -> dict[str, Any]:
+def clean_up(
+    plan: Plan, delete_model: bool = False, delete_model_arn: str | None = None
+) -> dict[str, Any]:
     """Stop the job and delete serving resources of one execution; idempotent.
 
     Throttling and server errors raise (the caller retries the whole, idempotent
@@ -110,9 +116,13 @@ def clean_up(plan: Plan, delete_model_arn: str | None = None) -> dict[str, Any]:
         (lambda: _stop_job(plan, report), f"stop job {plan.jobName}"),
         (lambda: _delete_serving(plan, report), f"delete {plan.serving.name}"),
     ]
-    if delete_model_arn:
+    if delete_model:
+        # The model's ARN: given, or read from the job by _stop_job (it runs first).
         steps.append(
-            (lambda: _delete_model(delete_model_arn, report), f"delete model {delete_model_arn}")
+            (
+                lambda: _delete_model(delete_model_arn or report.get("_model", ""), report),
+                f"delete the custom model of {plan.jobName}",
+            )
         )
     for step, what in steps:
         try:
@@ -122,6 +132,7 @@ def clean_up(plan: Plan, delete_model_arn: str | None = None) -> dict[str, Any]:
             if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
                 raise translated from error
             report["problems"].append(str(translated))
+    report.pop("_model", None)
     return report
 
 
@@ -135,9 +146,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }  # failed before anything was planned
     plan = Plan.model_validate(event["plan"])
     gate_failed = (event.get("error") or {}).get("Error") == "QualityGateFailed"
-    keep = bool((plan.evaluation or {}).get("keepModelOnGateFailure"))
+    keep = bool(
+        (plan.evaluation or {}).get("keepModelOnGateFailure")
+        or (plan.trainingGate or {}).get("keepModelOnGateFailure")
+    )
     model_arn = (event.get("job") or {}).get("outputModelArn")
-    report = clean_up(plan, delete_model_arn=model_arn if gate_failed and not keep else None)
+    report = clean_up(plan, delete_model=gate_failed and not keep, delete_model_arn=model_arn)
     logger.info("cleanup done", extra=report)
     return report
 

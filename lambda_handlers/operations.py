@@ -97,5 +97,5 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
 
 def remove(plan: Plan, found: dict[str, Any], *, delete_model: bool) -> dict[str, Any]:
     """Stop the job, delete serving, and the custom model when asked: the workflow's cleanup."""
-    model = (found.get("customModel") or {}).get("arn") if delete_model else None
-    return clean_up(plan, delete_model_arn=model)
+    model = (found.get("customModel") or {}).get("arn")
+    return clean_up(plan, delete_model=delete_model and bool(model), delete_model_arn=model)

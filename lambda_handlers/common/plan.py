@@ -64,6 +64,7 @@ class Plan(BaseModel):
     tags: dict[str, str]
     serving: ServingPlan
     evaluation: dict[str, Any] | None = None
+    trainingGate: dict[str, Any] | None = None
     promoteTo: dict[str, str] | None = None
 
 
@@ -150,6 +151,9 @@ def make_plan(
         tags=tags,
         serving=serving,
         evaluation=request.evaluation.model_dump(exclude_none=True) if request.evaluation else None,
+        trainingGate=request.trainingGate.model_dump(exclude_none=True)
+        if request.trainingGate
+        else None,
         promoteTo=(
             request.serving.promoteTo.model_dump(exclude_none=True)
             if request.serving.promoteTo

@@ -143,6 +143,15 @@ class QualityGate(_Strict):
     minImprovement: Annotated[float | None, Field(ge=-1, le=1)] = None
 
 
+class TrainingGate(_Strict):
+    """Gate on the job's own losses, before anything is served: the final training loss and
+    every validation loss must be at most these. ``keepModelOnGateFailure`` as below."""
+
+    maxTrainingLoss: Annotated[float | None, Field(ge=0)] = None
+    maxValidationLoss: Annotated[float | None, Field(ge=0)] = None
+    keepModelOnGateFailure: bool = False
+
+
 class EvaluationConfig(_Strict):
     """Evaluate the served custom model against the base model on a held-out test set
     (prompt/completion or conversation JSONL under the data prefixes), through Converse."""
@@ -185,6 +194,7 @@ class CustomizationRequest(_Strict):
     customizationConfig: CustomizationConfig | None = None
     maxTrainingCostUsd: Annotated[float | None, Field(gt=0)] = None
     evaluation: EvaluationConfig | None = None
+    trainingGate: TrainingGate | None = None
     serving: ServingConfig = Field(default_factory=ServingConfig)
     tags: dict[
         Annotated[str, Field(min_length=1, max_length=128, pattern=TAG_PATTERN)],
@@ -548,6 +558,20 @@ def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
                     "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
                     "cancelled; set confirmCommitment to true to buy it"
                 )
+
+    training_gate = raw.get("trainingGate")
+    if isinstance(training_gate, dict):
+        if (
+            training_gate.get("maxTrainingLoss") is None
+            and training_gate.get("maxValidationLoss") is None
+        ):
+            problems.append("trainingGate: give maxTrainingLoss, maxValidationLoss, or both")
+        if training_gate.get("maxValidationLoss") is not None and not raw.get(
+            "validationDataConfig"
+        ):
+            problems.append(
+                "trainingGate.maxValidationLoss: needs validationDataConfig (no validation loss without it)"
+            )
 
     evaluation = raw.get("evaluation")
     if isinstance(evaluation, dict):

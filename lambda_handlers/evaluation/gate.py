@@ -52,3 +52,27 @@ def judge_gate(results: dict[str, Any], gate: dict[str, Any]) -> GateResult:
         else (f"Quality gate passed ({numbers})")
     )
     return GateResult(not failures, metric, base, custom, gain, threshold, min_improvement, message)
+
+
+def judge_losses(summary: dict[str, Any], gate: dict[str, Any]) -> str | None:
+    """``None`` when the job's losses meet the training gate, else why not (with the numbers).
+
+    A loss the job did not report fails a gate that asks for it: an unmeasured model is not
+    a model that passed.
+    """
+    failures = []
+    limit = gate.get("maxTrainingLoss")
+    if limit is not None:
+        loss = summary.get("trainingLoss")
+        if loss is None:
+            failures.append("the job reported no training loss")
+        elif loss > limit:
+            failures.append(f"training loss {loss:.4f} is above {limit}")
+    limit = gate.get("maxValidationLoss")
+    if limit is not None:
+        losses = [v for v in summary.get("validationLoss") or [] if v is not None]
+        if not losses:
+            failures.append("the job reported no validation loss")
+        elif max(losses) > limit:
+            failures.append(f"validation loss {max(losses):.4f} is above {limit}")
+    return "; ".join(failures) or None

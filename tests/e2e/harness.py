@@ -259,6 +259,7 @@ class FakeBedrock:
                 f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
             )
             answer["trainingMetrics"] = {"trainingLoss": 0.42}
+            answer["validationMetrics"] = [{"validationLoss": 0.51}]
         if status == "Failed":
             answer["failureMessage"] = self.job_failure_message
         return answer

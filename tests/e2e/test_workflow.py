@@ -658,3 +658,37 @@ def test_promotion_without_serving_goes_straight_after_training(
     assert execution.status == "SUCCEEDED", execution.cause
     assert "Start serving" not in execution.entered_states()
     assert bedrock.deployments[production]["modelArn"] == execution.output["job"]["outputModelArn"]
+
+
+# -- gating on the job's losses --------------------------------------------------------------------
+
+
+def test_a_training_gate_stops_a_model_before_it_is_served(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    request = request_for(
+        workflow,
+        serving={"mode": "provisioned-throughput"},
+        trainingGate={"maxTrainingLoss": 0.3, "maxValidationLoss": 0.6},
+    )
+    execution = workflow.run(request)
+
+    assert execution.error == "QualityGateFailed"
+    assert "training loss 0.4200 is above 0.3" in error_message(execution)
+    assert "validation loss" not in error_message(execution), "0.51 is within 0.6"
+    assert bedrock.throughputs == {}, "nothing was served"
+    assert len(bedrock.deleted_models) == 1
+
+
+def test_a_training_gate_that_passes_lets_the_model_be_served(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    request = request_for(
+        workflow,
+        serving={"mode": "provisioned-throughput"},
+        trainingGate={"maxTrainingLoss": 0.5, "maxValidationLoss": 0.6},
+    )
+    execution = workflow.run(request)
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["job"]["trainingLoss"] == 0.42
+    assert bedrock.live_serving()
