@@ -206,6 +206,18 @@ class CustomizationWorkflow(Construct):
                 timeout=Duration.minutes(15),
                 memory_size=1024,
             ),
+            "prepare_evaluation": make(
+                "PrepareEvaluation",
+                handler="batch_evaluation.prepare_handler",
+                description="Reads the test set; from 100 records starts a batch inference job for the base model",
+                timeout=Duration.minutes(5),
+                memory_size=1024,
+            ),
+            "check_evaluation_batch": make(
+                "CheckEvaluationBatch",
+                handler="batch_evaluation.check_handler",
+                description="Reads the batch inference job's status",
+            ),
             "promote": make(
                 "Promote",
                 handler="promote.start_handler",
@@ -444,6 +456,15 @@ class CustomizationWorkflow(Construct):
         custom_model_arns = [arn("custom-model")]
         throughput_arns = [arn("provisioned-model")]
         deployment_arns = [arn("custom-model-deployment")]
+        base_model_arns = [
+            stack.format_arn(
+                service="bedrock",
+                account="",
+                resource="foundation-model",
+                resource_name=inference_model_id(m),
+            )
+            for m in sorted(catalogue.models())
+        ]
         foundation_arns = [
             stack.format_arn(
                 service="bedrock", account="", resource="foundation-model", resource_name=model_id
@@ -563,6 +584,103 @@ class CustomizationWorkflow(Construct):
                 ],
                 throughput_arns + deployment_arns,
             )
+        # Batch evaluation: a role Bedrock assumes to run the base model on the test prompts.
+        batch_job_arns = [arn("model-invocation-job")]
+        self.batch_role = iam.Role(
+            self,
+            "BatchInferenceRole",
+            description="Assumed by Amazon Bedrock to run this stack's evaluation batch jobs",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": batch_job_arns[0]},
+                },
+            ),
+        )
+        batch_reports = storage.artifacts_bucket.arn_for_objects(f"{storage.reports_prefix}*")
+        batch_policy = iam.Policy(
+            self,
+            "BatchInferencePolicy",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject"], resources=[batch_reports]
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[storage.artifacts_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{storage.reports_prefix}*"]}},
+                ),
+                iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=base_model_arns),
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[storage.key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
+                    },
+                ),
+            ],
+        )
+        batch_policy.attach_to_role(self.batch_role)
+        acknowledge(
+            batch_policy,
+            "IAM5",
+            "Bedrock reads the evaluation prompts and writes its answers under the reports prefix, "
+            "in folders named after the job and keys it chooses.",
+            findings=[f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"],
+        )
+        prepare = fns["prepare_evaluation"]
+        prepare.add_environment("BATCH_ROLE_ARN", self.batch_role.role_arn)
+        storage.grant_read_data(prepare)
+        storage.grant_write_reports(prepare)
+        allow(
+            prepare,
+            ["bedrock:CreateModelInvocationJob", "bedrock:TagResource"],
+            batch_job_arns + base_model_arns,
+        )
+        iam.Grant.add_to_principal(
+            grantee=prepare,
+            actions=["iam:PassRole"],
+            resource_arns=[self.batch_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+        )
+        allow(fns["check_evaluation_batch"], ["bedrock:GetModelInvocationJob"], batch_job_arns)
+        acknowledge_bedrock(prepare, ["model-invocation-job"])
+        acknowledge_bedrock(fns["check_evaluation_batch"], ["model-invocation-job"])
+        acknowledge(
+            _role(prepare),
+            "IAM5",
+            "Prepare reads the test set a request names under the data prefixes and writes the batch "
+            "input under the reports prefix, in a folder named after the job.",
+            findings=[
+                f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
+            ]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"],
+        )
+        # The evaluation reads the batch answers back.
+        fns["evaluate"].add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[batch_reports])
+        )
+        fns["evaluate"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.artifacts_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{storage.reports_prefix}*"]}},
+            )
+        )
+        for name in ("cleanup", "abort_cleanup"):
+            allow(fns[name], ["bedrock:StopModelInvocationJob"], batch_job_arns)
+            # ListModelInvocationJobs is a list action: it takes no resource ARN.
+            allow(fns[name], ["bedrock:ListModelInvocationJobs"], ["*"])
+            acknowledge(
+                _role(fns[name]),
+                "IAM5",
+                "bedrock:ListModelInvocationJobs supports no resource-level permission (Resource '*' is "
+                "required); cleanup lists by the derived job name and stops only that job.",
+                findings=["Resource::*"],
+            )
+            acknowledge_bedrock(fns[name], ["model-invocation-job"])
+
         # Promotion: update (and read) an existing endpoint the request names.
         for name, actions in (
             (
@@ -602,17 +720,7 @@ class CustomizationWorkflow(Construct):
         allow(
             fns["evaluate"],
             ["bedrock:InvokeModel"],
-            throughput_arns
-            + deployment_arns
-            + [
-                stack.format_arn(
-                    service="bedrock",
-                    account="",
-                    resource="foundation-model",
-                    resource_name=inference_model_id(m),
-                )
-                for m in sorted(catalogue.models())
-            ],
+            throughput_arns + deployment_arns + base_model_arns,
         )
         acknowledge_bedrock(fns["evaluate"], ["provisioned-model", "custom-model-deployment"])
         storage.grant_read_data(fns["evaluate"])
@@ -836,9 +944,39 @@ class CustomizationWorkflow(Construct):
             .otherwise(expire)
         )
         evaluate.next(promote_or_not)
+        prepare = invoke(
+            "Prepare evaluation",
+            fns["prepare_evaluation"],
+            None,
+            "$.evaluationPrep",
+            "From 100 test records, the base model answers through a batch inference job",
+        )
+        on_failure(prepare)
+        wait_batch = sfn.Wait(
+            self, "Wait for batch evaluation", time=sfn.WaitTime.duration(job_poll_interval)
+        )
+        check_batch = invoke(
+            "Check batch evaluation",
+            fns["check_evaluation_batch"],
+            None,
+            "$.evaluationPrep",
+            "Fails if the batch job failed, expired or was stopped",
+        )
+        on_failure(check_batch)
+        wait_batch.next(check_batch)
+        check_batch.next(
+            sfn.Choice(self, "Batch done?")
+            .when(sfn.Condition.boolean_equals("$.evaluationPrep.done", True), evaluate)
+            .otherwise(wait_batch)
+        )
+        prepare.next(
+            sfn.Choice(self, "Batch inference?")
+            .when(sfn.Condition.string_equals("$.evaluationPrep.mode", "batch"), wait_batch)
+            .otherwise(evaluate)
+        )
         evaluate_or_not = (
             sfn.Choice(self, "Evaluate?")
-            .when(sfn.Condition.is_present("$.plan.evaluation"), evaluate)
+            .when(sfn.Condition.is_present("$.plan.evaluation"), prepare)
             .otherwise(promote_or_not)
         )
         serving_ready = (

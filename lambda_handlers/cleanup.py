@@ -59,6 +59,27 @@ def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
         report["stoppedJob"] = job["jobArn"]
 
 
+def _stop_batch_evaluation(plan: Plan, report: dict[str, Any]) -> None:
+    """A batch inference job of the evaluation bills per token until it ends: stop it."""
+    if not plan.evaluation:
+        return
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    name = batch_job_name(plan)
+    bedrock = client("bedrock")
+    pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=name)
+    for page in pages:
+        for job in page.get("invocationJobSummaries", []):
+            if job["jobName"] == name and job["status"] in {
+                "Submitted",
+                "InProgress",
+                "Validating",
+                "Scheduled",
+            }:
+                bedrock.stop_model_invocation_job(jobIdentifier=job["jobArn"])
+                report.setdefault("stoppedBatchJobs", []).append(job["jobArn"])
+
+
 def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
     serving = plan.serving
     if serving.mode == "none" or not serving.name:
@@ -115,6 +136,7 @@ def clean_up(
     steps: list[tuple[Any, str]] = [
         (lambda: _stop_job(plan, report), f"stop job {plan.jobName}"),
         (lambda: _delete_serving(plan, report), f"delete {plan.serving.name}"),
+        (lambda: _stop_batch_evaluation(plan, report), "stop the batch evaluation"),
     ]
     if delete_model:
         # The model's ARN: given, or read from the job by _stop_job (it runs first).

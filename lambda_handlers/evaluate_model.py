@@ -27,7 +27,12 @@ from lambda_handlers.common.errors import QualityGateFailed, translate_client_er
 from lambda_handlers.common.observability import logger
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.settings import Settings
-from lambda_handlers.evaluation.batch import BatchResult, converse_model_input, output_text
+from lambda_handlers.evaluation.batch import (
+    BatchResult,
+    converse_model_input,
+    output_text,
+    parse_batch_output,
+)
 from lambda_handlers.evaluation.gate import judge_gate
 from lambda_handlers.evaluation.report import compare_rows, comparison_results, write_csv
 from lambda_handlers.evaluation.testset import ReadStats, TestCase, read_test_cases
@@ -77,6 +82,21 @@ def answers(
         return {result.record_id: result for result in results}
 
 
+def batch_answers(output_uri: str) -> dict[str, BatchResult]:
+    """The base model's answers from a batch job's ``.jsonl.out`` files."""
+    s3 = client("s3")
+    bucket, _, prefix = output_uri[len("s3://") :].partition("/")
+    found: dict[str, BatchResult] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".jsonl.out"):
+                found.update(
+                    (r.record_id, r)
+                    for r in parse_batch_output(_lines(f"s3://{bucket}/{item['Key']}"))
+                )
+    return found
+
+
 def _put(settings: Settings, key: str, body: bytes, content_type: str) -> str:
     uri = f"s3://{settings.artifacts_bucket}/{key}"
     try:
@@ -100,7 +120,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     concurrency, max_tokens = int(config.get("concurrency", 4)), int(config.get("maxTokens", 512))
     custom = answers(event["serving"]["invokeModelId"], cases, concurrency, max_tokens)
-    base = answers(inference_model_id(plan.baseModelIdentifier), cases, concurrency, max_tokens)
+    prep = event.get("evaluationPrep") or {}
+    if prep.get("mode") == "batch":
+        base = batch_answers(prep["outputUri"])
+    else:
+        base = answers(inference_model_id(plan.baseModelIdentifier), cases, concurrency, max_tokens)
     rows = list(compare_rows(cases, base, custom))
     results = comparison_results(rows)
     gate = judge_gate(results, config["gate"]) if config.get("gate") else None

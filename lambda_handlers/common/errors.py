@@ -74,6 +74,10 @@ class CustomizationJobStopped(WorkflowError):
     """The customization job was stopped before it completed."""
 
 
+class EvaluationFailed(WorkflowError):
+    """The evaluation could not run (a batch inference job failed, expired or was stopped)."""
+
+
 class QualityGateFailed(WorkflowError):
     """The custom model did not meet the request's quality gate; serving is removed and the
     model deleted unless the request keeps it."""

@@ -162,6 +162,9 @@ class EvaluationConfig(_Strict):
     maxTokens: Annotated[int, Field(ge=1, le=8192)] = 512
     gate: QualityGate | None = None
     keepModelOnGateFailure: bool = False
+    useBatchInference: bool = (
+        False  # also on from 100 test records: the base model's answers by batch
+    )
 
 
 HyperParameterValue = Annotated[str, Field(max_length=64)] | int | float

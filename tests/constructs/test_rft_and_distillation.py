@@ -23,7 +23,7 @@ def service_role_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
     [role_id] = [
         k
         for k, r in synthesized.resources("AWS::IAM::Role").items()
-        if "bedrock.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+        if "model-customization-job" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
     ]
     out = []
     for policy in synthesized.resources("AWS::IAM::Policy").values():

@@ -45,7 +45,7 @@ def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> 
     }
     assert counts == {
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 12,
+        "AWS::Lambda::Function": 14,
         "AWS::S3::Bucket": 3,
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
@@ -191,6 +191,8 @@ def test_no_policy_grants_a_star_resource_except_where_the_api_requires_it(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # A list action: no resource-level permissions.
+        "bedrock:ListModelInvocationJobs",
     }
     offenders = []
     for statement in statements_of(synthesized):
@@ -205,6 +207,12 @@ def test_bedrock_permissions_name_resources_of_this_account(synthesized: Synthes
     for statement in statements_of(synthesized):
         actions = as_list(statement["Action"])
         if any(a.startswith("bedrock:") for a in actions):
+            if statement["Resource"] == "*":
+                # Only list actions, which take no resource ARN, may go with '*'.
+                assert [a for a in actions if a.startswith("bedrock:")] == [
+                    "bedrock:ListModelInvocationJobs"
+                ]
+                continue
             for resource in as_list(statement["Resource"]):
                 text = json.dumps(resource)
                 assert ":bedrock:" in text and (
@@ -216,13 +224,17 @@ def test_only_the_submit_function_may_pass_the_service_role_and_only_to_bedrock(
     synthesized: Synthesized,
 ) -> None:
     passing = [s for s in statements_of(synthesized) if "iam:PassRole" in as_list(s["Action"])]
-    # Two roles are passed: Bedrock's service role (by submit), the scheduler's (for expiry).
-    services = {s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passing}
-    assert len(passing) == 2 and services == {"bedrock.amazonaws.com", "scheduler.amazonaws.com"}
-    [bedrock] = [s for s in passing if "bedrock" in json.dumps(s["Condition"])]
-    assert bedrock["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
-    }
+    # Three roles are passed, each to its one service: Bedrock's customization role (by
+    # submit), the batch-evaluation role (by prepare), the scheduler's (for expiry).
+    services = sorted(s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passing)
+    assert services == ["bedrock.amazonaws.com", "bedrock.amazonaws.com", "scheduler.amazonaws.com"]
+    [service_role] = [
+        k
+        for k, r in synthesized.resources("AWS::IAM::Role").items()
+        if "model-customization-job" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    passing_service_role = [s for s in passing if service_role in json.dumps(s["Resource"])]
+    assert len(passing_service_role) == 1
 
 
 def test_functions_run_python_with_tracing_json_logs_and_the_layer(
@@ -252,6 +264,8 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
             "evaluate_model.handler",
             "promote.start_handler",
             "promote.check_handler",
+            "batch_evaluation.prepare_handler",
+            "batch_evaluation.check_handler",
         )
     }
 
@@ -259,7 +273,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == 13  # one per function and the state machine's
+    assert len(groups) == 15  # one per function and the state machine's
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -348,7 +362,7 @@ def test_every_task_retries_throttling_with_backoff_and_full_jitter(
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 12
+    assert len(tasks) == 14
     for name, task in tasks.items():
         [retry] = [r for r in task["Retry"] if "BedrockThrottled" in r["ErrorEquals"]]
         assert retry == {

@@ -164,6 +164,9 @@ class FakeBedrock:
     # side of training (reading the data, calling the RFT grader).
     on_training: Callable[[dict[str, Any]], None] | None = None
     deleted_models: list[str] = field(default_factory=list)
+    batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How the base model answers in a batch job: set by the test (prompt text -> answer).
+    batch_answer: Callable[[str], str] = field(default=lambda prompt: "I am not sure.")
     violations: list[str] = field(default_factory=list)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     throughputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -381,6 +384,91 @@ class FakeBedrock:
         pt = self._find_throughput(p["provisionedModelId"])
         pt["modelArn"] = p["desiredModelId"]
         pt["_updating"] = True
+        return {}
+
+    def _CreateModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-invocation-job/{_id12()}"
+        self.batch_jobs[arn] = {**p, "jobArn": arn, "_polls": 0, "status": "Submitted"}
+        return {"jobArn": arn}
+
+    def _GetModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        job = next((j for a, j in self.batch_jobs.items() if a.endswith(p["jobIdentifier"])), None)
+        if job is None:
+            raise BedrockClientError("ResourceNotFoundException", "no such batch job", 404)
+        job["_polls"] += 1
+        if job["status"] != "Stopped":
+            job["status"] = "InProgress" if job["_polls"] < 2 else "Completed"
+        if job["status"] == "Completed" and "_written" not in job:
+            self._write_batch_output(job)
+        return {
+            "jobArn": job["jobArn"],
+            "jobName": job["jobName"],
+            "modelId": job["modelId"],
+            "roleArn": job["roleArn"],
+            "status": job["status"],
+            "submitTime": _now(),
+            "inputDataConfig": job["inputDataConfig"],
+            "outputDataConfig": job["outputDataConfig"],
+        }
+
+    def _write_batch_output(self, job: dict[str, Any]) -> None:
+        """Bedrock's side of a batch job: read the input JSONL, write ``<name>.jsonl.out``."""
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket, _, key = job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"][5:].partition("/")
+        lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+        out = []
+        for line in lines:
+            record = json.loads(line)
+            prompt = " ".join(
+                b["text"] for m in record["modelInput"]["messages"] for b in m["content"]
+            )
+            out.append(
+                {
+                    "recordId": record["recordId"],
+                    "modelInput": record["modelInput"],
+                    "modelOutput": {
+                        "output": {
+                            "message": {
+                                "role": "assistant",
+                                "content": [{"text": self.batch_answer(prompt)}],
+                            }
+                        },
+                        "stopReason": "end_turn",
+                    },
+                }
+            )
+        obucket, _, oprefix = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"][5:].partition(
+            "/"
+        )
+        s3.put_object(
+            Bucket=obucket,
+            Key=f"{oprefix}{job['jobArn'][-12:]}/base.jsonl.out",
+            Body=b"".join(json.dumps(r).encode() + b"\n" for r in out),
+        )
+        job["_written"] = True
+
+    def _ListModelInvocationJobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "invocationJobSummaries": [
+                {
+                    "jobArn": a,
+                    "jobName": j["jobName"],
+                    "modelId": j["modelId"],
+                    "roleArn": j["roleArn"],
+                    "status": j["status"],
+                    "submitTime": _now(),
+                    "inputDataConfig": j["inputDataConfig"],
+                    "outputDataConfig": j["outputDataConfig"],
+                }
+                for a, j in self.batch_jobs.items()
+                if p.get("nameContains", "") in j["jobName"]
+            ]
+        }
+
+    def _StopModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        for arn, job in self.batch_jobs.items():
+            if arn.endswith(p["jobIdentifier"]):
+                job["status"] = "Stopped"
         return {}
 
     def existing_deployment(self, model_arn: str) -> str:

@@ -692,3 +692,60 @@ def test_a_training_gate_that_passes_lets_the_model_be_served(
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["job"]["trainingLoss"] == 0.42
     assert bedrock.live_serving()
+
+
+def test_a_large_test_set_asks_the_base_model_through_batch_inference(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    test = workflow.put_data("test/large.jsonl", jsonl(conversation_records(120, offset=900)))
+    request = request_for(
+        workflow,
+        serving={"mode": "on-demand-deployment"},
+        evaluation={
+            "testDataConfig": {"s3Uri": test},
+            "gate": {"metric": "exact_match", "minImprovement": 0.5},
+        },
+    )
+    execution = workflow.run(request)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    states = execution.entered_states()
+    assert "Check batch evaluation" in states and states.index(
+        "Check batch evaluation"
+    ) < states.index("Evaluate the model")
+    [job] = bedrock.batch_jobs.values()
+    assert job["modelId"] == "amazon.nova-lite-v1:0"
+    assert job["modelInvocationType"] == "Converse"
+    assert job["outputDataConfig"]["s3OutputDataConfig"]["s3EncryptionKeyId"].startswith(
+        "arn:aws:kms:"
+    )
+    base_calls = [p for _, p in runtime.calls if "custom-model-deployment" not in p["modelId"]]
+    assert base_calls == [], "the base model answered by batch, not record by record"
+    assert len(runtime.calls) == 120, "the custom model still answers through Converse"
+    evaluation = execution.output["evaluation"]
+    assert evaluation["records"] == 120
+    assert evaluation["metrics"]["exact_match"] == {"base": 0.0, "custom": 1.0, "gain": 1.0}
+
+
+def test_a_failure_during_batch_evaluation_stops_the_batch_job(
+    workflow: OfflineWorkflow,
+    bedrock: FakeBedrock,
+    runtime,
+) -> None:
+    bedrock.fail_next["GetModelInvocationJob"] = [
+        BedrockClientError("AccessDeniedException", "denied", 403)
+    ]
+    test = workflow.put_data("test/large.jsonl", jsonl(conversation_records(120, offset=900)))
+    execution = workflow.run(
+        request_for(
+            workflow,
+            serving={"mode": "on-demand-deployment"},
+            evaluation={"testDataConfig": {"s3Uri": test}},
+        )
+    )
+    assert execution.status == "FAILED"
+    [job] = bedrock.batch_jobs.values()
+    assert job["status"] == "Stopped", "nothing left running that costs money"
+    assert bedrock.live_serving() == []

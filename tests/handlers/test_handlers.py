@@ -830,3 +830,106 @@ def test_promotion_onto_a_deployment_needs_a_model_that_can_be_deployed() -> Non
     )
     with pytest.raises(RequestInvalid, match="promote onto a provisioned throughput"):
         check_request(request, CONTEXT)
+
+
+# -- batch evaluation ----------------------------------------------------------------------
+
+BATCH_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdefabcdef"
+
+
+def evaluated_plan(records_uri: str = "s3://data-bucket/test/t.jsonl", **evaluation: Any):
+    return plan_for(
+        fine_tuning_request(
+            serving={"mode": "on-demand-deployment"},
+            evaluation={"testDataConfig": {"s3Uri": records_uri}, **evaluation},
+        )
+    )
+
+
+@mock_aws
+def test_prepare_starts_a_batch_job_from_100_records(stub, lambda_context, monkeypatch) -> None:
+    from lambda_handlers import batch_evaluation
+
+    monkeypatch.setenv("BATCH_ROLE_ARN", "arn:aws:iam::123456789012:role/batch")
+    s3 = buckets_with(b"")
+    s3.put_object(Bucket="data-bucket", Key="test/t.jsonl", Body=jsonl(conversation_records(100)))
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    bedrock.add_response("create_model_invocation_job", {"jobArn": BATCH_ARN})
+    result = batch_evaluation.prepare_handler(state(plan), lambda_context)
+    assert result["mode"] == "batch" and result["records"] == 100 and result["jobArn"] == BATCH_ARN
+    key = f"reports/{plan.jobName}/batch/input/base.jsonl"
+    lines = s3.get_object(Bucket="artifacts-bucket", Key=key)["Body"].read().splitlines()
+    assert len(lines) == 100 and json.loads(lines[0])["recordId"] == "L0000000001"
+
+
+@mock_aws
+def test_prepare_keeps_small_sets_on_converse(stub, lambda_context) -> None:
+    from lambda_handlers import batch_evaluation
+
+    s3 = buckets_with(b"")
+    s3.put_object(Bucket="data-bucket", Key="test/t.jsonl", Body=jsonl(conversation_records(20)))
+    stub("bedrock")  # nothing may be called
+    assert batch_evaluation.prepare_handler(state(evaluated_plan()), lambda_context) == {
+        "mode": "converse",
+        "records": 20,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "done"), [("InProgress", False), ("Completed", True), ("PartiallyCompleted", True)]
+)
+def test_check_batch_follows_the_job(stub, lambda_context, status: str, done: bool) -> None:
+    from lambda_handlers import batch_evaluation
+
+    stub("bedrock").add_response(
+        "get_model_invocation_job",
+        {
+            "jobArn": BATCH_ARN,
+            "jobName": "j-eval-base",
+            "modelId": "amazon.nova-lite-v1:0",
+            "roleArn": "arn:aws:iam::123456789012:role/batch",
+            "status": status,
+            "submitTime": NOW,
+            "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://b/i.jsonl"}},
+            "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/o/"}},
+        },
+        {"jobIdentifier": BATCH_ARN},
+    )
+    event = {**state(evaluated_plan()), "evaluationPrep": {"mode": "batch", "jobArn": BATCH_ARN}}
+    assert batch_evaluation.check_handler(event, lambda_context)["done"] is done
+
+
+def test_cleanup_stops_the_evaluations_batch_job(stub, lambda_context) -> None:
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    bedrock.add_client_error("get_model_customization_job", "ResourceNotFoundException", "none")
+    bedrock.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", "none")
+    summary = {
+        "jobArn": BATCH_ARN,
+        "modelId": "amazon.nova-lite-v1:0",
+        "roleArn": "arn:aws:iam::123456789012:role/b",
+        "submitTime": NOW,
+        "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://b/i.jsonl"}},
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/o/"}},
+    }
+    bedrock.add_response(
+        "list_model_invocation_jobs",
+        {
+            "invocationJobSummaries": [
+                {**summary, "jobName": batch_job_name(plan), "status": "InProgress"},
+                {
+                    **summary,
+                    "jobArn": BATCH_ARN[:-1] + "x",
+                    "jobName": batch_job_name(plan) + "-other",
+                    "status": "InProgress",
+                },
+            ]
+        },
+        {"nameContains": batch_job_name(plan)},
+    )
+    bedrock.add_response("stop_model_invocation_job", {}, {"jobIdentifier": BATCH_ARN})
+    report = cleanup.handler(state(plan), lambda_context)
+    assert report["stoppedBatchJobs"] == [BATCH_ARN]
