@@ -235,6 +235,10 @@ class CustomizationWorkflow(Construct):
             ),
         }
         self.functions = fns
+        if not serving_poll_interval.is_unresolved():
+            fns["start_serving"].add_environment(
+                "SERVING_POLL_SECONDS", str(int(serving_poll_interval.to_seconds()))
+            )
         self._grant(fns, storage, service_role, topic, extra_data_buckets, stack)
         self._expiry(fns, stack)
 
@@ -877,8 +881,9 @@ class CustomizationWorkflow(Construct):
             "Provisioned throughput or on-demand deployment of the custom model",
         )
         on_failure(start_serving)
+        # Starts at serving_poll_interval, doubles at each check up to 10 minutes.
         wait_serving = sfn.Wait(
-            self, "Wait for serving", time=sfn.WaitTime.duration(serving_poll_interval)
+            self, "Wait for serving", time=sfn.WaitTime.seconds_path("$.serving.pollSeconds")
         )
         check_serving = invoke(
             "Check serving status",

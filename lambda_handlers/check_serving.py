@@ -11,6 +11,8 @@ from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.observability import logger
 from lambda_handlers.common.progress import summarize_serving
 
+MAX_POLL_SECONDS = 600
+
 
 @logger.inject_lambda_context(correlation_id_path="plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -24,5 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ClientError as error:
         raise translate_client_error(error, "GetServingStatus") from error
     summary = summarize_serving(mode, response)
+    # Back off: creating throughput or a deployment takes minutes, sometimes much longer.
+    summary["pollSeconds"] = min(int(event["serving"].get("pollSeconds", 60)) * 2, MAX_POLL_SECONDS)
     logger.info("serving status", extra={"status": summary["status"]})
     return summary

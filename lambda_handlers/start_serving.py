@@ -6,6 +6,7 @@ throughput. The created resource is tagged with the execution ARN.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     arn = response[_ARN_FIELD[operation]]
     logger.info("serving requested", extra={"mode": plan.serving.mode, "arn": arn})
     return {
+        "pollSeconds": int(os.environ.get("SERVING_POLL_SECONDS", "60")),
         "mode": plan.serving.mode,
         "arn": arn,
         "name": plan.serving.name,

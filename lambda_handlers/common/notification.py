@@ -42,6 +42,16 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
         "jobArn": job.get("jobArn"),
         "customModelArn": job.get("outputModelArn"),
     }
+    evaluation = state.get("evaluation") or {}
+    promotion = state.get("promotion") or {}
+    if evaluation:
+        detail["evaluation"] = {
+            k: evaluation.get(k) for k in ("records", "metrics", "gate", "reportUri")
+        }
+    if promotion:
+        detail["promotion"] = {
+            k: promotion.get(k) for k in ("target", "previousModelArn", "modelArn", "done")
+        }
     if serving:
         detail["serving"] = {
             k: serving.get(k) for k in ("mode", "arn", "name", "status", "invokeModelId")
@@ -63,6 +73,22 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
             )
         else:
             lines.append("Not served (serving mode none).")
+        gate = evaluation.get("gate") or {}
+        if gate.get("message"):
+            lines.append(gate["message"])
+        elif evaluation.get("metrics"):
+            gains = ", ".join(
+                f"{name} {m['custom']:.3f} ({m['gain']:+.3f})"
+                for name, m in evaluation["metrics"].items()
+            )
+            lines.append(
+                f"Evaluated on {evaluation.get('records')} records, custom (gain over base): {gains}"
+            )
+        if promotion.get("target"):
+            lines.append(
+                f"Promoted onto {promotion['target']}; it served {promotion.get('previousModelArn')} before "
+                "(bedrock-customize promote rolls back)"
+            )
     else:
         word = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(
             outcome, outcome.lower()

@@ -355,7 +355,12 @@ def test_polling_waits_five_minutes_for_jobs_and_one_for_serving(
         "Seconds": 300,
         "Next": "Check job status",
     }
-    assert definition["States"]["Wait for serving"]["Seconds"] == 60
+    # Serving backs off: from the first check's 60 s, doubling up to 10 minutes.
+    assert definition["States"]["Wait for serving"] == {
+        "Type": "Wait",
+        "SecondsPath": "$.serving.pollSeconds",
+        "Next": "Check serving status",
+    }
 
 
 def test_every_task_retries_throttling_with_backoff_and_full_jitter(

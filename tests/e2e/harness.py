@@ -124,7 +124,12 @@ def state_machine_definition(
     ]
     definition = json.loads(resolver.resolve(machine["Properties"]["DefinitionString"]))
     for state in definition["States"].values():
-        if wait_seconds is not None and state["Type"] == "Wait" and "Seconds" in state:
+        if (
+            wait_seconds is not None
+            and state["Type"] == "Wait"
+            and ("Seconds" in state or "SecondsPath" in state)
+        ):
+            state.pop("SecondsPath", None)
             state["Seconds"] = wait_seconds
     return definition
 

@@ -531,6 +531,9 @@ def test_gate_passes_and_the_model_is_served(
     assert bedrock.live_serving(), "served"
     report = workflow.read_artifact(evaluation["reportUri"])
     assert report["gate"]["message"].startswith("Quality gate passed")
+    message = only_notification(workflow)
+    assert message["evaluation"]["gate"]["passed"] is True
+    assert message["evaluation"]["metrics"]["exact_match"]["gain"] == 1.0
     import csv
     import io
 
@@ -617,6 +620,7 @@ def test_a_passing_model_is_promoted_onto_the_existing_deployment(
     promotion = execution.output["promotion"]
     new_model = execution.output["job"]["outputModelArn"]
     assert promotion["previousModelArn"] == old_model, "recorded for a rollback"
+    assert only_notification(workflow)["promotion"]["previousModelArn"] == old_model
     assert promotion["done"] is True and promotion["serving"] == new_model
     assert bedrock.deployments[production]["modelArn"] == new_model
     [(_, update)] = [c for c in bedrock.calls if c[0] == "UpdateCustomModelDeployment"]

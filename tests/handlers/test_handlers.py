@@ -301,6 +301,7 @@ def test_start_serving_buys_throughput_without_commitment(stub, lambda_context) 
     )
     result = start_serving.handler(state(plan, job={"outputModelArn": MODEL_ARN}), lambda_context)
     assert result == {
+        "pollSeconds": 60,
         "mode": "provisioned-throughput",
         "arn": PT_ARN,
         "name": plan.serving.name,
@@ -374,6 +375,17 @@ def deployment_description(status: str, **extra: Any) -> dict[str, Any]:
         "status": status,
         **extra,
     }
+
+
+def test_check_serving_backs_off_up_to_ten_minutes(stub, lambda_context) -> None:
+    bedrock = stub("bedrock")
+    for previous, expected in ((60, 120), (240, 480), (480, 600), (600, 600)):
+        bedrock.add_response("get_provisioned_model_throughput", pt_description("Creating"))
+        event = state(
+            plan_for(),
+            serving={"mode": "provisioned-throughput", "arn": PT_ARN, "pollSeconds": previous},
+        )
+        assert check_serving.handler(event, lambda_context)["pollSeconds"] == expected
 
 
 @pytest.mark.parametrize(("status", "ready"), [("Creating", False), ("InService", True)])
@@ -933,3 +945,35 @@ def test_cleanup_stops_the_evaluations_batch_job(stub, lambda_context) -> None:
     bedrock.add_response("stop_model_invocation_job", {}, {"jobIdentifier": BATCH_ARN})
     report = cleanup.handler(state(plan), lambda_context)
     assert report["stoppedBatchJobs"] == [BATCH_ARN]
+
+
+def test_success_text_reports_the_gain_and_the_rollback() -> None:
+    plan = plan_for()
+    success = state(
+        plan,
+        job={"outputModelArn": MODEL_ARN},
+        serving={"mode": "on-demand-deployment", "invokeModelId": DEPLOYMENT_ARN},
+        evaluation={
+            "records": 20,
+            "metrics": {"exact_match": {"base": 0.2, "custom": 0.8, "gain": 0.6}},
+            "gate": {
+                "passed": True,
+                "message": "Quality gate passed (exact_match: base 0.2000, custom 0.8000)",
+            },
+        },
+        promotion={
+            "target": PRODUCTION_PT,
+            "previousModelArn": OLD_MODEL,
+            "modelArn": MODEL_ARN,
+            "done": True,
+        },
+    )
+    _, text, detail = compose("SUCCEEDED", success)
+    assert "Quality gate passed (exact_match: base 0.2000, custom 0.8000)" in text
+    assert f"it served {OLD_MODEL} before" in text
+    assert detail["evaluation"]["metrics"]["exact_match"]["gain"] == 0.6
+    ungated = {
+        **success,
+        "evaluation": {"records": 20, "metrics": success["evaluation"]["metrics"]},
+    }
+    assert "exact_match 0.800 (+0.600)" in compose("SUCCEEDED", ungated)[1]
