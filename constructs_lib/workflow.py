@@ -195,7 +195,7 @@ class CustomizationWorkflow(Construct):
             "abort_cleanup": make(
                 "AbortCleanup",
                 handler="cleanup.abort_handler",
-                timeout=Duration.minutes(2),
+                timeout=Duration.minutes(3),  # two passes, with the straggler wait between
                 description="Cleans up after an execution was stopped or timed out",
             ),
             "evaluate": make(
@@ -210,7 +210,7 @@ class CustomizationWorkflow(Construct):
                 "PrepareEvaluation",
                 handler="batch_evaluation.prepare_handler",
                 description="Reads the test set; from 100 records starts a batch inference job for the base model",
-                timeout=Duration.minutes(5),
+                timeout=Duration.minutes(1),
                 memory_size=1024,
             ),
             "check_evaluation_batch": make(
@@ -356,6 +356,10 @@ class CustomizationWorkflow(Construct):
             "This queue is itself the dead-letter queue of the abort-cleanup rule; it needs none of its own.",
         )
         abort_fn = fns["abort_cleanup"]
+        # Wait out tasks that may still be creating something billable when the execution stops.
+        creators = ("submit", "start_serving", "prepare_evaluation", "promote")
+        longest = max(int(t.to_seconds()) for t in (fns[name].timeout for name in creators) if t)
+        abort_fn.add_environment("STRAGGLER_WAIT_SECONDS", str(longest + 5))
         abort_fn.configure_async_invoke(retry_attempts=2)
         abort_fn.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         abort_fn.add_to_role_policy(

@@ -16,6 +16,8 @@ storage; deleting it is the quality gate's decision, not cleanup's.
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -178,6 +180,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return report
 
 
+def wait(seconds: float) -> None:
+    """Sleep; a seam so tests need not wait."""
+    time.sleep(seconds)
+
+
 def _execution_input(detail: dict[str, Any]) -> Any:
     raw = detail.get("input")
     if raw is None:  # EventBridge leaves out inputs over its size limit
@@ -205,6 +212,18 @@ def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     # Throttling raises: the asynchronous invocation retries, then goes to the dead-letter queue.
     report = clean_up(plan)
+    # A task that was running when the execution stopped (submit, start serving) may still
+    # create its resource: wait out the longest such task, then clean up once more.
+    straggler_wait = int(os.environ.get("STRAGGLER_WAIT_SECONDS", "0"))
+    if straggler_wait > 0:
+        wait(straggler_wait)
+        again = clean_up(plan)
+        report = {
+            "stoppedJob": report["stoppedJob"] or again["stoppedJob"],
+            "deleted": report["deleted"]
+            + [a for a in again["deleted"] if a not in report["deleted"]],
+            "problems": again["problems"],
+        }
     state = {"plan": plan.model_dump(), "cleanup": report}
     publish(settings.topic_arn, detail["status"], state)
     logger.info("cleanup after stop or timeout", extra=report)

@@ -499,3 +499,27 @@ def test_the_layer_and_the_code_fit_lambdas_unzipped_limit(synthesized: Synthesi
     assert not list((synthesized.outdir / code_asset).glob("tests")), (
         "only the handlers are shipped"
     )
+
+
+def test_abort_cleanup_outwaits_the_tasks_that_create_billable_resources(
+    synthesized: Synthesized,
+) -> None:
+    functions = {
+        f["Properties"]["Handler"].removeprefix("lambda_handlers."): f["Properties"]
+        for f in synthesized.resources("AWS::Lambda::Function").values()
+    }
+    abort = functions["cleanup.abort_handler"]
+    wait = int(abort["Environment"]["Variables"]["STRAGGLER_WAIT_SECONDS"])
+    creators = [
+        functions[h]["Timeout"]
+        for h in (
+            "submit_job.handler",
+            "start_serving.handler",
+            "batch_evaluation.prepare_handler",
+            "promote.start_handler",
+        )
+    ]
+    assert wait > max(creators), (
+        "a task still running at the stop has finished before the second pass"
+    )
+    assert abort["Timeout"] >= wait + 60, "and the abort cleanup has time left for that pass"

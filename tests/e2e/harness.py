@@ -746,8 +746,11 @@ def patch_interpreter(workflow: OfflineWorkflow) -> Iterator[None]:
         def sleep(seconds: float) -> None:
             workflow.retry_sleeps.append(seconds)
 
+    from lambda_handlers import cleanup
+
     with (
         mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
         mock.patch.object(retrier_decl, "time", _Time),
+        mock.patch.object(cleanup, "wait", workflow.retry_sleeps.append),
     ):
         yield

@@ -977,3 +977,40 @@ def test_success_text_reports_the_gain_and_the_rollback() -> None:
         "evaluation": {"records": 20, "metrics": success["evaluation"]["metrics"]},
     }
     assert "exact_match 0.800 (+0.600)" in compose("SUCCEEDED", ungated)[1]
+
+
+def test_abort_cleanup_looks_again_for_what_a_running_task_created(
+    stub, lambda_context, monkeypatch
+) -> None:
+    """Stopped while 'Start serving' ran: the deployment appears after the first pass."""
+    from lambda_handlers import cleanup as cleanup_module
+
+    monkeypatch.setenv("STRAGGLER_WAIT_SECONDS", "35")
+    slept: list[float] = []
+    monkeypatch.setattr(cleanup_module, "wait", slept.append)
+    request = fine_tuning_request(serving={"mode": "on-demand-deployment"})
+    plan = plan_for(request)
+    bedrock, sns = stub("bedrock"), stub("sns")
+    # First pass: the job completed, no deployment yet.
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan, "Completed", outputModelArn=MODEL_ARN)
+    )
+    bedrock.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", "none")
+    # Second pass, 35 s later: the deployment the in-flight task created.
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan, "Completed", outputModelArn=MODEL_ARN)
+    )
+    bedrock.add_response("get_custom_model_deployment", deployment_description("Creating"))
+    bedrock.add_response(
+        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+    )
+    bedrock.add_response(
+        "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+    )
+    sns.add_response("publish", {"MessageId": "m-1"})
+    event = {
+        "detail": {"executionArn": EXECUTION_ARN, "status": "ABORTED", "input": json.dumps(request)}
+    }
+    report = cleanup.abort_handler(event, lambda_context)
+    assert slept == [35]
+    assert report["deleted"] == [DEPLOYMENT_ARN]
