@@ -828,10 +828,29 @@ class CustomizationWorkflow(Construct):
         rejected.next(notify_failure)
         validate.add_catch(rejected, errors=["States.ALL"], result_path="$")
 
-        submit = invoke(
+        def step(name: str, fn_name: str, result_path: str, comment: str) -> tasks.LambdaInvoke:
+            """A task on the state, whose every failure goes to cleanup."""
+            task = invoke(name, fns[fn_name], None, result_path, comment)
+            on_failure(task)
+            return task
+
+        def poll(
+            wait_name: str,
+            wait_time: sfn.WaitTime,
+            check: sfn.TaskStateBase,
+            choice_name: str,
+            done: sfn.Condition,
+            then: sfn.IChainable,
+        ) -> sfn.Wait:
+            """Wait, check, and go on to ``then`` once ``done``; else wait again."""
+            wait = sfn.Wait(self, wait_name, time=wait_time)
+            wait.next(check)
+            check.next(sfn.Choice(self, choice_name).when(done, then).otherwise(wait))
+            return wait
+
+        submit = step(
             "Submit customization job",
-            fns["submit"],
-            None,
+            "submit",
             "$.job",
             "CreateModelCustomizationJob with a token derived from the execution",
         )
@@ -849,17 +868,6 @@ class CustomizationWorkflow(Construct):
             max_attempts=36,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        on_failure(submit)
-
-        wait_job = sfn.Wait(self, "Wait for job", time=sfn.WaitTime.duration(job_poll_interval))
-        check_job = invoke(
-            "Check job status",
-            fns["check_job"],
-            None,
-            "$.job",
-            "GetModelCustomizationJob; fails on Failed or Stopped",
-        )
-        on_failure(check_job)
 
         notify_success = invoke(
             "Notify success",
@@ -877,106 +885,72 @@ class CustomizationWorkflow(Construct):
         )
         notify_success.next(succeeded)
 
-        start_serving = invoke(
-            "Start serving",
-            fns["start_serving"],
-            None,
-            "$.serving",
-            "Provisioned throughput or on-demand deployment of the custom model",
-        )
-        on_failure(start_serving)
-        # Starts at serving_poll_interval, doubles at each check up to 10 minutes.
-        wait_serving = sfn.Wait(
-            self, "Wait for serving", time=sfn.WaitTime.seconds_path("$.serving.pollSeconds")
-        )
-        check_serving = invoke(
-            "Check serving status",
-            fns["check_serving"],
-            None,
-            "$.serving",
-            "Fails when serving ends in Failed",
-        )
-        on_failure(check_serving)
-
-        schedule_expiry = invoke(
+        # Built from the end backwards: each piece names what comes after it.
+        schedule_expiry = step(
             "Schedule serving expiry",
-            fns["schedule_expiry"],
-            None,
+            "schedule_expiry",
             "$.expiry",
             "A one-time schedule deletes serving when the request's time-to-live ends",
         )
-        on_failure(schedule_expiry)
         schedule_expiry.next(notify_success)
         expire = (
             sfn.Choice(self, "Time-to-live?")
             .when(sfn.Condition.is_present("$.plan.serving.timeToLiveHours"), schedule_expiry)
             .otherwise(notify_success)
         )
-        evaluate = invoke(
-            "Evaluate the model",
-            fns["evaluate"],
-            None,
-            "$.evaluation",
-            "Custom against base model on the held-out test set; fails on the quality gate",
-        )
-        on_failure(evaluate)
 
-        promote = invoke(
+        promote = step(
             "Promote onto the endpoint",
-            fns["promote"],
-            None,
+            "promote",
             "$.promotion",
             "Update the named deployment or throughput to the new model; the old one is recorded",
         )
-        on_failure(promote)
-        wait_promotion = sfn.Wait(
-            self, "Wait for promotion", time=sfn.WaitTime.duration(serving_poll_interval)
-        )
-        check_promotion = invoke(
-            "Check promotion",
-            fns["check_promotion"],
-            None,
-            "$.promotion",
-            "Fails if the endpoint refused",
-        )
-        on_failure(check_promotion)
-        promote.next(wait_promotion)
-        wait_promotion.next(check_promotion)
-        check_promotion.next(
-            sfn.Choice(self, "Promoted?")
-            .when(sfn.Condition.boolean_equals("$.promotion.done", True), expire)
-            .otherwise(wait_promotion)
+        promote.next(
+            poll(
+                "Wait for promotion",
+                sfn.WaitTime.duration(serving_poll_interval),
+                step(
+                    "Check promotion",
+                    "check_promotion",
+                    "$.promotion",
+                    "Fails if the endpoint refused",
+                ),
+                "Promoted?",
+                sfn.Condition.boolean_equals("$.promotion.done", True),
+                expire,
+            )
         )
         promote_or_not = (
             sfn.Choice(self, "Promote?")
             .when(sfn.Condition.is_present("$.plan.promoteTo"), promote)
             .otherwise(expire)
         )
+
+        evaluate = step(
+            "Evaluate the model",
+            "evaluate",
+            "$.evaluation",
+            "Custom against base model on the held-out test set; fails on the quality gate",
+        )
         evaluate.next(promote_or_not)
-        prepare = invoke(
+        prepare = step(
             "Prepare evaluation",
-            fns["prepare_evaluation"],
-            None,
+            "prepare_evaluation",
             "$.evaluationPrep",
             "From 100 test records, the base model answers through a batch inference job",
         )
-        on_failure(prepare)
-        wait_batch = sfn.Wait(
-            self, "Wait for batch evaluation", time=sfn.WaitTime.duration(job_poll_interval)
-        )
-        check_batch = invoke(
-            "Check batch evaluation",
-            fns["check_evaluation_batch"],
-            None,
-            "$.evaluationPrep",
-            "Fails if the batch job failed, expired or was stopped",
-        )
-        on_failure(check_batch)
-        wait_batch.next(check_batch)
-        check_batch.next(
-            sfn.Choice(self, "Batch done?")
-            .when(sfn.Condition.boolean_equals("$.evaluationPrep.done", True), evaluate)
-            .otherwise(wait_batch)
+        wait_batch = poll(
+            "Wait for batch evaluation",
+            sfn.WaitTime.duration(job_poll_interval),
+            step(
+                "Check batch evaluation",
+                "check_evaluation_batch",
+                "$.evaluationPrep",
+                "Fails if the batch job failed, expired or was stopped",
+            ),
+            "Batch done?",
+            sfn.Condition.boolean_equals("$.evaluationPrep.done", True),
+            evaluate,
         )
         prepare.next(
             sfn.Choice(self, "Batch inference?")
@@ -988,27 +962,47 @@ class CustomizationWorkflow(Construct):
             .when(sfn.Condition.is_present("$.plan.evaluation"), prepare)
             .otherwise(promote_or_not)
         )
-        serving_ready = (
-            sfn.Choice(self, "Serving ready?")
-            .when(sfn.Condition.boolean_equals("$.serving.ready", True), evaluate_or_not)
-            .otherwise(wait_serving)
-        )
-        start_serving.next(wait_serving)
-        wait_serving.next(check_serving)
-        check_serving.next(serving_ready)
 
+        start_serving = step(
+            "Start serving",
+            "start_serving",
+            "$.serving",
+            "Provisioned throughput or on-demand deployment of the custom model",
+        )
+        start_serving.next(
+            poll(
+                # Starts at serving_poll_interval, doubles at each check up to 10 minutes.
+                "Wait for serving",
+                sfn.WaitTime.seconds_path("$.serving.pollSeconds"),
+                step(
+                    "Check serving status",
+                    "check_serving",
+                    "$.serving",
+                    "Fails when serving ends in Failed",
+                ),
+                "Serving ready?",
+                sfn.Condition.boolean_equals("$.serving.ready", True),
+                evaluate_or_not,
+            )
+        )
         serve = (
             sfn.Choice(self, "Serve the model?")
             .when(sfn.Condition.string_equals("$.plan.serving.mode", "none"), promote_or_not)
             .otherwise(start_serving)
         )
-        job_done = (
-            sfn.Choice(self, "Job completed?")
-            .when(sfn.Condition.string_equals("$.job.status", "Completed"), serve)
-            .otherwise(wait_job)
+        wait_job = poll(
+            "Wait for job",
+            sfn.WaitTime.duration(job_poll_interval),
+            step(
+                "Check job status",
+                "check_job",
+                "$.job",
+                "GetModelCustomizationJob; fails on Failed or Stopped",
+            ),
+            "Job completed?",
+            sfn.Condition.string_equals("$.job.status", "Completed"),
+            serve,
         )
-        wait_job.next(check_job)
-        check_job.next(job_done)
         return validate.next(submit).next(wait_job)
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
