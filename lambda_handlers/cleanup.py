@@ -44,20 +44,53 @@ def _is_ours(arn: str, execution_arn: str) -> bool:
     return any(t["key"] == EXECUTION_TAG and t["value"] == execution_arn for t in tags)
 
 
-def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
-    bedrock = client("bedrock")
+def find_job(plan: Plan) -> dict[str, Any] | None:
+    """The plan's customization job, if it exists and this execution started it."""
     try:
-        job = bedrock.get_model_customization_job(jobIdentifier=plan.jobName)
+        job = client("bedrock").get_model_customization_job(jobIdentifier=plan.jobName)
     except ClientError as error:
         if error_code(error) in _NOT_FOUND:
-            return  # never submitted
+            return None  # never submitted
         raise
     if job.get("clientRequestToken") != plan.clientRequestToken:
-        return  # a job of that name that another execution owns
+        return None  # a job of that name that another execution owns
+    return dict(job)
+
+
+def find_serving(plan: Plan) -> dict[str, Any] | None:
+    """The plan's throughput or deployment, found by its derived name: ``arn``, ``mode``,
+    ``status`` and whether it carries this execution's tag (``ours``)."""
+    serving = plan.serving
+    if serving.mode == "none" or not serving.name:
+        return None
+    bedrock = client("bedrock")
+    try:
+        if serving.mode == "provisioned-throughput":
+            got = bedrock.get_provisioned_model_throughput(provisionedModelId=serving.name)
+            arn = got["provisionedModelArn"]
+        else:
+            got = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.name)
+            arn = got["customModelDeploymentArn"]
+    except ClientError as error:
+        if error_code(error) in _NOT_FOUND:
+            return None  # never created
+        raise
+    return {
+        "arn": arn,
+        "mode": serving.mode,
+        "status": got["status"],
+        "ours": _is_ours(arn, plan.executionArn),
+    }
+
+
+def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
+    job = find_job(plan)
+    if job is None:
+        return
     if job.get("outputModelArn"):
         report["_model"] = job["outputModelArn"]
     if job["status"] == "InProgress":
-        bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
+        client("bedrock").stop_model_customization_job(jobIdentifier=job["jobArn"])
         report["stoppedJob"] = job["jobArn"]
 
 
@@ -83,33 +116,20 @@ def _stop_batch_evaluation(plan: Plan, report: dict[str, Any]) -> None:
 
 
 def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
-    serving = plan.serving
-    if serving.mode == "none" or not serving.name:
+    found = find_serving(plan)
+    if found is None:
         return
-    bedrock = client("bedrock")
-    try:
-        if serving.mode == "provisioned-throughput":
-            arn = bedrock.get_provisioned_model_throughput(provisionedModelId=serving.name)[
-                "provisionedModelArn"
-            ]
-        else:
-            arn = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.name)[
-                "customModelDeploymentArn"
-            ]
-    except ClientError as error:
-        if error_code(error) in _NOT_FOUND:
-            return  # never created
-        raise
-    if not _is_ours(arn, plan.executionArn):
+    if not found["ours"]:
         report["problems"].append(
-            f"{serving.name} exists but is not tagged with this execution; left alone"
+            f"{plan.serving.name} exists but is not tagged with this execution; left alone"
         )
         return
-    if serving.mode == "provisioned-throughput":
-        bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+    bedrock = client("bedrock")
+    if found["mode"] == "provisioned-throughput":
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=found["arn"])
     else:
-        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
-    report["deleted"].append(arn)
+        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=found["arn"])
+    report["deleted"].append(found["arn"])
 
 
 def _delete_model(model_arn: str, report: dict[str, Any]) -> None:

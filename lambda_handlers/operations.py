@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.cleanup import clean_up
+from lambda_handlers.cleanup import clean_up, find_job, find_serving
 from lambda_handlers.common.errors import ResourceMissing, error_code, translate_client_error
-from lambda_handlers.common.plan import EXECUTION_TAG, Plan
+from lambda_handlers.common.plan import Plan
 
 _NOT_FOUND = {"ResourceNotFoundException", "ValidationException", "ExecutionDoesNotExist"}
 
@@ -48,43 +48,19 @@ def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
 
 
 def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
-    """What of this execution exists now, read-only."""
+    """What of this execution exists now, read-only (found as cleanup finds it)."""
     found: dict[str, Any] = {
         "executionArn": plan.executionArn,
         "job": None,
         "serving": None,
         "customModel": None,
     }
-    try:
-        described = bedrock.get_model_customization_job(jobIdentifier=plan.jobName)
-        if described.get("clientRequestToken") == plan.clientRequestToken:
-            found["job"] = {"arn": described["jobArn"], "status": described["status"]}
-            if described.get("outputModelArn"):
-                job = {"outputModelArn": described["outputModelArn"]}
-    except ClientError as error:
-        if error_code(error) not in _NOT_FOUND:
-            raise
-    if plan.serving.mode != "none" and plan.serving.name:
-        try:
-            if plan.serving.mode == "provisioned-throughput":
-                got = bedrock.get_provisioned_model_throughput(provisionedModelId=plan.serving.name)
-                arn, status = got["provisionedModelArn"], got["status"]
-            else:
-                got = bedrock.get_custom_model_deployment(
-                    customModelDeploymentIdentifier=plan.serving.name
-                )
-                arn, status = got["customModelDeploymentArn"], got["status"]
-            tags = bedrock.list_tags_for_resource(resourceARN=arn).get("tags", [])
-            ours = any(t["key"] == EXECUTION_TAG and t["value"] == plan.executionArn for t in tags)
-            found["serving"] = {
-                "arn": arn,
-                "mode": plan.serving.mode,
-                "status": status,
-                "ours": ours,
-            }
-        except ClientError as error:
-            if error_code(error) not in _NOT_FOUND:
-                raise
+    described = find_job(plan)
+    if described is not None:
+        found["job"] = {"arn": described["jobArn"], "status": described["status"]}
+        if described.get("outputModelArn"):
+            job = {"outputModelArn": described["outputModelArn"]}
+    found["serving"] = find_serving(plan)
     if job.get("outputModelArn"):
         try:
             model = bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])
