@@ -13,6 +13,17 @@ from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.storage import CustomizationStorage
 
 
+def bedrock_principal(stack: Stack, source_arn_pattern: str) -> iam.ServicePrincipal:
+    """Bedrock, only on behalf of this account and only for the jobs matching the pattern."""
+    return iam.ServicePrincipal(
+        "bedrock.amazonaws.com",
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": source_arn_pattern},
+        },
+    )
+
+
 def _bucket_ref(bucket: s3.IBucket) -> str:
     """cdk-nag's rendering of a bucket ARN: a GetAtt for a bucket of this stack, else the ARN."""
     if bucket.node.default_child is not None:
@@ -51,13 +62,7 @@ class BedrockServiceRole(Construct):
             self,
             "Role",
             description="Assumed by Amazon Bedrock to run this stack's model customization jobs",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": self.job_arn_pattern},
-                },
-            ),
+            assumed_by=bedrock_principal(stack, self.job_arn_pattern),
         )
         data = storage.data_bucket
         artifacts = storage.artifacts_bucket

@@ -29,7 +29,7 @@ from constructs import Construct
 from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.nag import account_arn, acknowledge, attr_ref
-from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.service_role import BedrockServiceRole, bedrock_principal
 from constructs_lib.storage import CustomizationStorage
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.catalogue import inference_model_id
@@ -598,13 +598,7 @@ class CustomizationWorkflow(Construct):
             self,
             "BatchInferenceRole",
             description="Assumed by Amazon Bedrock to run this stack's evaluation batch jobs",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": batch_job_arns[0]},
-                },
-            ),
+            assumed_by=bedrock_principal(stack, batch_job_arns[0]),
         )
         batch_reports = storage.artifacts_bucket.arn_for_objects(f"{storage.reports_prefix}*")
         batch_policy = iam.Policy(
