@@ -275,12 +275,7 @@ def parse_batch_output(
     in ``stats`` (reasons ``not-json``, ``not-object``, ``unknown-format``) and skipped.
     """
     stats = stats if stats is not None else ReadStats()
-    for number, raw in enumerate(lines, start=1):
-        stats.lines += 1
-        line = bytes(raw)
-        if not line.strip():
-            stats.blank += 1
-            continue
+    for number, line in stats.nonblank(lines):
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError):

@@ -113,6 +113,16 @@ class ReadStats:
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
+    def nonblank(self, lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+        """``(line number from 1, line)`` of each non-blank line, counting all of them."""
+        for number, raw in enumerate(lines, start=1):
+            self.lines += 1
+            line = bytes(raw)
+            if not line.strip():
+                self.blank += 1
+                continue
+            yield number, line
+
     def skip(self, line: int, reason: str) -> None:
         self.skipped[reason] += 1
         if len(self.examples) < MAX_EXAMPLES:
@@ -134,12 +144,7 @@ def read_test_cases(lines: Iterable[bytes], stats: ReadStats | None = None) -> I
     from 1, blank lines included. Pass a ``ReadStats`` to learn what was skipped and why.
     """
     stats = stats if stats is not None else ReadStats()
-    for number, raw in enumerate(lines, start=1):
-        stats.lines += 1
-        line = bytes(raw)
-        if not line.strip():
-            stats.blank += 1
-            continue
+    for number, line in stats.nonblank(lines):
         try:
             case = parse_test_case(line, number)
         except UnusableRecord as unusable:
