@@ -2,8 +2,8 @@
 
 The pydantic models below are the one source of its shape; ``schemas/`` holds the JSON
 Schema generated from them. ``check_request`` adds the checks a schema cannot express
-(the model catalogue, hyperparameter ranges, where data may live) and reports every
-problem at once, each naming its field.
+(the model catalogue, hyperparameter ranges, where data may live: ``request_checks.py``)
+and reports every problem at once, each naming its field.
 
 Version 1 of the document mirrors the field names of ``CreateModelCustomizationJob``
 where they exist, so a user who knows the API knows the request.
@@ -11,17 +11,12 @@ where they exist, so a user who knows the API knows the request.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lambda_handlers.common import catalogue
 from lambda_handlers.common.errors import RequestInvalid
-from lambda_handlers.common.service_model import shape, shape_problems
-from lambda_handlers.validation.distillation import check_teacher_student
 
 REQUEST_VERSION: Literal["1"] = "1"
 
@@ -278,93 +273,6 @@ def _structural_problems(error: ValidationError) -> list[str]:
     return [f"{where}: {message}" for where, messages in by_field.items() for message in messages]
 
 
-def _check_uri(
-    where: str, uri: Any, ctx: RequestContext, problems: list[str], *, output: bool = False
-) -> None:
-    if not isinstance(uri, str) or not re.match(S3_URI_PATTERN, uri):
-        return  # the structural check already reported it
-    bucket, key = split_s3_uri(uri)
-    if output:
-        if bucket != ctx.output_bucket or not key.startswith(ctx.output_prefix):
-            problems.append(
-                f"{where}: {uri} is outside the output location; use a URI under "
-                f"s3://{ctx.output_bucket}/{ctx.output_prefix} (Bedrock may write only there)"
-            )
-        return
-    if bucket in ctx.extra_data_buckets:
-        if not key:
-            problems.append(f"{where}: {uri} names a bucket, not a JSONL object")
-        return
-    if bucket != ctx.data_bucket:
-        allowed = ", ".join([ctx.data_bucket, *ctx.extra_data_buckets])
-        problems.append(
-            f"{where}: bucket {bucket!r} is not one this stack may read; allowed: {allowed} "
-            "(grant another bucket with the construct's extra_data_buckets)"
-        )
-        return
-    if not any(key.startswith(p) for p in ctx.data_prefixes):
-        prefixes = ", ".join(f"s3://{bucket}/{p}" for p in ctx.data_prefixes)
-        problems.append(
-            f"{where}: {uri} is outside the data prefixes; put it under one of {prefixes}"
-        )
-    elif key.endswith("/"):
-        problems.append(f"{where}: {uri} is a prefix; name the JSONL object")
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _check_hyperparameters(
-    raw: dict[str, Any], model: catalogue.BaseModel | None, problems: list[str]
-) -> None:
-    params = raw.get("hyperParameters")
-    if not isinstance(params, dict):
-        return
-    if model is None:
-        known = catalogue.all_hyperparameter_names()
-        for name in params:
-            if name not in known:
-                problems.append(
-                    f"hyperParameters.{name}: not a hyperparameter of any supported model "
-                    f"(known: {', '.join(sorted(known))})"
-                )
-        return
-    rules = model.hyperparameters
-    if rules is None:
-        return  # not published for this model: passed through, said in the catalogue
-    for name, value in params.items():
-        rule = rules.get(name)
-        if rule is None:
-            allowed = "; ".join(r.describe() for r in rules.values())
-            problems.append(f"hyperParameters.{name}: unknown for {model.name}; allowed: {allowed}")
-            continue
-        number = _number(value)
-        if number is None or not math.isfinite(number):
-            problems.append(
-                f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}"
-            )
-            continue
-        if rule.kind == "int" and not number.is_integer():
-            problems.append(
-                f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}"
-            )
-            continue
-        if not rule.minimum <= number <= rule.maximum:
-            problems.append(
-                f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}"
-            )
-
-
 def resolve_grader(rft: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     """The API's ``RFTConfig``: a ``grader`` name replaced by its ``graderConfig``."""
     api = {k: v for k, v in rft.items() if k != "grader"}
@@ -374,245 +282,12 @@ def resolve_grader(rft: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     return api
 
 
-def _rft_problems(rft: dict[str, Any], ctx: RequestContext) -> list[str]:
-    path = "customizationConfig.rftConfig"
-    problems: list[str] = []
-    name = rft.get("grader")
-    has_config = rft.get("graderConfig") is not None
-    available = ", ".join(sorted(ctx.graders)) or "none: deploy the stack with a grader"
-    if (name is None) == (not has_config):
-        problems.append(f"{path}: give exactly one of grader (a name) or graderConfig")
-    if name is not None and name not in ctx.graders:
-        problems.append(
-            f"{path}.grader: {name!r} is not a grader of this stack (graders: {available})"
-        )
-    if has_config:
-        arn = (
-            (rft["graderConfig"].get("lambdaGrader") or {}).get("lambdaArn")
-            if isinstance(rft["graderConfig"], dict)
-            else None
-        )
-        if isinstance(arn, str) and arn not in ctx.graders.values():
-            problems.append(
-                f"{path}.graderConfig.lambdaGrader.lambdaArn: {arn} is not a grader Bedrock may invoke "
-                f"in this stack (graders: {available})"
-            )
-    api = resolve_grader(rft, ctx)
-    if name is not None and "graderConfig" not in api:
-        api["graderConfig"] = {
-            "lambdaGrader": {"lambdaArn": "arn:aws:lambda:us-east-1:000000000000:function:x"}
-        }
-    problems.extend(shape_problems(shape("RFTConfig"), api, path))
-    return problems
-
-
-def _distillation_problems(config: dict[str, Any], student: Any) -> list[str]:
-    path = "customizationConfig.distillationConfig"
-    problems = shape_problems(shape("DistillationConfig"), config, path)
-    teacher = (
-        (config.get("teacherModelConfig") or {}).get("teacherModelIdentifier")
-        if isinstance(config.get("teacherModelConfig"), dict)
-        else None
-    )
-    if isinstance(teacher, str) and isinstance(student, str) and not problems:
-        problems.extend(check_teacher_student(teacher, student))
-    return problems
-
-
-def _invocation_logs_problems(config: dict[str, Any], ctx: RequestContext) -> list[str]:
-    path = "trainingDataConfig.invocationLogsConfig"
-    problems = shape_problems(shape("InvocationLogsConfig"), config, path)
-    source = config.get("invocationLogSource")
-    uri = source.get("s3Uri") if isinstance(source, dict) else None
-    if isinstance(uri, str) and not any(uri.startswith(p) for p in ctx.invocation_logs_uris):
-        allowed = (
-            ", ".join(ctx.invocation_logs_uris)
-            or "none: deploy the stack with invocation logs enabled"
-        )
-        problems.append(
-            f"{path}.invocationLogSource.s3Uri: {uri} is not a log location this stack may read "
-            f"(allowed: {allowed})"
-        )
-    return problems
-
-
-def _semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
-    problems: list[str] = []
-    ctype = raw.get("customizationType")
-    model_id = raw.get("baseModelIdentifier")
-    model = catalogue.find_model(model_id) if isinstance(model_id, str) else None
-
-    if isinstance(model_id, str) and model is None:
-        known = ", ".join(sorted(catalogue.models()))
-        problems.append(
-            f"baseModelIdentifier: {model_id!r} is not a customizable base model; known: {known}"
-        )
-    if (
-        isinstance(ctype, str)
-        and ctype not in ctx.enabled_types
-        and ctype in get_args(CustomizationType)
-    ):
-        problems.append(
-            f"customizationType: {ctype} is not enabled in this stack (enabled: {', '.join(ctx.enabled_types)})"
-        )
-    if model is not None and isinstance(ctype, str) and ctype not in model.customization_types:
-        problems.append(
-            f"customizationType: {model.name} does not support {ctype}; it supports "
-            f"{', '.join(model.customization_types)}"
-        )
-    if ctype == "REINFORCEMENT_FINE_TUNING" and raw.get("hyperParameters"):
-        names = (
-            ", ".join(sorted(raw["hyperParameters"]))
-            if isinstance(raw["hyperParameters"], dict)
-            else ""
-        )
-        problems.append(
-            f"hyperParameters: reinforcement fine-tuning takes typed hyperparameters in "
-            f"customizationConfig.rftConfig.hyperParameters, not here (got {names}); there is no "
-            "rlAlgorithm or beta: the reward comes from the grader Lambda"
-        )
-    else:
-        _check_hyperparameters(raw, model, problems)
-
-    training = raw.get("trainingDataConfig")
-    if isinstance(training, dict):
-        has_uri = training.get("s3Uri") is not None
-        has_logs = training.get("invocationLogsConfig") is not None
-        if has_uri == has_logs:
-            problems.append("trainingDataConfig: give exactly one of s3Uri or invocationLogsConfig")
-        if has_logs and ctype != "DISTILLATION":
-            problems.append(
-                "trainingDataConfig.invocationLogsConfig: only distillation reads invocation logs"
-            )
-        _check_uri("trainingDataConfig.s3Uri", training.get("s3Uri"), ctx, problems)
-    validation = raw.get("validationDataConfig")
-    if isinstance(validation, dict) and isinstance(validation.get("validators"), list):
-        for i, item in enumerate(validation["validators"]):
-            if isinstance(item, dict):
-                _check_uri(
-                    f"validationDataConfig.validators[{i}].s3Uri", item.get("s3Uri"), ctx, problems
-                )
-    output = raw.get("outputDataConfig")
-    if isinstance(output, dict):
-        _check_uri("outputDataConfig.s3Uri", output.get("s3Uri"), ctx, problems, output=True)
-
-    config = raw.get("customizationConfig")
-    if isinstance(config, dict):
-        members = [k for k in ("distillationConfig", "rftConfig") if config.get(k) is not None]
-        if len(members) != 1:
-            problems.append(
-                "customizationConfig: give exactly one of distillationConfig or rftConfig"
-            )
-        expected = {
-            "DISTILLATION": "distillationConfig",
-            "REINFORCEMENT_FINE_TUNING": "rftConfig",
-        }.get(str(ctype))
-        if members and expected not in members:
-            problems.append(
-                f"customizationConfig: {members[0]} does not go with customizationType {ctype}"
-            )
-        if isinstance(config.get("distillationConfig"), dict):
-            problems.extend(_distillation_problems(config["distillationConfig"], model_id))
-        if isinstance(config.get("rftConfig"), dict):
-            problems.extend(_rft_problems(config["rftConfig"], ctx))
-    elif ctype in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
-        problems.append(f"customizationConfig: required for {ctype}")
-    if isinstance(training, dict) and isinstance(training.get("invocationLogsConfig"), dict):
-        problems.extend(_invocation_logs_problems(training["invocationLogsConfig"], ctx))
-
-    serving = raw.get("serving")
-    if isinstance(serving, dict):
-        mode = serving.get("mode", "none")
-        if (
-            model is not None
-            and mode not in ("none", "auto")
-            and mode in get_args(ServingMode)
-            and mode not in model.serving_modes
-        ):
-            problems.append(
-                f"serving.mode: custom models of {model.name} cannot use {mode}; use "
-                f"{' or '.join(model.serving_modes)}"
-            )
-        promote = serving.get("promoteTo")
-        if isinstance(promote, dict):
-            given = [
-                k for k in ("customModelDeploymentArn", "provisionedModelArn") if promote.get(k)
-            ]
-            if len(given) != 1:
-                problems.append(
-                    "serving.promoteTo: give exactly one of customModelDeploymentArn or provisionedModelArn"
-                )
-            elif (
-                given[0] == "customModelDeploymentArn"
-                and model is not None
-                and "on-demand-deployment" not in model.serving_modes
-            ):
-                problems.append(
-                    f"serving.promoteTo.customModelDeploymentArn: custom models of {model.name} cannot be "
-                    "deployed on demand; promote onto a provisioned throughput"
-                )
-        if serving.get("commitmentDuration") is not None:
-            if mode != "provisioned-throughput":
-                problems.append(
-                    "serving.commitmentDuration: applies to provisioned-throughput only"
-                )
-            elif serving.get("confirmCommitment") is not True:
-                problems.append(
-                    "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
-                    "cancelled; set confirmCommitment to true to buy it"
-                )
-
-    training_gate = raw.get("trainingGate")
-    if isinstance(training_gate, dict):
-        if (
-            training_gate.get("maxTrainingLoss") is None
-            and training_gate.get("maxValidationLoss") is None
-        ):
-            problems.append("trainingGate: give maxTrainingLoss, maxValidationLoss, or both")
-        if training_gate.get("maxValidationLoss") is not None and not raw.get(
-            "validationDataConfig"
-        ):
-            problems.append(
-                "trainingGate.maxValidationLoss: needs validationDataConfig (no validation loss without it)"
-            )
-
-    evaluation = raw.get("evaluation")
-    if isinstance(evaluation, dict):
-        test = evaluation.get("testDataConfig")
-        if isinstance(test, dict):
-            _check_uri("evaluation.testDataConfig.s3Uri", test.get("s3Uri"), ctx, problems)
-        mode = serving.get("mode", "none") if isinstance(serving, dict) else "none"
-        if mode == "none":
-            problems.append(
-                "evaluation: a custom model answers only once it is served; set serving.mode "
-                "(auto, on-demand-deployment or provisioned-throughput)"
-            )
-        gate = evaluation.get("gate")
-        if (
-            isinstance(gate, dict)
-            and gate.get("threshold") is None
-            and gate.get("minImprovement") is None
-        ):
-            problems.append("evaluation.gate: give a threshold, a minImprovement, or both")
-
-    tags = raw.get("tags")
-    if isinstance(tags, dict):
-        if len(tags) > MAX_USER_TAGS:
-            problems.append(
-                f"tags: {len(tags)} tags; at most {MAX_USER_TAGS} (the workflow adds its own)"
-            )
-        for key in tags:
-            if isinstance(key, str) and (
-                key.startswith(RESERVED_TAG_PREFIX) or key.lower().startswith("aws:")
-            ):
-                problems.append(
-                    f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved"
-                )
-    return problems
-
-
 def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
     """Parse and check a request; raise ``RequestInvalid`` listing every problem."""
+    # request_checks imports its constants and RequestContext from this module: importing
+    # it here, not at the top, keeps the two from importing each other half-initialized.
+    from lambda_handlers.common.request_checks import semantic_problems
+
     if not isinstance(raw, dict):
         raise RequestInvalid([f"(request): expected a JSON object, got {type(raw).__name__}"])
     problems: list[str] = []
@@ -623,7 +298,7 @@ def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
         problems.extend(_structural_problems(error))
     # A field with a structural problem is not reported twice.
     reported = {p.split(":", 1)[0] for p in problems}
-    problems.extend(p for p in _semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
+    problems.extend(p for p in semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
     if problems or request is None:
         raise RequestInvalid(problems)
     return request

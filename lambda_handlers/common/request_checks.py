@@ -1,0 +1,430 @@
+"""The checks a customization request's schema cannot express.
+
+The model catalogue, hyperparameter ranges, where data may live, which customization and
+serving a model supports, and how the request's parts fit together. One function per
+section of the request; ``semantic_problems`` runs them all. Each problem names its field.
+``check_request`` in ``request.py`` reports these after the schema's own problems.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, get_args
+
+from lambda_handlers.common import catalogue
+from lambda_handlers.common.request import (
+    MAX_USER_TAGS,
+    RESERVED_TAG_PREFIX,
+    S3_URI_PATTERN,
+    CustomizationType,
+    RequestContext,
+    ServingMode,
+    resolve_grader,
+    split_s3_uri,
+)
+from lambda_handlers.common.service_model import shape, shape_problems
+from lambda_handlers.validation.distillation import check_teacher_student
+
+
+def semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """Every problem the schema cannot see, section by section.
+
+    The order is the order users have always read them in (and tests check): the model
+    and type, hyperparameters, data, customization config, invocation logs, serving,
+    training gate, evaluation, tags.
+    """
+    model_id = raw.get("baseModelIdentifier")
+    model = catalogue.find_model(model_id) if isinstance(model_id, str) else None
+    return [
+        *_model_problems(raw, ctx, model),
+        *_hyperparameter_problems(raw, model),
+        *_data_problems(raw, ctx),
+        *_customization_config_problems(raw, ctx),
+        *_invocation_logs_problems(raw, ctx),
+        *_serving_problems(raw, model),
+        *_training_gate_problems(raw),
+        *_evaluation_problems(raw, ctx),
+        *_tag_problems(raw),
+    ]
+
+
+# -- base model and customization type ---------------------------------------------------
+
+
+def _model_problems(
+    raw: dict[str, Any], ctx: RequestContext, model: catalogue.BaseModel | None
+) -> list[str]:
+    """An unknown base model, a type this stack does not enable or the model does not support."""
+    problems: list[str] = []
+    ctype = raw.get("customizationType")
+    model_id = raw.get("baseModelIdentifier")
+    if isinstance(model_id, str) and model is None:
+        known = ", ".join(sorted(catalogue.models()))
+        problems.append(
+            f"baseModelIdentifier: {model_id!r} is not a customizable base model; known: {known}"
+        )
+    if (
+        isinstance(ctype, str)
+        and ctype not in ctx.enabled_types
+        and ctype in get_args(CustomizationType)
+    ):
+        problems.append(
+            f"customizationType: {ctype} is not enabled in this stack (enabled: {', '.join(ctx.enabled_types)})"
+        )
+    if model is not None and isinstance(ctype, str) and ctype not in model.customization_types:
+        problems.append(
+            f"customizationType: {model.name} does not support {ctype}; it supports "
+            f"{', '.join(model.customization_types)}"
+        )
+    return problems
+
+
+# -- hyperparameters ---------------------------------------------------------------------
+
+
+def _hyperparameter_problems(raw: dict[str, Any], model: catalogue.BaseModel | None) -> list[str]:
+    """Top-level hyperparameters: none for reinforcement fine-tuning, else the model's ranges."""
+    params = raw.get("hyperParameters")
+    if raw.get("customizationType") == "REINFORCEMENT_FINE_TUNING" and params:
+        names = ", ".join(sorted(params)) if isinstance(params, dict) else ""
+        return [
+            f"hyperParameters: reinforcement fine-tuning takes typed hyperparameters in "
+            f"customizationConfig.rftConfig.hyperParameters, not here (got {names}); there is no "
+            "rlAlgorithm or beta: the reward comes from the grader Lambda"
+        ]
+    if not isinstance(params, dict):
+        return []
+    if model is None:
+        return _unknown_hyperparameter_problems(params)
+    rules = model.hyperparameters
+    if rules is None:
+        return []  # not published for this model: passed through, said in the catalogue
+    problems: list[str] = []
+    for name, value in params.items():
+        rule = rules.get(name)
+        if rule is None:
+            allowed = "; ".join(r.describe() for r in rules.values())
+            problems.append(f"hyperParameters.{name}: unknown for {model.name}; allowed: {allowed}")
+        else:
+            problems.extend(_hyperparameter_value_problems(name, value, rule))
+    return problems
+
+
+def _unknown_hyperparameter_problems(params: dict[str, Any]) -> list[str]:
+    """Without a known model: names no supported model has."""
+    known = catalogue.all_hyperparameter_names()
+    return [
+        f"hyperParameters.{name}: not a hyperparameter of any supported model "
+        f"(known: {', '.join(sorted(known))})"
+        for name in params
+        if name not in known
+    ]
+
+
+def _hyperparameter_value_problems(
+    name: str, value: Any, rule: catalogue.HyperParameterRule
+) -> list[str]:
+    """At most one problem with a value: not a number, not whole, or out of range."""
+    number = _number(value)
+    if number is None or not math.isfinite(number):
+        return [f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}"]
+    if rule.kind == "int" and not number.is_integer():
+        return [
+            f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}"
+        ]
+    if not rule.minimum <= number <= rule.maximum:
+        return [f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}"]
+    return []
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def _data_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """Training, validation and output locations: one training source, every URI allowed."""
+    problems: list[str] = []
+    training = raw.get("trainingDataConfig")
+    if isinstance(training, dict):
+        has_uri = training.get("s3Uri") is not None
+        has_logs = training.get("invocationLogsConfig") is not None
+        if has_uri == has_logs:
+            problems.append("trainingDataConfig: give exactly one of s3Uri or invocationLogsConfig")
+        if has_logs and raw.get("customizationType") != "DISTILLATION":
+            problems.append(
+                "trainingDataConfig.invocationLogsConfig: only distillation reads invocation logs"
+            )
+        problems.extend(_uri_problems("trainingDataConfig.s3Uri", training.get("s3Uri"), ctx))
+    validation = raw.get("validationDataConfig")
+    if isinstance(validation, dict) and isinstance(validation.get("validators"), list):
+        for i, item in enumerate(validation["validators"]):
+            if isinstance(item, dict):
+                where = f"validationDataConfig.validators[{i}].s3Uri"
+                problems.extend(_uri_problems(where, item.get("s3Uri"), ctx))
+    output = raw.get("outputDataConfig")
+    if isinstance(output, dict):
+        where = "outputDataConfig.s3Uri"
+        problems.extend(_uri_problems(where, output.get("s3Uri"), ctx, output=True))
+    return problems
+
+
+def _uri_problems(where: str, uri: Any, ctx: RequestContext, *, output: bool = False) -> list[str]:
+    """Whether the stack may read (or, with ``output``, write) ``uri``, and that it names an object."""
+    if not isinstance(uri, str) or not re.match(S3_URI_PATTERN, uri):
+        return []  # the structural check already reported it
+    bucket, key = split_s3_uri(uri)
+    if output:
+        if bucket != ctx.output_bucket or not key.startswith(ctx.output_prefix):
+            return [
+                f"{where}: {uri} is outside the output location; use a URI under "
+                f"s3://{ctx.output_bucket}/{ctx.output_prefix} (Bedrock may write only there)"
+            ]
+        return []
+    if bucket in ctx.extra_data_buckets:
+        return [f"{where}: {uri} names a bucket, not a JSONL object"] if not key else []
+    if bucket != ctx.data_bucket:
+        allowed = ", ".join([ctx.data_bucket, *ctx.extra_data_buckets])
+        return [
+            f"{where}: bucket {bucket!r} is not one this stack may read; allowed: {allowed} "
+            "(grant another bucket with the construct's extra_data_buckets)"
+        ]
+    if not any(key.startswith(p) for p in ctx.data_prefixes):
+        prefixes = ", ".join(f"s3://{bucket}/{p}" for p in ctx.data_prefixes)
+        return [f"{where}: {uri} is outside the data prefixes; put it under one of {prefixes}"]
+    if key.endswith("/"):
+        return [f"{where}: {uri} is a prefix; name the JSONL object"]
+    return []
+
+
+def _invocation_logs_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """``invocationLogsConfig`` against the service model, and a log location the stack may read."""
+    training = raw.get("trainingDataConfig")
+    if not isinstance(training, dict) or not isinstance(training.get("invocationLogsConfig"), dict):
+        return []
+    config = training["invocationLogsConfig"]
+    path = "trainingDataConfig.invocationLogsConfig"
+    problems = shape_problems(shape("InvocationLogsConfig"), config, path)
+    source = config.get("invocationLogSource")
+    uri = source.get("s3Uri") if isinstance(source, dict) else None
+    if isinstance(uri, str) and not any(uri.startswith(p) for p in ctx.invocation_logs_uris):
+        allowed = (
+            ", ".join(ctx.invocation_logs_uris)
+            or "none: deploy the stack with invocation logs enabled"
+        )
+        problems.append(
+            f"{path}.invocationLogSource.s3Uri: {uri} is not a log location this stack may read "
+            f"(allowed: {allowed})"
+        )
+    return problems
+
+
+# -- customization config (distillation, reinforcement fine-tuning) ---------------------
+
+
+def _customization_config_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """Exactly one config, the one the customization type needs, each checked in full."""
+    ctype = raw.get("customizationType")
+    config = raw.get("customizationConfig")
+    if not isinstance(config, dict):
+        if ctype in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING"):
+            return [f"customizationConfig: required for {ctype}"]
+        return []
+    problems: list[str] = []
+    members = [k for k in ("distillationConfig", "rftConfig") if config.get(k) is not None]
+    if len(members) != 1:
+        problems.append("customizationConfig: give exactly one of distillationConfig or rftConfig")
+    expected = {
+        "DISTILLATION": "distillationConfig",
+        "REINFORCEMENT_FINE_TUNING": "rftConfig",
+    }.get(str(ctype))
+    if members and expected not in members:
+        problems.append(
+            f"customizationConfig: {members[0]} does not go with customizationType {ctype}"
+        )
+    if isinstance(config.get("distillationConfig"), dict):
+        student = raw.get("baseModelIdentifier")
+        problems.extend(_distillation_problems(config["distillationConfig"], student))
+    if isinstance(config.get("rftConfig"), dict):
+        problems.extend(_rft_problems(config["rftConfig"], ctx))
+    return problems
+
+
+def _distillation_problems(config: dict[str, Any], student: Any) -> list[str]:
+    """The service model's ``DistillationConfig``, then the teacher -> student pair."""
+    path = "customizationConfig.distillationConfig"
+    problems = shape_problems(shape("DistillationConfig"), config, path)
+    teacher = (
+        (config.get("teacherModelConfig") or {}).get("teacherModelIdentifier")
+        if isinstance(config.get("teacherModelConfig"), dict)
+        else None
+    )
+    if isinstance(teacher, str) and isinstance(student, str) and not problems:
+        problems.extend(check_teacher_student(teacher, student))
+    return problems
+
+
+def _rft_problems(rft: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """One grader of this stack (by name or ARN), then the service model's ``RFTConfig``."""
+    path = "customizationConfig.rftConfig"
+    problems: list[str] = []
+    name = rft.get("grader")
+    has_config = rft.get("graderConfig") is not None
+    available = ", ".join(sorted(ctx.graders)) or "none: deploy the stack with a grader"
+    if (name is None) == (not has_config):
+        problems.append(f"{path}: give exactly one of grader (a name) or graderConfig")
+    if name is not None and name not in ctx.graders:
+        problems.append(
+            f"{path}.grader: {name!r} is not a grader of this stack (graders: {available})"
+        )
+    if has_config:
+        arn = (
+            (rft["graderConfig"].get("lambdaGrader") or {}).get("lambdaArn")
+            if isinstance(rft["graderConfig"], dict)
+            else None
+        )
+        if isinstance(arn, str) and arn not in ctx.graders.values():
+            problems.append(
+                f"{path}.graderConfig.lambdaGrader.lambdaArn: {arn} is not a grader Bedrock may invoke "
+                f"in this stack (graders: {available})"
+            )
+    api = resolve_grader(rft, ctx)
+    if name is not None and "graderConfig" not in api:
+        # An unknown grader name is reported above; a stand-in keeps the shape check to the rest.
+        api["graderConfig"] = {
+            "lambdaGrader": {"lambdaArn": "arn:aws:lambda:us-east-1:000000000000:function:x"}
+        }
+    problems.extend(shape_problems(shape("RFTConfig"), api, path))
+    return problems
+
+
+# -- serving -----------------------------------------------------------------------------
+
+
+def _serving_problems(raw: dict[str, Any], model: catalogue.BaseModel | None) -> list[str]:
+    """A mode the model supports, a promotion target it can use, a commitment confirmed."""
+    serving = raw.get("serving")
+    if not isinstance(serving, dict):
+        return []
+    problems: list[str] = []
+    mode = serving.get("mode", "none")
+    if (
+        model is not None
+        and mode not in ("none", "auto")
+        and mode in get_args(ServingMode)
+        and mode not in model.serving_modes
+    ):
+        problems.append(
+            f"serving.mode: custom models of {model.name} cannot use {mode}; use "
+            f"{' or '.join(model.serving_modes)}"
+        )
+    promote = serving.get("promoteTo")
+    if isinstance(promote, dict):
+        problems.extend(_promotion_problems(promote, model))
+    if serving.get("commitmentDuration") is not None:
+        if mode != "provisioned-throughput":
+            problems.append("serving.commitmentDuration: applies to provisioned-throughput only")
+        elif serving.get("confirmCommitment") is not True:
+            problems.append(
+                "serving.confirmCommitment: a commitment bills every hour of the term and cannot be "
+                "cancelled; set confirmCommitment to true to buy it"
+            )
+    return problems
+
+
+def _promotion_problems(promote: dict[str, Any], model: catalogue.BaseModel | None) -> list[str]:
+    """Exactly one target, and a deployment only for models that deploy on demand."""
+    given = [k for k in ("customModelDeploymentArn", "provisionedModelArn") if promote.get(k)]
+    if len(given) != 1:
+        return [
+            "serving.promoteTo: give exactly one of customModelDeploymentArn or provisionedModelArn"
+        ]
+    if (
+        given[0] == "customModelDeploymentArn"
+        and model is not None
+        and "on-demand-deployment" not in model.serving_modes
+    ):
+        return [
+            f"serving.promoteTo.customModelDeploymentArn: custom models of {model.name} cannot be "
+            "deployed on demand; promote onto a provisioned throughput"
+        ]
+    return []
+
+
+# -- gates and evaluation ----------------------------------------------------------------
+
+
+def _training_gate_problems(raw: dict[str, Any]) -> list[str]:
+    """At least one bound, and a validation-loss bound only with validation data."""
+    gate = raw.get("trainingGate")
+    if not isinstance(gate, dict):
+        return []
+    problems: list[str] = []
+    if gate.get("maxTrainingLoss") is None and gate.get("maxValidationLoss") is None:
+        problems.append("trainingGate: give maxTrainingLoss, maxValidationLoss, or both")
+    if gate.get("maxValidationLoss") is not None and not raw.get("validationDataConfig"):
+        problems.append(
+            "trainingGate.maxValidationLoss: needs validationDataConfig (no validation loss without it)"
+        )
+    return problems
+
+
+def _evaluation_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
+    """A test set the stack may read, a served model to ask, a gate with a bar."""
+    evaluation = raw.get("evaluation")
+    if not isinstance(evaluation, dict):
+        return []
+    problems: list[str] = []
+    test = evaluation.get("testDataConfig")
+    if isinstance(test, dict):
+        problems.extend(_uri_problems("evaluation.testDataConfig.s3Uri", test.get("s3Uri"), ctx))
+    serving = raw.get("serving")
+    mode = serving.get("mode", "none") if isinstance(serving, dict) else "none"
+    if mode == "none":
+        problems.append(
+            "evaluation: a custom model answers only once it is served; set serving.mode "
+            "(auto, on-demand-deployment or provisioned-throughput)"
+        )
+    gate = evaluation.get("gate")
+    if (
+        isinstance(gate, dict)
+        and gate.get("threshold") is None
+        and gate.get("minImprovement") is None
+    ):
+        problems.append("evaluation.gate: give a threshold, a minImprovement, or both")
+    return problems
+
+
+# -- tags --------------------------------------------------------------------------------
+
+
+def _tag_problems(raw: dict[str, Any]) -> list[str]:
+    """Room for the workflow's own tags, and none of the keys reserved for it or AWS."""
+    tags = raw.get("tags")
+    if not isinstance(tags, dict):
+        return []
+    problems: list[str] = []
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            f"tags: {len(tags)} tags; at most {MAX_USER_TAGS} (the workflow adds its own)"
+        )
+    for key in tags:
+        if isinstance(key, str) and (
+            key.startswith(RESERVED_TAG_PREFIX) or key.lower().startswith("aws:")
+        ):
+            problems.append(
+                f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved"
+            )
+    return problems
