@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_handlers.validation.distillation import (
-    list_log_sources,
-    raw_data,
-    validate_invocation_logs,
-)
+from lambda_handlers.validation.distillation import raw_data
 from lambda_handlers.validation.findings import CODES, Findings, Severity
+from lambda_handlers.validation.invocation_logs import list_log_sources, validate_invocation_logs
 
 REPORT_VERSION = "1"
 
