@@ -31,6 +31,66 @@ def _bucket_ref(bucket: s3.IBucket) -> str:
     return f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}"
 
 
+def _job_statements(
+    storage: CustomizationStorage, extra_data_buckets: Sequence[s3.IBucket], stack: Stack
+) -> list[iam.PolicyStatement]:
+    """What a customization job does: read the data, write its output, use the key."""
+    data = storage.data_bucket
+    artifacts = storage.artifacts_bucket
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadTrainingData",
+            actions=["s3:GetObject"],
+            resources=storage.data_object_arns()
+            + [b.arn_for_objects("*") for b in extra_data_buckets],
+        ),
+        iam.PolicyStatement(
+            sid="ListTrainingData",
+            actions=["s3:ListBucket"],
+            resources=[data.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in storage.data_prefixes]}},
+        ),
+        iam.PolicyStatement(
+            sid="WriteJobOutput",
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[artifacts.arn_for_objects(f"{storage.output_prefix}*")],
+        ),
+        iam.PolicyStatement(
+            sid="ListJobOutput",
+            actions=["s3:ListBucket"],
+            resources=[artifacts.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{storage.output_prefix}*"]}},
+        ),
+        iam.PolicyStatement(
+            sid="UseKeyThroughS3AndBedrock",
+            actions=[
+                "kms:Decrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+            ],
+            resources=[storage.key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [
+                        f"s3.{stack.region}.amazonaws.com",
+                        f"bedrock.{stack.region}.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+    ]
+    if extra_data_buckets:
+        statements.append(
+            iam.PolicyStatement(
+                sid="ListExtraData",
+                actions=["s3:ListBucket"],
+                resources=[b.bucket_arn for b in extra_data_buckets],
+            )
+        )
+    return statements
+
+
 class BedrockServiceRole(Construct):
     """Bedrock's service role for model customization jobs of this account and Region.
 
@@ -64,59 +124,7 @@ class BedrockServiceRole(Construct):
             description="Assumed by Amazon Bedrock to run this stack's model customization jobs",
             assumed_by=bedrock_principal(stack, self.job_arn_pattern),
         )
-        data = storage.data_bucket
-        artifacts = storage.artifacts_bucket
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadTrainingData",
-                actions=["s3:GetObject"],
-                resources=storage.data_object_arns()
-                + [b.arn_for_objects("*") for b in extra_data_buckets],
-            ),
-            iam.PolicyStatement(
-                sid="ListTrainingData",
-                actions=["s3:ListBucket"],
-                resources=[data.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in storage.data_prefixes]}},
-            ),
-            iam.PolicyStatement(
-                sid="WriteJobOutput",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[artifacts.arn_for_objects(f"{storage.output_prefix}*")],
-            ),
-            iam.PolicyStatement(
-                sid="ListJobOutput",
-                actions=["s3:ListBucket"],
-                resources=[artifacts.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{storage.output_prefix}*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="UseKeyThroughS3AndBedrock",
-                actions=[
-                    "kms:Decrypt",
-                    "kms:GenerateDataKey",
-                    "kms:DescribeKey",
-                    "kms:CreateGrant",
-                ],
-                resources=[storage.key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [
-                            f"s3.{stack.region}.amazonaws.com",
-                            f"bedrock.{stack.region}.amazonaws.com",
-                        ]
-                    }
-                },
-            ),
-        ]
-        if extra_data_buckets:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="ListExtraData",
-                    actions=["s3:ListBucket"],
-                    resources=[b.bucket_arn for b in extra_data_buckets],
-                )
-            )
+        statements = _job_statements(storage, extra_data_buckets, stack)
         policy = iam.Policy(self, "Policy", statements=statements)
         policy.attach_to_role(self.role)
         acknowledge(
@@ -124,8 +132,10 @@ class BedrockServiceRole(Construct):
             "IAM5",
             "Object ARNs end in '<prefix>*': Bedrock reads the dataset a request names under the data prefixes "
             "and writes job output under keys it chooses below the output prefix.",
-            findings=[f"Resource::{attr_ref(data)}/{p}*" for p in storage.data_prefixes]
-            + [f"Resource::{attr_ref(artifacts)}/{storage.output_prefix}*"]
+            findings=[
+                f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
+            ]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.output_prefix}*"]
             + [f"Resource::{_bucket_ref(b)}/*" for b in extra_data_buckets],
         )
 

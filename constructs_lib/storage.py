@@ -80,29 +80,8 @@ class CustomizationStorage(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        stack = Stack.of(self)
         if isinstance(self.key, kms.Key):
-            # CloudWatch Logs encrypts the workflow's log groups with this key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsOfThisAccount",
-                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=[
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    resources=["*"],  # a key policy's resource is always the key itself
-                    conditions={
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
-                        }
-                    },
-                )
-            )
-
+            self._allow_cloudwatch_logs(self.key)
         lifecycle = [
             s3.LifecycleRule(
                 id="ExpireOldVersions",
@@ -110,7 +89,41 @@ class CustomizationStorage(Construct):
                 abort_incomplete_multipart_upload_after=Duration.days(7),
             )
         ]
-        self.log_bucket = s3.Bucket(
+        self.log_bucket = self._log_bucket(lifecycle, access_log_retention, removal_policy)
+        self.data_bucket = self._bucket("Data", "data/", lifecycle, removal_policy)
+        self.artifacts_bucket = self._bucket("Artifacts", "artifacts/", lifecycle, removal_policy)
+
+    def _allow_cloudwatch_logs(self, key: kms.Key) -> None:
+        """CloudWatch Logs encrypts the workflow's log groups with this key."""
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],  # a key policy's resource is always the key itself
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                    }
+                },
+            )
+        )
+
+    def _log_bucket(
+        self,
+        lifecycle: list[s3.LifecycleRule],
+        retention: Duration,
+        removal_policy: RemovalPolicy,
+    ) -> s3.Bucket:
+        """Server access logs of the other buckets (SSE-S3: all that log delivery can write)."""
+        log_bucket = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -118,37 +131,50 @@ class CustomizationStorage(Construct):
             enforce_ssl=True,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                *lifecycle,
-                s3.LifecycleRule(id="ExpireLogs", expiration=access_log_retention),
-            ],
+            lifecycle_rules=[*lifecycle, s3.LifecycleRule(id="ExpireLogs", expiration=retention)],
             removal_policy=removal_policy,
         )
         acknowledge(
-            self.log_bucket,
+            log_bucket,
             "S1",
             "This is the access-log bucket itself; logging it into itself would loop.",
         )
+        return log_bucket
 
-        def bucket(construct_id: str, log_prefix: str) -> s3.Bucket:
-            return s3.Bucket(
-                self,
-                construct_id,
-                encryption=s3.BucketEncryption.KMS,
-                encryption_key=self.key,
-                bucket_key_enabled=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                versioned=True,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                server_access_logs_bucket=self.log_bucket,
-                server_access_logs_prefix=log_prefix,
-                lifecycle_rules=lifecycle,
-                removal_policy=removal_policy,
-            )
+    def _bucket(
+        self,
+        construct_id: str,
+        log_prefix: str,
+        lifecycle: list[s3.LifecycleRule],
+        removal_policy: RemovalPolicy,
+    ) -> s3.Bucket:
+        """A private, versioned bucket encrypted with the key, logged to the log bucket."""
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=lifecycle,
+            removal_policy=removal_policy,
+        )
 
-        self.data_bucket = bucket("Data", "data/")
-        self.artifacts_bucket = bucket("Artifacts", "artifacts/")
+    def _grant_key_through_s3(self, grantee: iam.IGrantable, action: str) -> None:
+        """Use of the key for S3 objects only (``kms:ViaService`` S3 of this Region)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[action],
+            resource_arns=[self.key.key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}
+            },
+        )
 
     def data_object_arns(self) -> list[str]:
         """ARNs of the objects under every data prefix."""
@@ -156,13 +182,7 @@ class CustomizationStorage(Construct):
 
     def grant_read_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read (and decrypt, through S3 only) the objects under the data prefixes."""
-        stack = Stack.of(self)
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["kms:Decrypt"],
-            resource_arns=[self.key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-        )
+        self._grant_key_through_s3(grantee, "kms:Decrypt")
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=["s3:GetObject"], resource_arns=self.data_object_arns()
         )
@@ -173,18 +193,27 @@ class CustomizationStorage(Construct):
             self.data_bucket.grant_put(grantee, f"{prefix}*")
 
     def grant_write_reports(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Write reports (data validation, later evaluation) under the reports prefix."""
-        stack = Stack.of(self)
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["kms:GenerateDataKey"],
-            resource_arns=[self.key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-        )
+        """Write reports (data validation, evaluation) under the reports prefix."""
+        self._grant_key_through_s3(grantee, "kms:GenerateDataKey")
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:PutObject"],
             resource_arns=[self.artifacts_bucket.arn_for_objects(f"{self.reports_prefix}*")],
+        )
+
+    def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read and list (and decrypt, through S3 only) the reports under the reports prefix."""
+        self._grant_key_through_s3(grantee, "kms:Decrypt")
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{self.reports_prefix}*")],
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:ListBucket"],
+            resource_arns=[self.artifacts_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{self.reports_prefix}*"]}},
         )
 
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:

@@ -1,0 +1,162 @@
+"""Cleanup: what a failed, stopped or timed-out execution leaves behind is stopped or deleted.
+
+``Clean up`` is the first state of every failure. A stopped or timed-out execution runs no
+more states, so ``AbortCleanup`` runs the same cleanup from the execution's status event.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+
+from constructs_lib.nag import account_arn, acknowledge, attr_ref
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.notification import Notify, allow_publishing
+from constructs_lib.steps.permissions import acknowledge_run_time_ids
+
+
+def allow_cleaning_up(step: LambdaStep) -> None:
+    """Stop the job and a batch evaluation job, delete serving: what both cleanups do."""
+    arns = step.ctx.arns
+    acknowledge_run_time_ids(
+        step.role, ["model-customization-job", "provisioned-model", "custom-model-deployment"]
+    )
+    step.allow(["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], arns.jobs)
+    step.allow(
+        [
+            "bedrock:GetProvisionedModelThroughput",
+            "bedrock:DeleteProvisionedModelThroughput",
+            "bedrock:GetCustomModelDeployment",
+            "bedrock:DeleteCustomModelDeployment",
+            "bedrock:ListTagsForResource",
+        ],
+        arns.serving,
+    )
+    step.allow(["bedrock:StopModelInvocationJob"], arns.batch_jobs)
+    # ListModelInvocationJobs is a list action: it takes no resource ARN.
+    step.allow(["bedrock:ListModelInvocationJobs"], ["*"])
+    acknowledge(
+        step.role,
+        "IAM5",
+        "bedrock:ListModelInvocationJobs supports no resource-level permission (Resource '*' is "
+        "required); cleanup lists by the derived job name and stops only that job.",
+        findings=["Resource::*"],
+    )
+    acknowledge_run_time_ids(step.role, ["model-invocation-job"])
+
+
+class Cleanup(LambdaStep):
+    """Clean up: stop the job, delete serving this execution created, and a gated-out model."""
+
+    kind = CallKind.DELETES
+    key = "cleanup"
+    function_id = "Cleanup"
+    handler = "cleanup.handler"
+    description = "Stops the job and deletes serving resources of a failed execution"
+    timeout = Duration.minutes(2)
+
+    def __init__(self, ctx: StepContext) -> None:
+        super().__init__(ctx)
+        allow_cleaning_up(self)
+        # A model that fails the quality gate is deleted (it costs storage every month).
+        self.allow(["bedrock:DeleteCustomModel"], ctx.arns.custom_models)
+        acknowledge_run_time_ids(self.role, ["custom-model"])
+
+    def then_notify(self, notify: Notify) -> sfn.IChainable:
+        """Clean up -> Notify failure: where every task after validation fails into."""
+        task = self.task(
+            "Clean up",
+            result_path="$.cleanup",
+            comment="Stops the job and deletes serving this execution created",
+        )
+        task.add_catch(notify.failure, errors=["States.ALL"], result_path="$.cleanupError")
+        task.next(notify.failure)
+        return task
+
+
+class AbortCleanup(LambdaStep):
+    """The same cleanup for an execution that was stopped or timed out, run by EventBridge."""
+
+    kind = CallKind.DELETES
+    key = "abort_cleanup"
+    function_id = "AbortCleanup"
+    handler = "cleanup.abort_handler"
+    description = "Cleans up after an execution was stopped or timed out"
+    timeout = Duration.minutes(3)  # two passes, with the straggler wait between
+
+    def __init__(self, ctx: StepContext, *, topic: sns.ITopic) -> None:
+        super().__init__(ctx)
+        allow_cleaning_up(self)
+        allow_publishing(self, topic, ctx.storage.key)
+
+    def watch(self, state_machine: sfn.StateMachine, *, stragglers: Duration) -> None:
+        """Clean up after ``state_machine``'s stopped and timed-out executions.
+
+        ``stragglers``: how long a task still running at the stop may go on creating
+        something billable; the second pass comes after it.
+        """
+        scope, key = self.ctx.scope, self.ctx.storage.key
+        self.dead_letter_queue = sqs.Queue(
+            scope,
+            "AbortCleanupDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "SQS3",
+            "This queue is itself the dead-letter queue of the abort-cleanup rule; it needs none of its own.",
+        )
+        self.function.add_environment(
+            "STRAGGLER_WAIT_SECONDS", str(int(stragglers.to_seconds()) + 5)
+        )
+        self.function.configure_async_invoke(retry_attempts=2)
+        self.function.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        self._allow_describing(state_machine)
+        self.rule = events.Rule(
+            scope,
+            "AbortCleanupRule",
+            description="Clean up after customization executions that were stopped or timed out",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["ABORTED", "TIMED_OUT"],
+                    "stateMachineArn": [state_machine.state_machine_arn],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(2),
+                )
+            ],
+        )
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+
+    def _allow_describing(self, state_machine: sfn.StateMachine) -> None:
+        executions = self.ctx.stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.allow(["states:DescribeExecution"], [executions])
+        acknowledge(
+            self.role,
+            "IAM5",
+            "DescribeExecution on the executions of this state machine only; execution names are chosen "
+            "when an execution starts.",
+            findings=[
+                f"Resource::{account_arn(state_machine, 'states', 'execution:' + attr_ref(state_machine, 'Name') + ':*')}"
+            ],
+        )

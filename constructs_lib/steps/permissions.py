@@ -1,0 +1,81 @@
+"""ARNs and statements several steps share: Bedrock resources of this account, the stack's key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import IConstruct
+
+from constructs_lib.nag import account_arn, acknowledge
+from lambda_handlers.common import catalogue
+from lambda_handlers.common.catalogue import inference_model_id
+
+RUN_TIME_IDS = (
+    "Bedrock assigns job, custom model, provisioned throughput and deployment IDs at run time, so "
+    "these ARNs name the resource type of this account and Region; the handler acts only on the "
+    "resource whose name and token (or execution tag) are this execution's."
+)
+
+
+@dataclass(frozen=True)
+class BedrockArns:
+    """ARN patterns of the Bedrock resources the workflow's functions act on."""
+
+    jobs: list[str]
+    custom_models: list[str]
+    throughputs: list[str]
+    deployments: list[str]
+    batch_jobs: list[str]
+    base_models: list[str]
+    """The catalogue's models as invoked on demand (what batch inference and evaluation call)."""
+    foundation_models: list[str]
+    """The catalogue's models as customization jobs name them."""
+
+    @classmethod
+    def of(cls, stack: Stack) -> BedrockArns:
+        def arn(resource: str) -> list[str]:
+            return [stack.format_arn(service="bedrock", resource=resource, resource_name="*")]
+
+        def foundation(model_id: str) -> str:
+            return stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=model_id
+            )
+
+        models = sorted(catalogue.models())
+        return cls(
+            jobs=arn("model-customization-job"),
+            custom_models=arn("custom-model"),
+            throughputs=arn("provisioned-model"),
+            deployments=arn("custom-model-deployment"),
+            batch_jobs=arn("model-invocation-job"),
+            base_models=[foundation(inference_model_id(m)) for m in models],
+            foundation_models=[foundation(m) for m in models],
+        )
+
+    @property
+    def serving(self) -> list[str]:
+        """Provisioned throughputs and custom model deployments."""
+        return self.throughputs + self.deployments
+
+
+def acknowledge_run_time_ids(role: IConstruct, resource_types: Sequence[str]) -> None:
+    """Acknowledge ``bedrock:<type>/*`` in ``role``'s policy: IDs that exist only at run time."""
+    acknowledge(
+        role,
+        "IAM5",
+        RUN_TIME_IDS,
+        findings=[f"Resource::{account_arn(role, 'bedrock', f'{t}/*')}" for t in resource_types],
+    )
+
+
+def key_through_bedrock(key: kms.IKey, stack: Stack) -> iam.PolicyStatement:
+    """Use of the stack's key by Bedrock on the caller's behalf (a custom model encrypted with it)."""
+    return iam.PolicyStatement(
+        actions=["kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt"],
+        resources=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+    )

@@ -1,0 +1,136 @@
+"""Request and data checks: the first state, before anything is created or paid for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+
+from constructs_lib.grader import RftGrader
+from constructs_lib.nag import acknowledge, attr_ref
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.flow import Fragment
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """What requests may name besides the stack's buckets: graders and invocation logs.
+
+    Every function that checks requests must know them: the abort cleanup rebuilds an
+    execution's plan from its request and would otherwise skip an RFT or logs job.
+    """
+
+    graders: Sequence[RftGrader] = ()
+    invocation_logs: Sequence[tuple[s3.IBucket, str]] = ()
+    """``(bucket, key prefix)`` of Bedrock invocation logs, for distillation."""
+
+    def configure(self, step: LambdaStep) -> None:
+        """Give ``step``'s function the settings that decide which requests are valid."""
+        for bucket, prefix in self.invocation_logs:
+            step.function.add_environment(
+                "INVOCATION_LOGS_URIS", f"s3://{bucket.bucket_name}/{prefix}"
+            )
+        if self.graders:
+            graders = {g.name: g.function_arn for g in self.graders}
+            step.function.add_environment(
+                "GRADERS", Stack.of(step.function).to_json_string(graders)
+            )
+
+
+class ValidateRequest(LambdaStep):
+    """Validate request: the whole request, every problem at once, and the training data."""
+
+    kind = CallKind.READS  # reads the data; writes only its own report
+    key = "validate"
+    function_id = "ValidateRequest"
+    handler = "validate_request.handler"
+    description = "Checks a customization request and its training data, resolves it into a plan"
+    # Streams the whole dataset from S3: time and CPU (memory buys CPU) for large files.
+    timeout = Duration.minutes(15)
+    memory_size = 2048
+
+    def __init__(
+        self,
+        ctx: StepContext,
+        *,
+        extra_data_buckets: Sequence[s3.IBucket],
+        options: RequestOptions,
+    ) -> None:
+        super().__init__(ctx)
+        self._read_data(extra_data_buckets)
+        options.configure(self)
+        for bucket, prefix in options.invocation_logs:
+            self._read_invocation_logs(bucket, prefix)
+
+    def _read_data(self, extra_data_buckets: Sequence[s3.IBucket]) -> None:
+        """The data must exist (HeadObject needs s3:GetObject); the report goes to reports/."""
+        storage = self.ctx.storage
+        storage.grant_read_data(self.function)
+        storage.grant_write_reports(self.function)
+        if extra_data_buckets:
+            self.allow(["s3:GetObject"], [b.arn_for_objects("*") for b in extra_data_buckets])
+        acknowledge(
+            self.role,
+            "IAM5",
+            "The validator reads the dataset a request names, anywhere under the data prefixes, and "
+            "writes its report under the reports prefix, in a folder named after the job.",
+            findings=[
+                f"Resource::{attr_ref(storage.data_bucket)}/{p}*" for p in storage.data_prefixes
+            ]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"]
+            + [
+                f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets
+            ],
+        )
+
+    def _read_invocation_logs(self, bucket: s3.IBucket, prefix: str) -> None:
+        allow_logs = iam.Policy(
+            self.ctx.scope,
+            "ValidatorReadsInvocationLogs",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                ),
+            ],
+        )
+        allow_logs.attach_to_role(self.role)
+        acknowledge(
+            allow_logs,
+            "IAM5",
+            "The validator reads the invocation-log objects a distillation request selects, under "
+            "the granted prefix; Bedrock's log delivery chooses their keys.",
+            findings=[f"Resource::arn:<AWS::Partition>:s3:::{bucket.bucket_name}/{prefix}*"],
+        )
+
+    def fragment(self, *, rejected: sfn.IChainable) -> Fragment:
+        """The first state; a rejected request goes to ``rejected`` (nothing exists to clean up)."""
+        task = self.task(
+            "Validate request",
+            payload=sfn.TaskInput.from_object(
+                {
+                    "request": sfn.JsonPath.object_at("$"),
+                    "execution": {
+                        "id": sfn.JsonPath.execution_id,
+                        "name": sfn.JsonPath.execution_name,
+                    },
+                }
+            ),
+            result_path="$",
+            comment="Checks the request; rejects it with every problem listed",
+        )
+        # The input may not even be an object, so the error replaces it rather than joining it.
+        rejection = sfn.Pass(
+            self.ctx.scope, "Request rejected", parameters={"error": sfn.JsonPath.object_at("$")}
+        )
+        rejection.next(rejected)
+        task.add_catch(rejection, errors=["States.ALL"], result_path="$")
+        return Fragment.of(task)

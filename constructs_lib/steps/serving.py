@@ -1,0 +1,92 @@
+"""Serving: provisioned throughput or an on-demand deployment of the custom model."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
+from constructs_lib.steps.flow import Fragment, poll, unless
+from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
+
+
+def unless_not_served(scope: Construct, *parts: Fragment) -> Fragment:
+    """Serve the model?: the parts, unless the request's serving mode is ``none``."""
+    return unless(
+        scope,
+        "Serve the model?",
+        sfn.Condition.string_equals("$.plan.serving.mode", "none"),
+        *parts,
+    )
+
+
+class StartServing(LambdaStep):
+    """Start serving: CreateProvisionedModelThroughput or CreateCustomModelDeployment."""
+
+    kind = CallKind.CREATES
+    key = "start_serving"
+    function_id = "StartServing"
+    handler = "start_serving.handler"
+    description = "Creates provisioned throughput or an on-demand deployment"
+
+    def __init__(self, ctx: StepContext, *, first_poll: Duration) -> None:
+        """``first_poll``: the first wait for serving; later ones back off (the handler's)."""
+        super().__init__(ctx)
+        arns = ctx.arns
+        self.allow(
+            [
+                "bedrock:CreateProvisionedModelThroughput",
+                "bedrock:CreateCustomModelDeployment",
+                "bedrock:TagResource",
+            ],
+            arns.custom_models + arns.serving,
+        )
+        self.function.add_to_role_policy(key_through_bedrock(ctx.storage.key, ctx.stack))
+        acknowledge_run_time_ids(
+            self.role, ["custom-model", "provisioned-model", "custom-model-deployment"]
+        )
+        if not first_poll.is_unresolved():
+            self.function.add_environment("SERVING_POLL_SECONDS", str(int(first_poll.to_seconds())))
+
+    def fragment(self, on_error: sfn.IChainable) -> Fragment:
+        task = self.task(
+            "Start serving",
+            result_path="$.serving",
+            comment="Provisioned throughput or on-demand deployment of the custom model",
+        )
+        return Fragment.of(fails_into(task, on_error))
+
+
+class CheckServing(LambdaStep):
+    """Wait for serving / Check serving status: until InService or Active."""
+
+    kind = CallKind.READS
+    key = "check_serving"
+    function_id = "CheckServing"
+    handler = "check_serving.handler"
+    description = "Reads the serving resource's status"
+
+    def __init__(self, ctx: StepContext) -> None:
+        super().__init__(ctx)
+        self.allow(
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+            ctx.arns.serving,
+        )
+        acknowledge_run_time_ids(self.role, ["provisioned-model", "custom-model-deployment"])
+
+    def poll(self, on_error: sfn.IChainable) -> Fragment:
+        check = self.task(
+            "Check serving status",
+            result_path="$.serving",
+            comment="Fails when serving ends in Failed",
+        )
+        return poll(
+            self.ctx.scope,
+            # Starts at the first poll interval, doubles at each check up to 10 minutes.
+            wait="Wait for serving",
+            every=sfn.WaitTime.seconds_path("$.serving.pollSeconds"),
+            check=fails_into(check, on_error),
+            done="Serving ready?",
+            until=sfn.Condition.boolean_equals("$.serving.ready", True),
+        )

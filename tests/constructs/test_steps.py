@@ -1,0 +1,250 @@
+"""Steps own their function, permissions, states and retries; the workflow only composes them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Template
+
+from constructs_lib import BedrockServiceRole, CustomizationStorage, CustomizationWorkflow
+from constructs_lib.functions import WorkflowFunctions
+from constructs_lib.steps.base import (
+    JOB_QUOTA,
+    RETRIES,
+    SERVICE_ROLE_PROPAGATION,
+    CallKind,
+    LambdaStep,
+    Retry,
+    StepContext,
+    fails_into,
+)
+from constructs_lib.steps.flow import Fragment, poll, sequence, unless, when
+from constructs_lib.steps.permissions import BedrockArns
+
+
+def _rendered(rule: Retry) -> dict[str, Any]:
+    """A Retry as Step Functions renders it."""
+    out: dict[str, Any] = {
+        "ErrorEquals": list(rule.errors),
+        "IntervalSeconds": int(rule.interval.to_seconds()),
+        "MaxAttempts": rule.max_attempts,
+        "BackoffRate": rule.backoff_rate,
+    }
+    if rule.max_delay is not None:
+        out["MaxDelaySeconds"] = int(rule.max_delay.to_seconds())
+    if rule.jitter is not None:
+        out["JitterStrategy"] = rule.jitter.value
+    return out
+
+
+def _definition(stack: Stack) -> dict[str, Any]:
+    template = Template.from_stack(stack).to_json()
+    [machine] = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    body = machine["Properties"]["DefinitionString"]
+    if isinstance(body, str):
+        return json.loads(body)
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in body["Fn::Join"][1]))
+
+
+@pytest.fixture(scope="module")
+def workflow() -> tuple[CustomizationWorkflow, dict[str, Any]]:
+    stack = Stack(App(), "Steps")
+    storage = CustomizationStorage(stack, "Storage")
+    built = CustomizationWorkflow(
+        stack,
+        "Workflow",
+        storage=storage,
+        service_role=BedrockServiceRole(stack, "Role", storage=storage),
+        topic=sns.Topic(stack, "Topic"),
+    )
+    return built, _definition(stack)
+
+
+def test_every_task_retries_as_its_steps_kind_says_then_its_own_waits(
+    workflow: tuple[CustomizationWorkflow, dict[str, Any]],
+) -> None:
+    built, definition = workflow
+    tasks = {n for n, s in definition["States"].items() if s["Type"] == "Task"}
+    checked = set()
+    for step in built.steps.values():
+        if not step.has_states:
+            continue
+        expected = [_rendered(r) for r in (*RETRIES[step.kind], *step.waits_out)]
+        for name in _states_of(step, definition):
+            assert definition["States"][name]["Retry"] == expected, name
+            checked.add(name)
+    assert checked == tasks and len(tasks) == 14
+
+
+def _states_of(step: LambdaStep, definition: dict[str, Any]) -> set[str]:
+    """Task states whose function is ``step``'s (the template names it by a token)."""
+    names = {
+        "validate": {"Validate request"},
+        "submit": {"Submit customization job"},
+        "check_job": {"Check job status"},
+        "start_serving": {"Start serving"},
+        "check_serving": {"Check serving status"},
+        "cleanup": {"Clean up"},
+        "notify": {"Notify success", "Notify failure"},
+        "prepare_evaluation": {"Prepare evaluation"},
+        "check_evaluation_batch": {"Check batch evaluation"},
+        "evaluate": {"Evaluate the model"},
+        "promote": {"Promote onto the endpoint"},
+        "check_promotion": {"Check promotion"},
+        "schedule_expiry": {"Schedule serving expiry"},
+    }[step.key]
+    assert names <= set(definition["States"]), names
+    return names
+
+
+def test_only_submit_waits_out_role_propagation_and_the_job_quota(
+    workflow: tuple[CustomizationWorkflow, dict[str, Any]],
+) -> None:
+    built, _ = workflow
+    waiting = {key: step.waits_out for key, step in built.steps.items() if step.waits_out}
+    assert waiting == {"submit": (SERVICE_ROLE_PROPAGATION, JOB_QUOTA)}
+
+
+def test_each_step_says_what_its_call_does(
+    workflow: tuple[CustomizationWorkflow, dict[str, Any]],
+) -> None:
+    built, _ = workflow
+    kinds = {key: step.kind for key, step in built.steps.items()}
+    assert kinds == {
+        "validate": CallKind.READS,
+        "submit": CallKind.CREATES,
+        "check_job": CallKind.READS,
+        "start_serving": CallKind.CREATES,
+        "check_serving": CallKind.READS,
+        "prepare_evaluation": CallKind.CREATES,
+        "check_evaluation_batch": CallKind.READS,
+        "evaluate": CallKind.INVOKES,
+        "promote": CallKind.UPDATES,
+        "check_promotion": CallKind.READS,
+        "schedule_expiry": CallKind.CREATES,
+        "cleanup": CallKind.DELETES,
+        "notify": CallKind.NOTIFIES,
+        "abort_cleanup": CallKind.DELETES,
+    }
+
+
+def test_the_abort_cleanup_outwaits_every_step_that_creates_or_updates(
+    workflow: tuple[CustomizationWorkflow, dict[str, Any]],
+) -> None:
+    built, _ = workflow
+    creators = [
+        s.function.timeout.to_seconds()
+        for s in built.steps.values()
+        if s.kind in (CallKind.CREATES, CallKind.UPDATES) and s.function.timeout
+    ]
+    assert len(creators) == 5
+    abort = built.steps["abort_cleanup"]
+    assert abort.has_states is False, "no state invokes the abort cleanup: EventBridge does"
+
+
+# -- the chain's building blocks render as a hand-written definition --------------------------
+
+
+class _Echo(LambdaStep):
+    """A step as a newcomer would add one: class attributes, permissions, one state."""
+
+    kind = CallKind.READS
+    key = "echo"
+    function_id = "Echo"
+    handler = "notify.handler"
+    description = "A new step"
+
+    def __init__(self, ctx: StepContext) -> None:
+        super().__init__(ctx)
+        self.allow(["bedrock:GetCustomModel"], ctx.arns.custom_models)
+
+    def fragment(self, on_error: sfn.IChainable) -> Fragment:
+        return Fragment.of(
+            fails_into(self.task("Echo", result_path="$.echo", comment="c"), on_error)
+        )
+
+
+def _context(stack: Stack) -> StepContext:
+    storage = CustomizationStorage(stack, "Storage")
+    functions = WorkflowFunctions(stack, "Functions", key=storage.key, environment={})
+    return StepContext(stack, functions, storage, BedrockArns.of(stack))
+
+
+def test_a_new_step_is_one_class_and_one_line_in_a_sequence() -> None:
+    stack = Stack(App(), "NewStep")
+    ctx = _context(stack)
+    failed = sfn.Fail(stack, "Failed")
+    chain = sequence(_Echo(ctx).fragment(failed), Fragment(sfn.Succeed(stack, "Done")))
+    sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain.start)
+    )
+    states = _definition(stack)["States"]
+    assert states["Echo"]["Next"] == "Done"
+    assert states["Echo"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}
+    ]
+    assert states["Echo"]["Retry"] == [_rendered(r) for r in RETRIES[CallKind.READS]]
+    assert ctx.functions_called_by_states() == [ctx.steps[0].function]
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    statements = [
+        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(s["Action"] == "bedrock:GetCustomModel" for s in statements)
+
+
+def test_when_unless_and_poll_render_as_written_by_hand() -> None:
+    stack = Stack(App(), "Flow")
+    first, second = sfn.Pass(stack, "First"), sfn.Pass(stack, "Second")
+    check = sfn.Pass(stack, "Check")  # a Pass stands in for the task: same transitions
+    looped = poll(
+        stack,
+        wait="Wait",
+        every=sfn.WaitTime.duration(Duration.seconds(30)),
+        check=check,  # type: ignore[arg-type]
+        done="Done?",
+        until=sfn.Condition.boolean_equals("$.done", True),
+    )
+    end = sfn.Succeed(stack, "End")
+    chain = sequence(
+        when(stack, "Want first?", sfn.Condition.is_present("$.a"), Fragment(first, first.next)),
+        unless(
+            stack, "Skip second?", sfn.Condition.is_present("$.b"), Fragment(second, second.next)
+        ),
+        looped,
+        Fragment(end),
+    )
+    sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain.start)
+    )
+    states = _definition(stack)["States"]
+    assert states["Want first?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.a", "IsPresent": True, "Next": "First"}],
+        "Default": "Skip second?",
+    }
+    assert states["First"]["Next"] == "Skip second?"
+    assert states["Skip second?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.b", "IsPresent": True, "Next": "Wait"}],
+        "Default": "Second",
+    }
+    assert states["Second"]["Next"] == "Wait"
+    assert states["Wait"] == {"Type": "Wait", "Seconds": 30, "Next": "Check"}
+    assert states["Done?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "End"}],
+        "Default": "Wait",
+    }
+
+
+def test_nothing_can_follow_the_end() -> None:
+    stack = Stack(App(), "End")
+    with pytest.raises(ValueError, match="ends the execution"):
+        sequence(Fragment(sfn.Succeed(stack, "End")), Fragment(sfn.Pass(stack, "After")))
