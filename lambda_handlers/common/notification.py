@@ -8,6 +8,7 @@ from typing import Any
 
 NOTIFICATION_VERSION = "1"
 _MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "email-json", "firehose")
+_OUTCOME_WORDS = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}
 
 
 def _error_message(error: dict[str, Any]) -> str:
@@ -27,11 +28,25 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
     ``TIMED_OUT``) and the execution's state document."""
     plan = state.get("plan") or {}
     job = state.get("job") or {}
-    serving = state.get("serving") or {}
-    error = state.get("error") or {}
-    cleanup = state.get("cleanup") or {}
     job_name = plan.get("jobName") or job.get("jobName") or "(no job)"
+    detail = _detail(outcome, state)
+    if outcome == "SUCCEEDED":
+        subject = f"Bedrock customization {job_name} succeeded"
+        lines = _success_lines(job_name, state)
+    else:
+        word = _OUTCOME_WORDS.get(outcome, outcome.lower())
+        subject = f"Bedrock customization {job_name} {word}"
+        lines = _failure_lines(job_name, word, state)
+    if detail["executionArn"]:
+        lines.append(f"Execution: {detail['executionArn']}")
+    # SNS subjects: at most 100 characters.
+    return subject[:100], "\n".join(lines), detail
 
+
+def _detail(outcome: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The JSON detail for programs: identifiers always, each part of the state that is set."""
+    plan = state.get("plan") or {}
+    job = state.get("job") or {}
     detail: dict[str, Any] = {
         "version": NOTIFICATION_VERSION,
         "outcome": outcome,
@@ -44,6 +59,9 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
     }
     evaluation = state.get("evaluation") or {}
     promotion = state.get("promotion") or {}
+    serving = state.get("serving") or {}
+    error = state.get("error") or {}
+    cleanup = state.get("cleanup") or {}
     if evaluation:
         detail["evaluation"] = {
             k: evaluation.get(k) for k in ("records", "metrics", "gate", "reportUri")
@@ -60,55 +78,55 @@ def compose(outcome: str, state: dict[str, Any]) -> tuple[str, str, dict[str, An
         detail["error"] = {"error": error.get("Error"), "message": _error_message(error)}
     if cleanup:
         detail["cleanup"] = cleanup
+    return detail
 
-    lines: list[str]
-    if outcome == "SUCCEEDED":
-        subject = f"Bedrock customization {job_name} succeeded"
-        lines = [f"Customization job {job_name} completed."]
-        if job.get("outputModelArn"):
-            lines.append(f"Custom model: {job['outputModelArn']}")
-        if serving.get("invokeModelId"):
-            lines.append(
-                f"Served by {serving['mode']}; invoke with modelId {serving['invokeModelId']}"
-            )
-        else:
-            lines.append("Not served (serving mode none).")
-        gate = evaluation.get("gate") or {}
-        if gate.get("message"):
-            lines.append(gate["message"])
-        elif evaluation.get("metrics"):
-            gains = ", ".join(
-                f"{name} {m['custom']:.3f} ({m['gain']:+.3f})"
-                for name, m in evaluation["metrics"].items()
-            )
-            lines.append(
-                f"Evaluated on {evaluation.get('records')} records, custom (gain over base): {gains}"
-            )
-        if promotion.get("target"):
-            lines.append(
-                f"Promoted onto {promotion['target']}; it served {promotion.get('previousModelArn')} before "
-                "(bedrock-customize promote rolls back)"
-            )
+
+def _success_lines(job_name: str, state: dict[str, Any]) -> list[str]:
+    """The model, how to invoke it, how it scored and where it was promoted."""
+    job = state.get("job") or {}
+    serving = state.get("serving") or {}
+    evaluation = state.get("evaluation") or {}
+    promotion = state.get("promotion") or {}
+    lines = [f"Customization job {job_name} completed."]
+    if job.get("outputModelArn"):
+        lines.append(f"Custom model: {job['outputModelArn']}")
+    if serving.get("invokeModelId"):
+        lines.append(f"Served by {serving['mode']}; invoke with modelId {serving['invokeModelId']}")
     else:
-        word = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(
-            outcome, outcome.lower()
+        lines.append("Not served (serving mode none).")
+    gate = evaluation.get("gate") or {}
+    if gate.get("message"):
+        lines.append(gate["message"])
+    elif evaluation.get("metrics"):
+        gains = ", ".join(
+            f"{name} {m['custom']:.3f} ({m['gain']:+.3f})"
+            for name, m in evaluation["metrics"].items()
         )
-        subject = f"Bedrock customization {job_name} {word}"
-        lines = [f"Customization {job_name} {word}."]
-        if error:
-            lines.append(f"Error {error.get('Error')}: {_error_message(error)}")
-        if cleanup:
-            removed = cleanup.get("stoppedJob"), *cleanup.get("deleted", [])
-            done = [r for r in removed if r]
-            lines.append(
-                "Cleaned up: " + (", ".join(done) if done else "nothing billable was running")
-            )
-            for problem in cleanup.get("problems", []):
-                lines.append(f"NOT cleaned up, act on it: {problem}")
-    if detail["executionArn"]:
-        lines.append(f"Execution: {detail['executionArn']}")
-    # SNS subjects: at most 100 characters.
-    return subject[:100], "\n".join(lines), detail
+        lines.append(
+            f"Evaluated on {evaluation.get('records')} records, custom (gain over base): {gains}"
+        )
+    if promotion.get("target"):
+        lines.append(
+            f"Promoted onto {promotion['target']}; it served {promotion.get('previousModelArn')} before "
+            "(bedrock-customize promote rolls back)"
+        )
+    return lines
+
+
+def _failure_lines(job_name: str, word: str, state: dict[str, Any]) -> list[str]:
+    """What went wrong, what cleanup removed and what it could not."""
+    error = state.get("error") or {}
+    cleanup = state.get("cleanup") or {}
+    lines = [f"Customization {job_name} {word}."]
+    if error:
+        lines.append(f"Error {error.get('Error')}: {_error_message(error)}")
+    if cleanup:
+        removed = cleanup.get("stoppedJob"), *cleanup.get("deleted", [])
+        done = [r for r in removed if r]
+        lines.append("Cleaned up: " + (", ".join(done) if done else "nothing billable was running"))
+        for problem in cleanup.get("problems", []):
+            lines.append(f"NOT cleaned up, act on it: {problem}")
+    return lines
 
 
 def sns_message(text: str, detail: dict[str, Any]) -> str:
