@@ -1,17 +1,16 @@
-"""Serving-cost comparison: hand-computed costs and break-even, unknowns kept unknown, the CLI."""
+"""Serving-cost comparison: hand-computed costs and break-even, unknowns kept unknown.
+
+The ``compare-costs`` command's tests are in tests/cli/test_model_commands.py."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from typing import Any
 
 import pytest
 
-from lambda_handlers.cli import main
 from lambda_handlers.common.catalogue import models
-from lambda_handlers.datatools.cli_commands import register
 from lambda_handlers.datatools.compare_costs import (
     BASE_ON_DEMAND,
     PROVISIONED_NO_COMMITMENT,
@@ -443,152 +442,3 @@ def test_an_unknown_model_names_the_known_ones() -> None:
 def test_bad_inputs_are_refused_with_their_name(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         reference(**change)
-
-
-# --- the CLI --------------------------------------------------------------------------------
-
-
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="bedrock-customize")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-BASE_ARGS = (
-    "compare-costs",
-    "--requests-per-day",
-    "10000",
-    "--input-tokens",
-    "1000",
-    "--output-tokens",
-    "500",
-    "--base-model",
-    "amazon.nova-pro-v1:0",
-)
-
-
-def error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    return lines[0]
-
-
-def test_cli_json_with_command_line_prices(capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(*BASE_ARGS, "--price-provisioned-hour", "10", "--price-storage-month", "3", "--json")
-    captured = capsys.readouterr()
-    assert code == 0
-    assert captured.err == ""
-    report = json.loads(captured.out)
-    costs = {option["key"]: option["usd"] for option in report["options"]}
-    # On demand (shipped Nova Pro prices): 300,000 x $0.0024 = $720.
-    # No commitment: 720 h x $10 + $3 = $7,203. Commitments: no price shipped -> null.
-    assert costs == {
-        BASE_ON_DEMAND: 720.0,
-        PROVISIONED_NO_COMMITMENT: 7203.0,
-        PROVISIONED_ONE_MONTH: None,
-        PROVISIONED_SIX_MONTHS: None,
-    }
-    assert report["cheapest"] == BASE_ON_DEMAND
-    # Break-even: ($10 x 24 + $3 / 30) / $0.0024 = 240.1 / 0.0024 = 100,041.666... -> 100,041.67.
-    assert report["break_even"][0]["requests_per_day"] == 100_041.67
-    assert report["break_even"][1]["requests_per_day"] is None
-    assert report["base_model"] == NOVA_PRO
-    assert report["assumptions"]
-    assert report["disclaimer"].startswith("ESTIMATE")
-
-
-def test_cli_human_output_is_a_short_table_that_says_estimate(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code = run(*BASE_ARGS, "--student-model", NOVA_LITE)
-    out = capsys.readouterr().out
-    assert code == 0
-    lines = out.splitlines()
-    assert lines[0].startswith("ESTIMATE, not a quote: 10,000 requests a day for 30 days")
-    assert lines[2].startswith("OPTION")
-    assert "COST, 30 DAYS" in lines[2]
-    base_row = next(line for line in lines if line.startswith("base model, on demand"))
-    assert "$720.00" in base_row
-    no_commitment = next(line for line in lines if line.startswith("custom model, provisioned, no"))
-    assert "unknown" in no_commitment
-    assert "needs --price-provisioned-hour, --price-storage-month" in no_commitment
-    assert "$0.00" not in out  # unknown is never shown as zero
-    assert "cheapest: base model, on demand, $720.00" in out
-    assert "2026-10-05" in out  # the date of the shipped price
-    assert "assumptions:" in out
-
-
-def test_cli_shows_a_cost_under_a_cent_with_its_digits(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code = run(
-        "compare-costs",
-        "--requests-per-day",
-        "1",
-        "--input-tokens",
-        "10",
-        "--output-tokens",
-        "1",
-        "--days",
-        "1",
-        "--base-model",
-        NOVA_PRO,
-    )
-    out = capsys.readouterr().out
-    assert code == 0
-    # 1 request x (10/1,000 x $0.0008 + 1/1,000 x $0.0032) = $0.000008 + $0.0000032 = $0.0000112
-    # -> $0.000011 to the millionth.
-    base_row = next(line for line in out.splitlines() if line.startswith("base model, on"))
-    assert "$0.000011" in base_row
-
-
-def test_cli_break_even_line_when_known(capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(*BASE_ARGS, "--price-provisioned-hour", "10", "--price-storage-month", "3")
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "break-even, no commitment: 100,041.67 requests a day" in out
-    assert "at this volume on demand costs the same or less" in out
-    assert "[2] command line" in out
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (("--days", "0"), "days must be a positive integer"),
-        (("--custom-units", "0"), "custom_units must be a positive integer"),
-        (("--price-storage-month", "-3"), "--price-storage-month must be a price"),
-        (("--price-on-demand-output", "nan"), "--price-on-demand-output must be a price"),
-        (("--student-model", "nova-9"), "unknown model 'nova-9'"),
-    ],
-)
-def test_cli_usage_errors_exit_2_with_one_error_line(
-    extra: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = run(*BASE_ARGS, *extra, "--json")
-    captured = capsys.readouterr()
-    assert code == 2
-    assert message in error_line(captured.err)
-    assert captured.out == ""
-
-
-def test_cli_arguments_argparse_cannot_parse_exit_with_2() -> None:
-    with pytest.raises(SystemExit) as caught:
-        run(*BASE_ARGS[:2], "many", *BASE_ARGS[3:])
-    assert caught.value.code == 2
-
-
-def test_compare_costs_is_a_bedrock_customize_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*BASE_ARGS, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["options"][0]["usd"] == 720.0
-    assert main([*BASE_ARGS, "--requests-per-day", "0"]) == 2
-    assert error_line(capsys.readouterr().err).startswith("error: requests_per_day")
-
-
-def test_compare_costs_sets_func_and_handler_to_the_same_function() -> None:
-    parser = argparse.ArgumentParser(prog="bedrock-customize")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(BASE_ARGS))
-    assert args.func is args.handler
-    assert args.func.__name__ == "cmd_compare_costs"

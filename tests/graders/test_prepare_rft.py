@@ -1,17 +1,14 @@
 """prepare-rft: preference pairs to RFT records that Bedrock's format accepts and the
-preference grader reads; the report, and the CLI's exit codes."""
+preference grader reads, and the report. The command's tests are in tests/cli/."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lambda_handlers.cli import main
-from lambda_handlers.datatools.cli_commands import register
 from lambda_handlers.datatools.prepare_rft import (
     RFT_MAX_RECORDS,
     RFT_MIN_RECORDS,
@@ -176,62 +173,3 @@ def test_invalid_examples_are_capped_but_the_count_is_not(tmp_path: Path) -> Non
     report = prepare_rft(write_lines(tmp_path / "many.jsonl", lines), tmp_path / "o.jsonl")
     assert report.invalid == 30
     assert len(report.invalid_examples) == 20
-
-
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="bedrock-customize")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-def test_cli_writes_next_to_the_input_and_prints_json(
-    pairs: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run("prepare-rft", str(pairs), "--json") == 0
-    report = json.loads(capsys.readouterr().out)
-    out = pairs.with_name("pairs.rft.jsonl")
-    assert report["out"] == str(out)
-    assert report["written"] == 4
-    assert len(records(out)) == 4
-
-
-def test_cli_human_output_is_one_line_with_the_warnings(
-    pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "chosen.jsonl"
-    assert run("prepare-rft", str(pairs), "--out", str(out)) == 0
-    printed = capsys.readouterr().out
-    assert printed.count("\n") == 1
-    assert f"4 RFT records -> {out}" in printed
-    assert "6 invalid pairs skipped, first on line 4: not a JSON object" in printed
-    assert "1 pair with identical chosen and rejected answers" in printed
-    assert "Bedrock RFT needs 100 to 20000 records" in printed
-
-
-@pytest.mark.parametrize("case", ["missing", "directory", "same-as-source", "no-valid-pair"])
-def test_cli_usage_errors_exit_2_with_one_line(
-    case: str, pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = {
-        "missing": [str(tmp_path / "absent.jsonl")],
-        "directory": [str(tmp_path)],
-        "same-as-source": [str(pairs), "--out", str(pairs)],
-        "no-valid-pair": [str(write_lines(tmp_path / "bad.jsonl", ["nope"]))],
-    }[case]
-    assert run("prepare-rft", *argv) == 2
-    err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1
-    assert err.startswith("error: ")
-
-
-def test_cli_argument_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        run("prepare-rft")
-    assert exit_.value.code == 2
-
-
-def test_the_top_level_cli_has_the_command(pairs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prepare-rft", str(pairs), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["written"] == 4
-    assert main(["prepare-rft"]) == 2

@@ -1,10 +1,14 @@
-"""The cleanup command: reads the plan from the execution's history, lists, removes."""
+"""The cleanup and promote commands: the plan from the execution's history, what exists of it
+as a table, removing it; a model swapped onto an endpoint by hand."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
+
+import pytest
 
 from lambda_handlers.cli import main
 from lambda_handlers.common.plan import EXECUTION_TAG
@@ -18,6 +22,20 @@ from tests.factories import (
     job_description,
     plan_for,
 )
+from tests.handlers.conftest import SETTINGS_ENV
+
+
+@pytest.fixture(autouse=True)
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's settings, as in the handler tests: cleanup runs the handlers' own code."""
+    for key, value in SETTINGS_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def cells(out: str, first: str) -> list[str]:
+    """The cells of the table row that starts with ``first`` (columns are 2+ spaces apart)."""
+    row = next(line for line in out.splitlines() if line.startswith(first))
+    return re.split(r"\s{2,}", row.strip())
 
 
 def history(plan_payload: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +61,7 @@ def run(*argv: str) -> tuple[int, str, str]:
     return main(list(argv), stdout=out, stderr=err), out.getvalue(), err.getvalue()
 
 
-def setup(stub, status: str = "InProgress"):
+def setup(stub, status: str = "InProgress", tagged_for: str = EXECUTION_ARN):
     plan = plan_for(fine_tuning_request(serving={"mode": "on-demand-deployment"}))
     sfn, bedrock = stub("stepfunctions"), stub("bedrock")
     sfn.add_response(
@@ -70,7 +88,7 @@ def setup(stub, status: str = "InProgress"):
     )
     bedrock.add_response(
         "list_tags_for_resource",
-        {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]},
+        {"tags": [{"key": EXECUTION_TAG, "value": tagged_for}]},
         {"resourceARN": DEPLOYMENT_ARN},
     )
     return plan, sfn, bedrock
@@ -90,9 +108,12 @@ def test_dry_run_lists_and_removes_nothing(stub) -> None:
     )
     code, out, err = run("cleanup", EXECUTION_ARN, "--dry-run")
     assert code == 0, err
-    assert f"serving: {DEPLOYMENT_ARN} (Active, ours)" in out
-    assert f"custom model: {MODEL_ARN}" in out
+    assert out.split()[:4] == ["RESOURCE", "ARN", "STATUS", "NOTE"]
+    assert cells(out, "job") == ["job", JOB_ARN, "Completed"]
+    assert cells(out, "serving") == ["serving", DEPLOYMENT_ARN, "Active", "ours"]
+    assert cells(out, "custom model") == ["custom model", MODEL_ARN, plan.customModelName]
     assert "dry run: nothing removed" in out
+    assert "\x1b" not in out
 
 
 def test_cleanup_stops_the_job_and_deletes_serving(stub) -> None:
@@ -123,6 +144,43 @@ def test_cleanup_stops_the_job_and_deletes_serving(stub) -> None:
     assert code == 0
     assert result["found"]["job"] == {"arn": JOB_ARN, "status": "InProgress"}
     assert result["removed"] == {"stoppedJob": JOB_ARN, "deleted": [DEPLOYMENT_ARN], "problems": []}
+
+
+def test_serving_of_another_execution_is_left_alone_and_the_exit_is_1(stub) -> None:
+    other = EXECUTION_ARN.replace("run-1", "run-2")
+    plan, _, bedrock = setup(stub, "InProgress", tagged_for=other)
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
+    )
+    bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+    bedrock.add_response(
+        "get_custom_model_deployment",
+        {
+            "customModelDeploymentArn": DEPLOYMENT_ARN,
+            "modelDeploymentName": plan.serving.name,
+            "modelArn": MODEL_ARN,
+            "createdAt": NOW,
+            "status": "Active",
+        },
+    )
+    bedrock.add_response(
+        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": other}]}
+    )
+    code, out, err = run("cleanup", EXECUTION_ARN)
+    assert code == 1, err
+    assert cells(out, "job") == ["job", JOB_ARN, "InProgress"]
+    assert cells(out, "serving") == [
+        "serving",
+        DEPLOYMENT_ARN,
+        "Active",
+        "NOT tagged with this execution",
+    ]
+    assert cells(out, "custom model") == ["custom model", "none"]
+    lines = out.splitlines()
+    assert lines[-2] == f"removed: {JOB_ARN}"
+    assert lines[-1] == (
+        f"NOT removed: {plan.serving.name} exists but is not tagged with this execution; left alone"
+    )
 
 
 def test_a_rejected_execution_has_nothing_to_clean(stub) -> None:
@@ -166,3 +224,9 @@ def test_promote_by_hand_is_a_rollback(stub) -> None:
     assert code == 0, err
     assert out.strip() == f"{DEPLOYMENT_ARN}: {MODEL_ARN} -> {old} (update requested)"
     assert run("promote", "--target", "arn:aws:s3:::b", "--model", old)[0] == 2
+
+
+def test_a_target_without_a_region_is_a_usage_error() -> None:
+    code, out, err = run("promote", "--target", "x:custom-model-deployment/a", "--model", MODEL_ARN)
+    assert (code, out) == (2, "")
+    assert err == "error: not an ARN with a Region: x:custom-model-deployment/a\n"

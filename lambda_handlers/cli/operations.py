@@ -3,6 +3,8 @@
 The plan an execution ran with is in its history (the output of "Validate request"); it
 names the job, the serving resource and the tokens, so the same cleanup the workflow
 runs can be run by hand, for example after a run that ended before cleanup finished.
+This is the library behind ``bedrock-customize cleanup``: it prints nothing and returns
+plain dictionaries, so later operator commands can reuse it.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
             found["customModel"] = {"arn": model["modelArn"], "name": model["modelName"]}
         except ClientError as error:
             if error_code(error) not in _NOT_FOUND:
-                raise
+                raise translate_client_error(
+                    error, f"GetCustomModel {job['outputModelArn']}"
+                ) from error
     return found
 
 

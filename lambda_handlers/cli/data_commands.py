@@ -1,0 +1,410 @@
+"""Commands over a training data file: ``validate``, ``estimate-cost``, ``split``, ``augment``
+and ``prepare-rft``.
+
+Each command parses its arguments, calls the library (the validation engine,
+``lambda_handlers.datatools``) and prints a short report, or the full one as JSON with
+``--json``. ``validate`` exits 0 when the data is valid and 1 when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.table import Column, Table
+
+from lambda_handlers.cli.console import Output
+from lambda_handlers.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, library_errors
+from lambda_handlers.datatools.augment import MAX_FACTOR, augment_jsonl
+from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
+from lambda_handlers.datatools.pricing import estimate_training_cost
+from lambda_handlers.datatools.split import split_jsonl
+from lambda_handlers.validation import open_source, validate_dataset
+from lambda_handlers.validation.engine import summary
+from lambda_handlers.validation.rules import DatasetRules, rules_for
+
+TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
+PROGRESS_MIN_BYTES = 16 * 1024 * 1024
+"""Inputs smaller than this validate in a few seconds: no progress bar."""
+
+
+# --- validate and estimate-cost ------------------------------------------------------------
+
+
+def _rules(base_model: str, customization_type: str) -> DatasetRules:
+    try:
+        return rules_for(base_model, customization_type)
+    except ValueError as error:
+        first_line = str(error).splitlines()[0]
+        raise UsageError(f"{first_line} (see: bedrock-customize models)") from error
+
+
+def validate_files(
+    out: Output,
+    train: str,
+    validation: str | None,
+    *,
+    customization_type: str,
+    base_model: str,
+    max_examples: int,
+) -> dict[str, Any]:
+    """The validation report of the files, with a progress bar for large inputs on a terminal."""
+    rules = _rules(base_model, customization_type)
+    with library_errors():
+        training_source = open_source(train)
+        validation_source = open_source(validation) if validation else None
+    total = sum(source.size or 0 for source in (training_source, validation_source) if source)
+    with (
+        out.progress("validating", total, min_total=PROGRESS_MIN_BYTES) as advance,
+        library_errors(),
+    ):
+        return validate_dataset(
+            training_source,
+            validation_source,
+            customization_type=customization_type,
+            base_model=base_model,
+            max_examples=max_examples,
+            progress=advance,
+            rules=rules,
+        )
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The report's summary: one line per file, the format and limits, the token counts."""
+    lines = [
+        f"{role}: {info['name']}: {info['records']:,} records ({info['usableRecords']:,} usable), "
+        f"{info['bytes'] / 1e6:.1f} MB"
+        for role, info in report["files"].items()
+    ]
+    limits = report["limits"]
+    bounds = f"{limits['minRecords'] or '-'}..{limits['maxRecords'] or '-'} records"
+    per_record = (
+        f"{limits['maxTokensPerRecord']} tokens/record"
+        if limits["maxTokensPerRecord"]
+        else "no token limit published"
+    )
+    lines.append(f"format: {report['format']}; limits: {bounds}, {per_record}")
+    tokens = report["files"]["training"]["tokens"]
+    lines.append(
+        f"estimated tokens per record: min {tokens['min']:,}, median {tokens['median']:,}, "
+        f"p95 {tokens['p95']:,}, max {tokens['max']:,}; "
+        f"per epoch {report['trainingTokensPerEpoch']:,}"
+    )
+    return lines
+
+
+def findings_table(out: Output, report: dict[str, Any]) -> Table:
+    """One row per finding code: errors first, its count, and where it first occurs."""
+    table = out.table(
+        "SEVERITY",
+        "FINDING",
+        Column("COUNT", justify="right"),
+        Column("FIRST AT", overflow="fold"),
+        Column("MESSAGE", max_width=80),
+    )
+    for severity, counts in (("error", report["errors"]), ("warning", report["warnings"])):
+        style = "red" if severity == "error" else "yellow"
+        for code, count in counts.items():
+            examples = report["examples"].get(code) or [{}]
+            first = examples[0]
+            where = (
+                f"{first.get('file', '')}:{first['line']}"
+                if "line" in first
+                else first.get("file", "")
+            )
+            at = f"{where} {first.get('path', '')}".strip()
+            table.add_row(severity, code, f"{count:,}", at, first.get("message", ""), style=style)
+    return table
+
+
+def show_report(out: Output, report: dict[str, Any]) -> None:
+    """The human form of a validation report: summary lines, findings, the verdict last."""
+    for line in report_lines(report):
+        out.line(line)
+    if report["errors"] or report["warnings"]:
+        out.show(findings_table(out, report))
+    verdict = report["verdict"].upper()
+    if report["errors"]:
+        codes = ", ".join(report["errors"])
+        out.line(
+            f"{verdict}: fix the errors above ({codes}); warnings never block.", style="bold red"
+        )
+    else:
+        out.line(verdict + (" (with warnings)" if report["warnings"] else ""), style="bold green")
+
+
+def cmd_validate(args: argparse.Namespace, out: Output) -> int:
+    """``validate TRAIN [--validation FILE]``: check data against the model's format and quotas."""
+    if args.max_examples < 0:
+        raise UsageError(f"--max-examples must be 0 or more, got {args.max_examples}")
+    report = validate_files(
+        out,
+        args.train,
+        args.validation,
+        customization_type=args.type,
+        base_model=args.base_model,
+        max_examples=args.max_examples,
+    )
+    if args.json:
+        out.json(report)
+    else:
+        show_report(out, report)
+    return EXIT_OK if report["verdict"] == "valid" else EXIT_FAILED
+
+
+def cmd_estimate_cost(args: argparse.Namespace, out: Output) -> int:
+    """``estimate-cost TRAIN --epochs N``: tokens x epochs x the published price."""
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
+    report = validate_files(
+        out,
+        args.train,
+        None,
+        customization_type=args.type,
+        base_model=args.base_model,
+        max_examples=3,
+    )
+    with library_errors():
+        estimate = estimate_training_cost(
+            args.base_model, report["trainingTokensPerEpoch"], args.epochs
+        )
+    if args.json:
+        out.json(
+            {
+                "estimate": estimate.to_dict(),
+                "dataVerdict": report["verdict"],
+                "dataSummary": summary(report),
+            }
+        )
+        return EXIT_OK
+    e = estimate
+    cost = (
+        f"${e.training_usd:,.2f}" if e.training_usd is not None else "unknown (no published price)"
+    )
+    out.line(
+        f"ESTIMATE: {e.total_tokens:,} tokens ({e.tokens_per_epoch:,} per epoch x {e.epochs} "
+        f"epochs) -> training about {cost}"
+    )
+    out.line(f"prices: {e.source} (checked {e.checked})")
+    out.line(e.disclaimer)
+    if report["verdict"] != "valid":
+        out.line(f"note: the data has errors ({', '.join(report['errors'])}); run validate first.")
+    return EXIT_OK
+
+
+# --- split, augment, prepare-rft -------------------------------------------------------------
+
+
+def _beside(source: Path, suffix: str) -> Path:
+    """``data.jsonl`` -> ``data<suffix>`` in the same folder (``data.txt`` -> ``data.txt<suffix>``)."""
+    stem = source.name[: -len(".jsonl")] if source.name.endswith(".jsonl") else source.name
+    return source.with_name(stem + suffix)
+
+
+def _input_file(path: Path) -> Path:
+    """``path``, or a usage error when it is not an existing file (checked before any write)."""
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if not path.is_file():
+        raise UsageError(f"not a file: {path}")
+    return path
+
+
+def cmd_split(args: argparse.Namespace, out: Output) -> int:
+    """``split FILE --validation-fraction F``: write FILE's training and validation halves."""
+    source = _input_file(args.file)
+    train_out = args.train_out or _beside(source, ".train.jsonl")
+    validation_out = args.validation_out or _beside(source, ".validation.jsonl")
+    with library_errors():
+        report = split_jsonl(
+            source,
+            train_out,
+            validation_out,
+            validation_fraction=args.validation_fraction,
+            seed=args.seed,
+            stratify=args.stratify,
+            label_field=args.label_field,
+        )
+    if args.json:
+        out.json(report.to_dict())
+        return EXIT_OK
+    notes = [f"seed {report.seed}"]
+    if report.stratified:
+        notes.append(f"stratified by {report.label_field!r}")
+    if report.skipped_blank:
+        notes.append(f"{report.skipped_blank} blank lines skipped")
+    if report.unparsed:
+        notes.append(f"{report.unparsed} unparsed lines kept in training")
+    out.line(
+        f"{report.train} records -> {train_out}, {report.validation} -> {validation_out} "
+        f"({', '.join(notes)})"
+    )
+    return EXIT_OK
+
+
+def cmd_augment(args: argparse.Namespace, out: Output) -> int:
+    """``augment FILE --factor N``: write FILE with prefixed prompt variants."""
+    source = _input_file(args.file)
+    target = args.out or _beside(source, ".augmented.jsonl")
+    with library_errors():
+        report = augment_jsonl(source, target, factor=args.factor, seed=args.seed)
+    if args.json:
+        out.json(report.to_dict())
+        return EXIT_OK
+    unchanged = report.without_prompt + report.unparsed
+    out.line(
+        f"{report.lines_written} lines -> {target} ({report.augmented} records x{report.factor}, "
+        f"{unchanged} copied unchanged); near-duplicates: validate and deduplicate before training"
+    )
+    return EXIT_OK
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def cmd_prepare_rft(args: argparse.Namespace, out: Output) -> int:
+    """``prepare-rft PAIRS``: write the RFT records of PAIRS' preference pairs."""
+    source = _input_file(args.file)
+    target = args.out or _beside(source, ".rft.jsonl")
+    with library_errors():
+        report = prepare_rft(source, target)
+    if args.json:
+        out.json(report.to_dict())
+        return EXIT_OK
+    notes = []
+    if report.invalid:
+        first = report.invalid_examples[0]
+        notes.append(
+            f"{_plural(report.invalid, 'invalid pair')} skipped, "
+            f"first on line {first.line}: {first.reason}"
+        )
+    if report.identical:
+        notes.append(
+            f"{_plural(report.identical, 'pair')} with identical chosen and rejected answers "
+            f"(no signal), first on line {report.identical_lines[0]}"
+        )
+    if not report.within_rft_bounds:
+        notes.append(
+            f"Bedrock RFT needs {report.rft_min_records} to {report.rft_max_records} records"
+        )
+    detail = f" ({'; '.join(notes)})" if notes else ""
+    out.line(f"{report.written} RFT records -> {target}{detail}")
+    return EXIT_OK
+
+
+# --- the parsers -----------------------------------------------------------------------------
+
+
+def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("train", help="training JSONL: a local path or s3://bucket/key")
+    parser.add_argument("--type", required=True, choices=TYPES, help="customization type")
+    parser.add_argument(
+        "--base-model", required=True, help="base model id, e.g. amazon.nova-lite-v1:0:300k"
+    )
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+
+def _add_validate(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="check a dataset against the model's real format and quotas"
+    )
+    _dataset_arguments(parser)
+    parser.add_argument("--validation", help="validation JSONL: a local path or s3://bucket/key")
+    parser.add_argument(
+        "--max-examples", type=int, default=5, help="examples kept per finding code (default 5)"
+    )
+    parser.set_defaults(func=cmd_validate)
+
+
+def _add_estimate_cost(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "estimate-cost", help="estimate the training cost of a dataset (tokens x epochs x price)"
+    )
+    _dataset_arguments(parser)
+    parser.add_argument("--epochs", type=int, required=True, help="number of epochs")
+    parser.set_defaults(func=cmd_estimate_cost)
+
+
+def _add_split(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "split",
+        help="split a JSONL file into training and validation files, deterministically",
+        description="Split FILE into FILE.train.jsonl and FILE.validation.jsonl (by default) "
+        "with exactly round(F x records) records in validation, per label when stratified. "
+        "The same seed always gives the same files.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="JSONL file to split")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        required=True,
+        metavar="F",
+        help="share of records for validation, greater than 0 and less than 1",
+    )
+    parser.add_argument(
+        "--stratify",
+        action="store_true",
+        help="keep the fraction per value of --label-field (for classification data)",
+    )
+    parser.add_argument(
+        "--label-field",
+        default="completion",
+        metavar="NAME",
+        help="field holding the label when stratifying (default: completion)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    parser.add_argument("--train-out", type=Path, metavar="PATH", help="training output file")
+    parser.add_argument(
+        "--validation-out", type=Path, metavar="PATH", help="validation output file"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=cmd_split)
+
+
+def _add_augment(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "augment",
+        help="add prefixed copies of each prompt (naive; validate and deduplicate afterwards)",
+        description="Write each prompt/completion record followed by N-1 copies whose prompt "
+        "starts with a prefix such as 'Question: '. A naive technique: it repeats completions "
+        "and can cause overfitting. Split first and augment only the training file.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="JSONL file to augment")
+    parser.add_argument(
+        "--factor",
+        type=int,
+        required=True,
+        metavar="N",
+        help=f"copies of each record, original included (1 to {MAX_FACTOR})",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    parser.add_argument(
+        "--out", type=Path, metavar="PATH", help="output file (default: FILE.augmented.jsonl)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=cmd_augment)
+
+
+def _add_prepare_rft(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "prepare-rft",
+        help="turn preference pairs into reinforcement fine-tuning (RFT) records",
+        description="Write one RFT record per valid line of PAIRS ({prompt, chosen, rejected, "
+        "score?}): the prompt as the user message, chosen/rejected/score as the "
+        "reference_answer that the preference grader reads. Invalid pairs are skipped and "
+        f"counted with their line. Bedrock RFT needs at least {RFT_MIN_RECORDS} records.",
+    )
+    parser.add_argument("file", type=Path, metavar="PAIRS", help="JSONL file of preference pairs")
+    parser.add_argument(
+        "--out", type=Path, metavar="PATH", help="output file (default: PAIRS.rft.jsonl)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=cmd_prepare_rft)
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``validate``, ``estimate-cost``, ``split``, ``augment`` and ``prepare-rft``."""
+    for add in (_add_validate, _add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
+        add(subparsers)

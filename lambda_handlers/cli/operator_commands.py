@@ -1,0 +1,149 @@
+"""Commands that act on what an execution created, in your AWS account: ``cleanup`` and
+``promote``.
+
+They run with your AWS credentials, in the Region of the ARN they are given. The actions
+themselves are library code (``lambda_handlers.cli.operations``, ``lambda_handlers.promote``),
+the same the workflow runs; AWS errors arrive translated and end the command with exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from rich.table import Column, Table
+
+from lambda_handlers.cli.console import Output
+from lambda_handlers.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, library_errors
+
+
+def _use_region_of(arn: str) -> None:
+    parts = arn.split(":")
+    if len(parts) < 6 or not parts[3]:
+        raise UsageError(f"not an ARN with a Region: {arn}")
+    # The resource's Region, whatever the profile says: the clients are made after this.
+    os.environ["AWS_DEFAULT_REGION"] = parts[3]
+
+
+# --- cleanup ---------------------------------------------------------------------------------
+
+
+def inventory_table(out: Output, found: dict[str, Any]) -> Table:
+    """What of the execution exists: the job, the serving resource, the custom model."""
+    table = out.table("RESOURCE", Column("ARN", overflow="fold"), "STATUS", "NOTE")
+    job, serving, model = found["job"], found["serving"], found["customModel"]
+    table.add_row("job", *((job["arn"], job["status"], "") if job else ("none", "", "")))
+    if serving:
+        owner = "ours" if serving["ours"] else "NOT tagged with this execution"
+        table.add_row(
+            "serving",
+            serving["arn"],
+            serving["status"],
+            owner,
+            style="" if serving["ours"] else "bold red",
+        )
+    else:
+        table.add_row("serving", "none", "", "")
+    table.add_row(
+        "custom model", *((model["arn"], "", model["name"]) if model else ("none", "", ""))
+    )
+    return table
+
+
+def _removed_lines(removed: dict[str, Any]) -> list[str]:
+    done = [
+        arn
+        for arn in (removed["stoppedJob"], *removed["deleted"], removed.get("deletedModel"))
+        if arn
+    ]
+    lines = ["removed: " + (", ".join(done) if done else "nothing was running")]
+    lines += [f"NOT removed: {problem}" for problem in removed["problems"]]
+    return lines
+
+
+def cmd_cleanup(args: argparse.Namespace, out: Output) -> int:
+    """``cleanup EXECUTION_ARN``: list what the execution created and remove it."""
+    parts = args.execution_arn.split(":")
+    if len(parts) < 8 or parts[2] != "states" or parts[5] != "execution":
+        raise UsageError(f"not a Step Functions execution ARN: {args.execution_arn}")
+    _use_region_of(args.execution_arn)
+    # Imported here: the handlers' AWS and validation libraries take a third of a second to
+    # load, and only these commands need them.
+    from lambda_handlers.cli.operations import inventory, plan_of, remove
+    from lambda_handlers.common.aws import client
+
+    with library_errors():
+        plan, job = plan_of(client("stepfunctions"), args.execution_arn)
+        found = inventory(client("bedrock"), plan, job)
+        removed = None if args.dry_run else remove(plan, found, delete_model=args.delete_model)
+    failed = bool(removed and removed["problems"])
+    if args.json:
+        out.json({"found": found} if removed is None else {"found": found, "removed": removed})
+        return EXIT_FAILED if failed else EXIT_OK
+    out.show(inventory_table(out, found))
+    for line in ["dry run: nothing removed"] if removed is None else _removed_lines(removed):
+        out.line(line, style="bold red" if line.startswith("NOT") else None)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --- promote ---------------------------------------------------------------------------------
+
+
+def _target_kind(target: str) -> str:
+    if ":custom-model-deployment/" in target:
+        return "customModelDeploymentArn"
+    if ":provisioned-model/" in target:
+        return "provisionedModelArn"
+    raise UsageError(
+        f"--target must be a custom-model-deployment or provisioned-model ARN, got {target}"
+    )
+
+
+def cmd_promote(args: argparse.Namespace, out: Output) -> int:
+    """``promote --target ARN --model ARN``: swap a model onto an endpoint, e.g. a rollback."""
+    kind = _target_kind(args.target)
+    _use_region_of(args.target)
+    from lambda_handlers.promote import promote  # see cmd_cleanup: a slow import
+
+    with library_errors():
+        result = promote({kind: args.target}, args.model)
+    if args.json:
+        out.json(result)
+    else:
+        out.line(f"{args.target}: {result['previousModelArn']} -> {args.model} (update requested)")
+    return EXIT_OK
+
+
+# --- the parsers -----------------------------------------------------------------------------
+
+
+def _add_cleanup(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "cleanup", help="list and remove what an execution created (job, serving, model)"
+    )
+    parser.add_argument("execution_arn", help="the Step Functions execution ARN")
+    parser.add_argument("--dry-run", action="store_true", help="only list what exists")
+    parser.add_argument(
+        "--delete-model", action="store_true", help="also delete the custom model (storage costs)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=cmd_cleanup)
+
+
+def _add_promote(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "promote", help="swap a model onto a deployment or throughput (a rollback, by hand)"
+    )
+    parser.add_argument(
+        "--target", required=True, help="custom-model-deployment or provisioned-model ARN"
+    )
+    parser.add_argument("--model", required=True, help="the custom model ARN to serve there")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=cmd_promote)
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``cleanup`` and ``promote``."""
+    _add_cleanup(subparsers)
+    _add_promote(subparsers)
