@@ -13,7 +13,9 @@ graders and enables reinforcement fine-tuning; ``judgeModelId`` is the judge gra
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -21,16 +23,19 @@ from cdk_nag import AwsSolutionsChecks
 from constructs_lib import BedrockCustomizationStack
 from constructs_lib.grader import GraderSpec
 
-# Feature flags the stack is written for; set here so tests and `cdk synth` agree.
-FEATURE_FLAGS = {
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
-    "@aws-cdk/aws-iam:minimizePolicies": True,
-    "@aws-cdk/core:checkSecretUsage": True,
-}
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
+
+def project_context() -> dict[str, object]:
+    """The context in ``cdk.json`` (the feature flags): what ``cdk synth`` gives the app, so
+    tests that build the app themselves synthesize the same template."""
+    context: dict[str, object] = json.loads(CDK_JSON.read_text("utf-8"))["context"]
+    return context
 
 
 def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
-    app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
+    # Defaults only: `cdk synth -c key=value` and cdk.json (through the CLI) still override.
+    app = cdk.App(outdir=outdir, context={**project_context(), **(context or {})})
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.nag import acknowledge
+from constructs_lib.nag import arn as nag_arn
 
 # Built-in graders: handler, timeout, memory. A batch per call; the judge waits on a model.
 BUILTIN_GRADERS: dict[str, tuple[str, Duration, int]] = {
@@ -67,7 +68,7 @@ def _allow_judge(function: lambda_.Function, model_id: str, stack: Stack) -> Non
             "A cross-Region inference profile routes the judge's call to the same model in a Region "
             "it chooses; the foundation-model ARN names the model and leaves the Region open.",
             findings=[
-                f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{match.group('model')}"
+                f"Resource::{nag_arn(function, 'bedrock', 'foundation-model/' + match.group('model'), region='*')}"
             ],
         )
     else:

@@ -31,10 +31,27 @@ def attr_ref(construct: IConstruct, attribute: str = "Arn") -> str:
     return f"<{logical_id}.{attribute}>"
 
 
+def _rendered(value: str, pseudo: str) -> str:
+    return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+
+def arn(
+    scope: IConstruct, service: str, resource_pattern: str, region: str = "", account: str = ""
+) -> str:
+    """How cdk-nag renders an ARN with the stack's partition: ``${AWS::Partition}``, or the
+    literal partition of a stack pinned to a Region (``@aws-cdk/core:enablePartitionLiterals``)."""
+    partition = _rendered(Stack.of(scope).partition, "Partition")
+    return f"arn:{partition}:{service}:{region}:{account}:{resource_pattern}"
+
+
 def account_arn(scope: IConstruct, service: str, resource_pattern: str) -> str:
     """How cdk-nag renders an ARN of this account and Region built with ``format_arn``:
     pseudo parameters for an environment-agnostic stack, literals for a pinned one."""
     stack = Stack.of(scope)
-    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource_pattern}"
+    return arn(
+        scope,
+        service,
+        resource_pattern,
+        region=_rendered(stack.region, "Region"),
+        account=_rendered(stack.account, "AccountId"),
+    )

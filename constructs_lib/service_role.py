@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.nag import acknowledge, attr_ref
+from constructs_lib.nag import acknowledge, arn, attr_ref
 from constructs_lib.storage import CustomizationStorage
 
 
@@ -28,7 +28,7 @@ def _bucket_ref(bucket: s3.IBucket) -> str:
     """cdk-nag's rendering of a bucket ARN: a GetAtt for a bucket of this stack, else the ARN."""
     if bucket.node.default_child is not None:
         return attr_ref(bucket)
-    return f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}"
+    return arn(bucket, "s3", bucket.bucket_name)
 
 
 def _job_statements(

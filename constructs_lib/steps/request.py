@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs_lib.grader import RftGrader
-from constructs_lib.nag import acknowledge, attr_ref
+from constructs_lib.nag import acknowledge, arn, attr_ref
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.flow import Fragment
 
@@ -83,7 +83,8 @@ class ValidateRequest(LambdaStep):
             ]
             + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"]
             + [
-                f"Resource::arn:<AWS::Partition>:s3:::{b.bucket_name}/*" for b in extra_data_buckets
+                f"Resource::{arn(self.role, 's3', b.bucket_name + '/*')}"
+                for b in extra_data_buckets
             ],
         )
 
@@ -108,7 +109,7 @@ class ValidateRequest(LambdaStep):
             "IAM5",
             "The validator reads the invocation-log objects a distillation request selects, under "
             "the granted prefix; Bedrock's log delivery chooses their keys.",
-            findings=[f"Resource::arn:<AWS::Partition>:s3:::{bucket.bucket_name}/{prefix}*"],
+            findings=[f"Resource::{arn(allow_logs, 's3', f'{bucket.bucket_name}/{prefix}*')}"],
         )
 
     def fragment(self, *, rejected: sfn.IChainable) -> Fragment:

@@ -69,16 +69,10 @@ def test_only_bedrock_jobs_of_this_account_may_invoke_a_grader(
         assert props["Principal"] == "bedrock.amazonaws.com"
         assert props["Action"] == "lambda:InvokeFunction"
         assert props["SourceAccount"] == "123456789012"
-        assert props["SourceArn"] == {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":bedrock:us-east-1:123456789012:model-customization-job/*",
-                ],
-            ]
-        }
+        # A stack pinned to a Region names its partition (enablePartitionLiterals).
+        assert (
+            props["SourceArn"] == "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/*"
+        )
 
 
 def test_the_service_role_may_invoke_exactly_the_graders(synthesized_full: Synthesized) -> None:
