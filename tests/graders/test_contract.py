@@ -61,81 +61,82 @@ def test_a_batch_that_is_not_a_list_is_a_clear_value_error(event: Any) -> None:
         grade_batch(event, constant(1.0))
 
 
-@pytest.mark.parametrize(
-    ("raw", "sample_id", "problems"),
-    [
-        ("not an object", "", ["invalid_sample"]),
-        ([1, 2], "", ["invalid_sample"]),
-        (
-            {"messages": [{"role": "assistant", "content": "4"}], "reference_answer": "4"},
-            "",
-            ["missing_id"],
-        ),
-        (
-            {
-                "id": None,
-                "messages": [{"role": "assistant", "content": "4"}],
-                "reference_answer": "4",
-            },
-            "",
-            ["missing_id"],
-        ),
-        ({"id": "k", "reference_answer": "4"}, "k", ["missing_messages"]),
-        ({"id": "k", "messages": "hello", "reference_answer": "4"}, "k", ["invalid_messages"]),
-        ({"id": "k", "messages": [], "reference_answer": "4"}, "k", ["no_assistant_response"]),
-        (
-            {"id": "k", "messages": [{"role": "user", "content": "q"}], "reference_answer": "4"},
-            "k",
-            ["no_assistant_response"],
-        ),
-        (
-            {
-                "id": "k",
-                "messages": [
-                    {"role": "assistant", "content": "4"},
-                    {"role": "user", "content": "q"},
-                ],
-                "reference_answer": "4",
-            },
-            "k",
-            ["no_assistant_response"],
-        ),
-        (
-            {"id": "k", "messages": ["just text"], "reference_answer": "4"},
-            "k",
-            ["no_assistant_response"],
-        ),
-        (
-            {"id": "k", "messages": [{"role": "assistant", "content": 4}], "reference_answer": "4"},
-            "k",
-            ["invalid_response_content"],
-        ),
-        (
-            {"id": "k", "messages": [{"role": "assistant"}], "reference_answer": "4"},
-            "k",
-            ["invalid_response_content"],
-        ),
-        (
-            {"id": "k", "messages": [{"role": "assistant", "content": "4"}]},
-            "k",
-            ["missing_reference"],
-        ),
-        (
-            {
-                "id": "k",
-                "messages": [{"role": "assistant", "content": "4"}],
-                "reference_answer": None,
-            },
-            "k",
-            ["missing_reference"],
-        ),
-        (
-            {"messages": [{"role": "user", "content": "q"}]},
-            "",
-            ["missing_id", "no_assistant_response", "missing_reference"],
-        ),
-    ],
-)
+# A malformed sample, the id its result carries, and the problems named in its metrics.
+MALFORMED_SAMPLES: list[tuple[Any, str, list[str]]] = [
+    ("not an object", "", ["invalid_sample"]),
+    ([1, 2], "", ["invalid_sample"]),
+    (
+        {"messages": [{"role": "assistant", "content": "4"}], "reference_answer": "4"},
+        "",
+        ["missing_id"],
+    ),
+    (
+        {
+            "id": None,
+            "messages": [{"role": "assistant", "content": "4"}],
+            "reference_answer": "4",
+        },
+        "",
+        ["missing_id"],
+    ),
+    ({"id": "k", "reference_answer": "4"}, "k", ["missing_messages"]),
+    ({"id": "k", "messages": "hello", "reference_answer": "4"}, "k", ["invalid_messages"]),
+    ({"id": "k", "messages": [], "reference_answer": "4"}, "k", ["no_assistant_response"]),
+    (
+        {"id": "k", "messages": [{"role": "user", "content": "q"}], "reference_answer": "4"},
+        "k",
+        ["no_assistant_response"],
+    ),
+    (
+        {
+            "id": "k",
+            "messages": [
+                {"role": "assistant", "content": "4"},
+                {"role": "user", "content": "q"},
+            ],
+            "reference_answer": "4",
+        },
+        "k",
+        ["no_assistant_response"],
+    ),
+    (
+        {"id": "k", "messages": ["just text"], "reference_answer": "4"},
+        "k",
+        ["no_assistant_response"],
+    ),
+    (
+        {"id": "k", "messages": [{"role": "assistant", "content": 4}], "reference_answer": "4"},
+        "k",
+        ["invalid_response_content"],
+    ),
+    (
+        {"id": "k", "messages": [{"role": "assistant"}], "reference_answer": "4"},
+        "k",
+        ["invalid_response_content"],
+    ),
+    (
+        {"id": "k", "messages": [{"role": "assistant", "content": "4"}]},
+        "k",
+        ["missing_reference"],
+    ),
+    (
+        {
+            "id": "k",
+            "messages": [{"role": "assistant", "content": "4"}],
+            "reference_answer": None,
+        },
+        "k",
+        ["missing_reference"],
+    ),
+    (
+        {"messages": [{"role": "user", "content": "q"}]},
+        "",
+        ["missing_id", "no_assistant_response", "missing_reference"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "sample_id", "problems"), MALFORMED_SAMPLES)
 def test_a_malformed_sample_scores_zero_names_its_problems_and_keeps_its_id(
     raw: Any, sample_id: str, problems: list[str]
 ) -> None:
