@@ -32,7 +32,7 @@ from lambda_handlers.common.errors import (
 )
 from lambda_handlers.common.observability import logger
 from lambda_handlers.common.plan import EXECUTION_TAG, Plan, make_plan
-from lambda_handlers.common.request import check_request
+from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.notify import publish
 

@@ -24,7 +24,8 @@ from lambda_handlers.common.errors import (
 )
 from lambda_handlers.common.observability import logger
 from lambda_handlers.common.plan import Plan, make_plan
-from lambda_handlers.common.request import CustomizationRequest, check_request, split_s3_uri
+from lambda_handlers.common.request import CustomizationRequest, split_s3_uri
+from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.validation import open_source, validate_dataset

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambda_handlers.common.plan import Plan, make_plan
-from lambda_handlers.common.request import RequestContext, check_request
+from lambda_handlers.common.request import RequestContext
+from lambda_handlers.common.request_checks import check_request
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:CustomizationStateMachine:run-1"
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdef123456"

@@ -1,9 +1,9 @@
 """The customization request: the document a user starts an execution with.
 
 The pydantic models below are the one source of its shape; ``schemas/`` holds the JSON
-Schema generated from them. ``check_request`` adds the checks a schema cannot express
-(the model catalogue, hyperparameter ranges, where data may live: ``request_checks.py``)
-and reports every problem at once, each naming its field.
+Schema generated from them. ``request_checks.check_request`` checks a request against
+them and against what a schema cannot express (the model catalogue, hyperparameter
+ranges, where data may live), and reports every problem at once, each naming its field.
 
 Version 1 of the document mirrors the field names of ``CreateModelCustomizationJob``
 where they exist, so a user who knows the API knows the request.
@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from lambda_handlers.common.errors import RequestInvalid
+from pydantic import BaseModel, ConfigDict, Field
 
 REQUEST_VERSION: Literal["1"] = "1"
 
@@ -227,52 +225,6 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _loc(parts: tuple[Any, ...]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(request)"
-
-
-_GUIDE_HINTS = {
-    "teacherModelIdentifier": "the teacher model goes in customizationConfig.distillationConfig"
-    ".teacherModelConfig.teacherModelIdentifier",
-    "rlAlgorithm": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
-    "beta": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
-}
-
-
-_UNION_BRANCHES = {"str", "int", "float", "constrained-str"}
-
-
-def _structural_problems(error: ValidationError) -> list[str]:
-    """One line per field; a value that fits no member of a union gets one line, not one per member."""
-    by_field: dict[str, list[str]] = {}
-    for item in error.errors(include_url=False):
-        loc = item["loc"]
-        in_union = any(isinstance(p, str) and p in _UNION_BRANCHES for p in loc)
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
-        where = _loc(loc)
-        if in_union:
-            message = f"expected a number or a numeric string (got {item.get('input')!r})"
-        elif item["type"] == "extra_forbidden":
-            hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
-            message = "unknown field" + (f" ({hint})" if hint else "")
-        elif item["type"] == "missing":
-            message = "required field is missing"
-        elif item["type"] == "string_pattern_mismatch":
-            message = f"{item['input']!r} does not match {item['ctx']['pattern']}"
-        else:
-            message = f"{item['msg']} (got {item.get('input')!r})"
-        messages = by_field.setdefault(where, [])
-        if message not in messages:
-            messages.append(message)
-    return [f"{where}: {message}" for where, messages in by_field.items() for message in messages]
-
-
 def resolve_grader(rft: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     """The API's ``RFTConfig``: a ``grader`` name replaced by its ``graderConfig``."""
     api = {k: v for k, v in rft.items() if k != "grader"}
@@ -280,25 +232,3 @@ def resolve_grader(rft: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     if isinstance(name, str) and name in ctx.graders:
         api["graderConfig"] = {"lambdaGrader": {"lambdaArn": ctx.graders[name]}}
     return api
-
-
-def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
-    """Parse and check a request; raise ``RequestInvalid`` listing every problem."""
-    # request_checks imports its constants and RequestContext from this module: importing
-    # it here, not at the top, keeps the two from importing each other half-initialized.
-    from lambda_handlers.common.request_checks import semantic_problems
-
-    if not isinstance(raw, dict):
-        raise RequestInvalid([f"(request): expected a JSON object, got {type(raw).__name__}"])
-    problems: list[str] = []
-    request: CustomizationRequest | None = None
-    try:
-        request = CustomizationRequest.model_validate(raw)
-    except ValidationError as error:
-        problems.extend(_structural_problems(error))
-    # A field with a structural problem is not reported twice.
-    reported = {p.split(":", 1)[0] for p in problems}
-    problems.extend(p for p in semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
-    if problems or request is None:
-        raise RequestInvalid(problems)
-    return request

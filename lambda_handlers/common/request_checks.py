@@ -1,9 +1,10 @@
-"""The checks a customization request's schema cannot express.
+"""Checking a customization request: ``check_request`` reports every problem at once.
 
-The model catalogue, hyperparameter ranges, where data may live, which customization and
-serving a model supports, and how the request's parts fit together. One function per
-section of the request; ``semantic_problems`` runs them all. Each problem names its field.
-``check_request`` in ``request.py`` reports these after the schema's own problems.
+First the schema's own problems (the pydantic models in ``request.py``), then what a schema
+cannot express: the model catalogue, hyperparameter ranges, where data may live, which
+customization and serving a model supports, and how the request's parts fit together.
+One function per section of the request; ``semantic_problems`` runs them all. Each
+problem names its field.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import math
 import re
 from typing import Any, get_args
 
+from pydantic import ValidationError
+
 from lambda_handlers.common import catalogue
+from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.request import (
     MAX_USER_TAGS,
     RESERVED_TAG_PREFIX,
     S3_URI_PATTERN,
+    CustomizationRequest,
     CustomizationType,
     RequestContext,
     ServingMode,
@@ -290,11 +295,10 @@ def _rft_problems(rft: dict[str, Any], ctx: RequestContext) -> list[str]:
             f"{path}.grader: {name!r} is not a grader of this stack (graders: {available})"
         )
     if has_config:
-        arn = (
-            (rft["graderConfig"].get("lambdaGrader") or {}).get("lambdaArn")
-            if isinstance(rft["graderConfig"], dict)
-            else None
-        )
+        config = rft["graderConfig"]
+        lambda_grader = config.get("lambdaGrader") if isinstance(config, dict) else None
+        # Not an object: the service model's shape check below names it.
+        arn = lambda_grader.get("lambdaArn") if isinstance(lambda_grader, dict) else None
         if isinstance(arn, str) and arn not in ctx.graders.values():
             problems.append(
                 f"{path}.graderConfig.lambdaGrader.lambdaArn: {arn} is not a grader Bedrock may invoke "
@@ -428,3 +432,70 @@ def _tag_problems(raw: dict[str, Any]) -> list[str]:
                 f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved"
             )
     return problems
+
+
+# -- the whole request ------------------------------------------------------------------
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(request)"
+
+
+_GUIDE_HINTS = {
+    "teacherModelIdentifier": "the teacher model goes in customizationConfig.distillationConfig"
+    ".teacherModelConfig.teacherModelIdentifier",
+    "rlAlgorithm": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
+    "beta": "reinforcement fine-tuning takes customizationConfig.rftConfig with a grader Lambda",
+}
+
+
+_UNION_BRANCHES = {"str", "int", "float", "constrained-str"}
+
+
+def _structural_problems(error: ValidationError) -> list[str]:
+    """One line per field; a value that fits no member of a union gets one line, not one per member."""
+    by_field: dict[str, list[str]] = {}
+    for item in error.errors(include_url=False):
+        loc = item["loc"]
+        in_union = any(isinstance(p, str) and p in _UNION_BRANCHES for p in loc)
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
+        where = _loc(loc)
+        if in_union:
+            message = f"expected a number or a numeric string (got {item.get('input')!r})"
+        elif item["type"] == "extra_forbidden":
+            hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
+            message = "unknown field" + (f" ({hint})" if hint else "")
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        elif item["type"] == "string_pattern_mismatch":
+            message = f"{item['input']!r} does not match {item['ctx']['pattern']}"
+        else:
+            message = f"{item['msg']} (got {item.get('input')!r})"
+        messages = by_field.setdefault(where, [])
+        if message not in messages:
+            messages.append(message)
+    return [f"{where}: {message}" for where, messages in by_field.items() for message in messages]
+
+
+def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
+    """Parse and check a request; raise ``RequestInvalid`` listing every problem."""
+    if not isinstance(raw, dict):
+        raise RequestInvalid([f"(request): expected a JSON object, got {type(raw).__name__}"])
+    problems: list[str] = []
+    request: CustomizationRequest | None = None
+    try:
+        request = CustomizationRequest.model_validate(raw)
+    except ValidationError as error:
+        problems.extend(_structural_problems(error))
+    # A field with a structural problem is not reported twice.
+    reported = {p.split(":", 1)[0] for p in problems}
+    problems.extend(p for p in semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
+    if problems or request is None:
+        raise RequestInvalid(problems)
+    return request

@@ -832,7 +832,7 @@ def test_promotion_onto_a_deployment(stub, lambda_context) -> None:
 
 def test_promotion_onto_a_deployment_needs_a_model_that_can_be_deployed() -> None:
     from lambda_handlers.common.errors import RequestInvalid
-    from lambda_handlers.common.request import check_request
+    from lambda_handlers.common.request_checks import check_request
     from tests.factories import CONTEXT
 
     request = fine_tuning_request(

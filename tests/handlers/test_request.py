@@ -11,7 +11,8 @@ import pytest
 
 from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
-from lambda_handlers.common.request import CustomizationRequest, RequestContext, check_request
+from lambda_handlers.common.request import CustomizationRequest, RequestContext
+from lambda_handlers.common.request_checks import check_request
 from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request, plan_for
 from tests.service_model import assert_valid_request
 

@@ -6,7 +6,8 @@ import pytest
 
 from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.plan import build_create_job_request, make_plan
-from lambda_handlers.common.request import RequestContext, check_request
+from lambda_handlers.common.request import RequestContext
+from lambda_handlers.common.request_checks import check_request
 from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request
 from tests.service_model import assert_valid_request
 
@@ -265,6 +266,19 @@ def test_rft_grader_given_by_arn_must_be_the_stacks() -> None:
         GRADER_ARN
     )
     check_request(request, RFT_CONTEXT)
+
+
+@pytest.mark.parametrize("lambda_grader", [1, "arn", ["a"], None])
+def test_a_grader_config_that_is_not_an_object_is_a_problem_not_a_crash(
+    lambda_grader: object,
+) -> None:
+    request = rft_request()
+    del request["customizationConfig"]["rftConfig"]["grader"]
+    request["customizationConfig"]["rftConfig"]["graderConfig"] = {"lambdaGrader": lambda_grader}
+    problems = problems_of(request, RFT_CONTEXT)
+    assert any(p.startswith("customizationConfig.rftConfig.graderConfig") for p in problems), (
+        problems
+    )
 
 
 def test_rft_needs_a_model_that_supports_it() -> None:
