@@ -143,7 +143,15 @@ class WorkflowFunctions(Construct):
         )
         self.code = lambda_.Code.from_asset(
             str(REPO_ROOT),
-            exclude=["*", "!lambda_handlers", "!lambda_handlers/**", "**/__pycache__", "**/*.pyc"],
+            # The handlers only: the command line (lambda_handlers/cli) runs on a workstation.
+            exclude=[
+                "*",
+                "!lambda_handlers",
+                "!lambda_handlers/**",
+                "lambda_handlers/cli",
+                "**/__pycache__",
+                "**/*.pyc",
+            ],
         )
 
     def function(

@@ -499,6 +499,9 @@ def test_the_layer_and_the_code_fit_lambdas_unzipped_limit(synthesized: Synthesi
     assert not list((synthesized.outdir / code_asset).glob("tests")), (
         "only the handlers are shipped"
     )
+    assert not (synthesized.outdir / code_asset / "lambda_handlers" / "cli").exists(), (
+        "the command line is not shipped to Lambda"
+    )
 
 
 def test_abort_cleanup_outwaits_the_tasks_that_create_billable_resources(

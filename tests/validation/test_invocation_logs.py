@@ -390,83 +390,84 @@ def test_the_filters_select_the_records_checked() -> None:
     assert stats.matching == 2
 
 
-@pytest.mark.parametrize(
-    ("record", "code", "path"),
-    [
-        (
-            log_record(operation="InvokeModelWithBidirectionalStream"),
-            "invalid-value",
-            "$.operation",
-        ),
-        (
-            log_record(body=converse_body(("user", "a"), ("assistant", "b"), ("user", "c"))),
-            "role-order",
-            "$.input.inputBodyJson.messages[2].role",
-        ),
-        (
-            log_record(body=converse_body(("assistant", "a"), ("user", "b"))),
-            "role-order",
-            "$.input.inputBodyJson.messages[0].role",
-        ),
-        (
-            log_record(
-                body=converse_body(
-                    (
-                        "user",
-                        [
-                            {"text": "What is in this picture?"},
-                            {"image": {"format": "png", "source": {"bytes": "iVBOR"}}},
-                        ],
-                    )
-                )
-            ),
-            "unsupported-content",
-            "$.input.inputBodyJson.messages[0].content[1].image",
-        ),
-        (
-            log_record(
-                model="anthropic.claude-3-5-sonnet-20240620-v1:0",
-                operation="InvokeModel",
-                body={
-                    "anthropic_version": "bedrock-2023-05-31",
-                    "messages": [
-                        {
-                            "role": "user",
-                            "content": [{"type": "image", "source": {"type": "base64"}}],
-                        }
+# A log record distillation cannot use, the finding code, and the JSON path it names.
+UNUSABLE_RECORDS: list[tuple[Any, str, str]] = [
+    (
+        log_record(operation="InvokeModelWithBidirectionalStream"),
+        "invalid-value",
+        "$.operation",
+    ),
+    (
+        log_record(body=converse_body(("user", "a"), ("assistant", "b"), ("user", "c"))),
+        "role-order",
+        "$.input.inputBodyJson.messages[2].role",
+    ),
+    (
+        log_record(body=converse_body(("assistant", "a"), ("user", "b"))),
+        "role-order",
+        "$.input.inputBodyJson.messages[0].role",
+    ),
+    (
+        log_record(
+            body=converse_body(
+                (
+                    "user",
+                    [
+                        {"text": "What is in this picture?"},
+                        {"image": {"format": "png", "source": {"bytes": "iVBOR"}}},
                     ],
-                },
-            ),
-            "unsupported-content",
-            "$.input.inputBodyJson.messages[0].content[0].image",
+                )
+            )
         ),
-        (
-            log_record(body=converse_body(("user", [{"text": "a"}, {"text": "b"}]))),
-            "unsupported-content",
-            "$.input.inputBodyJson.messages[0].content[1]",
+        "unsupported-content",
+        "$.input.inputBodyJson.messages[0].content[1].image",
+    ),
+    (
+        log_record(
+            model="anthropic.claude-3-5-sonnet-20240620-v1:0",
+            operation="InvokeModel",
+            body={
+                "anthropic_version": "bedrock-2023-05-31",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image", "source": {"type": "base64"}}],
+                    }
+                ],
+            },
         ),
-        (
-            log_record(body={"inputAudio": "..."}),
-            "unsupported-content",
-            "$.input.inputBodyJson",
-        ),
-        (
-            log_record(body=converse_body(("user", "   "))),
-            "empty-text",
-            "$.input.inputBodyJson.messages[0].content[0].text",
-        ),
-        (log_record(output=None), "missing-field", "$.output"),
-        ({**log_record(), "schemaType": "CloudTrail"}, "invalid-value", "$.schemaType"),
-        ({k: v for k, v in log_record().items() if k != "modelId"}, "missing-field", "$.modelId"),
-        (
-            {**log_record(), "input": {"inputTokenCount": 3}},
-            "missing-field",
-            "$.input.inputBodyJson",
-        ),
-        ({**log_record(), "requestMetadata": ["a"]}, "wrong-type", "$.requestMetadata"),
-        ([log_record()], "not-object", "$"),
-    ],
-)
+        "unsupported-content",
+        "$.input.inputBodyJson.messages[0].content[0].image",
+    ),
+    (
+        log_record(body=converse_body(("user", [{"text": "a"}, {"text": "b"}]))),
+        "unsupported-content",
+        "$.input.inputBodyJson.messages[0].content[1]",
+    ),
+    (
+        log_record(body={"inputAudio": "..."}),
+        "unsupported-content",
+        "$.input.inputBodyJson",
+    ),
+    (
+        log_record(body=converse_body(("user", "   "))),
+        "empty-text",
+        "$.input.inputBodyJson.messages[0].content[0].text",
+    ),
+    (log_record(output=None), "missing-field", "$.output"),
+    ({**log_record(), "schemaType": "CloudTrail"}, "invalid-value", "$.schemaType"),
+    ({k: v for k, v in log_record().items() if k != "modelId"}, "missing-field", "$.modelId"),
+    (
+        {**log_record(), "input": {"inputTokenCount": 3}},
+        "missing-field",
+        "$.input.inputBodyJson",
+    ),
+    ({**log_record(), "requestMetadata": ["a"]}, "wrong-type", "$.requestMetadata"),
+    ([log_record()], "not-object", "$"),
+]
+
+
+@pytest.mark.parametrize(("record", "code", "path"), UNUSABLE_RECORDS)
 def test_a_record_distillation_cannot_use_is_reported_with_line_and_path(
     record: Any, code: str, path: str
 ) -> None:
