@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from constructs_lib.functions import WorkflowFunctions
+from constructs_lib.steps.flow import Fragment, poll
 from constructs_lib.steps.permissions import BedrockArns
 from constructs_lib.storage import CustomizationStorage
 
@@ -216,6 +217,36 @@ class LambdaStep:
             rule.apply(task)
         self.has_states = True
         return task
+
+    def failing_into(
+        self, on_error: sfn.IChainable, name: str, *, result_path: str, comment: str
+    ) -> Fragment:
+        """One task of this step whose every error goes to ``on_error`` (cleanup)."""
+        task = self.task(name, result_path=result_path, comment=comment)
+        return Fragment.of(fails_into(task, on_error))
+
+    def polling(
+        self,
+        on_error: sfn.IChainable,
+        name: str,
+        *,
+        result_path: str,
+        comment: str,
+        wait: str,
+        every: sfn.WaitTime,
+        done: str,
+        until: sfn.Condition,
+    ) -> Fragment:
+        """Wait, then this step's task ``name``, until ``until`` holds; errors go to ``on_error``."""
+        check = self.task(name, result_path=result_path, comment=comment)
+        return poll(
+            self.ctx.scope,
+            wait=wait,
+            every=every,
+            check=fails_into(check, on_error),
+            done=done,
+            until=until,
+        )
 
 
 def fails_into(task: sfn.TaskStateBase, cleanup: sfn.IChainable) -> sfn.TaskStateBase:

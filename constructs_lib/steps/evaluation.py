@@ -14,8 +14,8 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.service_role import bedrock_principal
-from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
-from constructs_lib.steps.flow import Fragment, poll, when
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.flow import Fragment, when
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
 
 
@@ -110,12 +110,12 @@ class PrepareEvaluation(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-invocation-job"])
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        task = self.task(
+        return self.failing_into(
+            on_error,
             "Prepare evaluation",
             result_path="$.evaluationPrep",
             comment="From 100 test records, the base model answers through a batch inference job",
         )
-        return Fragment.of(fails_into(task, on_error))
 
 
 class CheckEvaluationBatch(LambdaStep):
@@ -133,20 +133,18 @@ class CheckEvaluationBatch(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-invocation-job"])
 
     def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
-        check = self.task(
-            "Check batch evaluation",
-            result_path="$.evaluationPrep",
-            comment="Fails if the batch job failed, expired or was stopped",
-        )
+        """Batch inference?: only when Prepare started a batch job."""
         return when(
             self.ctx.scope,
             "Batch inference?",
             sfn.Condition.string_equals("$.evaluationPrep.mode", "batch"),
-            poll(
-                self.ctx.scope,
+            self.polling(
+                on_error,
+                "Check batch evaluation",
+                result_path="$.evaluationPrep",
+                comment="Fails if the batch job failed, expired or was stopped",
                 wait="Wait for batch evaluation",
                 every=sfn.WaitTime.duration(every),
-                check=fails_into(check, on_error),
                 done="Batch done?",
                 until=sfn.Condition.boolean_equals("$.evaluationPrep.done", True),
             ),
@@ -179,9 +177,9 @@ class EvaluateModel(LambdaStep):
         )
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        task = self.task(
+        return self.failing_into(
+            on_error,
             "Evaluate the model",
             result_path="$.evaluation",
             comment="Custom against base model on the held-out test set; fails on the quality gate",
         )
-        return Fragment.of(fails_into(task, on_error))

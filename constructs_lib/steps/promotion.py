@@ -8,9 +8,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from constructs_lib.nag import account_arn, acknowledge, attr_ref
-from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.cleanup import Cleanup
-from constructs_lib.steps.flow import Fragment, poll, when
+from constructs_lib.steps.flow import Fragment, when
 from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
 
 _ENDPOINT_READS = ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"]
@@ -44,12 +44,12 @@ class Promote(LambdaStep):
         self.function.add_to_role_policy(key_through_bedrock(ctx.storage.key, ctx.stack))
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        task = self.task(
+        return self.failing_into(
+            on_error,
             "Promote onto the endpoint",
             result_path="$.promotion",
             comment="Update the named deployment or throughput to the new model; the old one is recorded",
         )
-        return Fragment.of(fails_into(task, on_error))
 
 
 class CheckPromotion(LambdaStep):
@@ -67,14 +67,13 @@ class CheckPromotion(LambdaStep):
         acknowledge_run_time_ids(self.role, ["provisioned-model", "custom-model-deployment"])
 
     def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
-        check = self.task(
-            "Check promotion", result_path="$.promotion", comment="Fails if the endpoint refused"
-        )
-        return poll(
-            self.ctx.scope,
+        return self.polling(
+            on_error,
+            "Check promotion",
+            result_path="$.promotion",
+            comment="Fails if the endpoint refused",
             wait="Wait for promotion",
             every=sfn.WaitTime.duration(every),
-            check=fails_into(check, on_error),
             done="Promoted?",
             until=sfn.Condition.boolean_equals("$.promotion.done", True),
         )
@@ -141,14 +140,14 @@ class ScheduleExpiry(LambdaStep):
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
         """Time-to-live?: schedule the expiry when the request sets ``timeToLiveHours``."""
-        task = self.task(
-            "Schedule serving expiry",
-            result_path="$.expiry",
-            comment="A one-time schedule deletes serving when the request's time-to-live ends",
-        )
         return when(
             self.ctx.scope,
             "Time-to-live?",
             sfn.Condition.is_present("$.plan.serving.timeToLiveHours"),
-            Fragment.of(fails_into(task, on_error)),
+            self.failing_into(
+                on_error,
+                "Schedule serving expiry",
+                result_path="$.expiry",
+                comment="A one-time schedule deletes serving when the request's time-to-live ends",
+            ),
         )

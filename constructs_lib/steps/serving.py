@@ -6,8 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
-from constructs_lib.steps.flow import Fragment, poll, unless
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.flow import Fragment, unless
 from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
 
 
@@ -50,12 +50,12 @@ class StartServing(LambdaStep):
             self.function.add_environment("SERVING_POLL_SECONDS", str(int(first_poll.to_seconds())))
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        task = self.task(
+        return self.failing_into(
+            on_error,
             "Start serving",
             result_path="$.serving",
             comment="Provisioned throughput or on-demand deployment of the custom model",
         )
-        return Fragment.of(fails_into(task, on_error))
 
 
 class CheckServing(LambdaStep):
@@ -76,17 +76,14 @@ class CheckServing(LambdaStep):
         acknowledge_run_time_ids(self.role, ["provisioned-model", "custom-model-deployment"])
 
     def poll(self, on_error: sfn.IChainable) -> Fragment:
-        check = self.task(
+        return self.polling(
+            on_error,
             "Check serving status",
             result_path="$.serving",
             comment="Fails when serving ends in Failed",
-        )
-        return poll(
-            self.ctx.scope,
-            # Starts at the first poll interval, doubles at each check up to 10 minutes.
             wait="Wait for serving",
+            # Starts at the first poll interval, doubles at each check up to 10 minutes.
             every=sfn.WaitTime.seconds_path("$.serving.pollSeconds"),
-            check=fails_into(check, on_error),
             done="Serving ready?",
             until=sfn.Condition.boolean_equals("$.serving.ready", True),
         )

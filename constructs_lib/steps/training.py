@@ -12,9 +12,8 @@ from constructs_lib.steps.base import (
     CallKind,
     LambdaStep,
     StepContext,
-    fails_into,
 )
-from constructs_lib.steps.flow import Fragment, poll
+from constructs_lib.steps.flow import Fragment
 from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
 
 
@@ -43,12 +42,12 @@ class SubmitJob(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-customization-job", "custom-model"])
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        task = self.task(
+        return self.failing_into(
+            on_error,
             "Submit customization job",
             result_path="$.job",
             comment="CreateModelCustomizationJob with a token derived from the execution",
         )
-        return Fragment.of(fails_into(task, on_error))
 
 
 class CheckJob(LambdaStep):
@@ -66,16 +65,13 @@ class CheckJob(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-customization-job"])
 
     def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
-        check = self.task(
+        return self.polling(
+            on_error,
             "Check job status",
             result_path="$.job",
             comment="GetModelCustomizationJob; fails on Failed or Stopped",
-        )
-        return poll(
-            self.ctx.scope,
             wait="Wait for job",
             every=sfn.WaitTime.duration(every),
-            check=fails_into(check, on_error),
             done="Job completed?",
             until=sfn.Condition.string_equals("$.job.status", "Completed"),
         )

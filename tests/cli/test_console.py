@@ -8,8 +8,8 @@ import json
 from rich.table import Column
 
 from lambda_handlers.cli.console import PIPED_WIDTH, Output
+from tests.cli.helpers import ESCAPE
 
-ESCAPE = "\x1b"
 MB = 1024 * 1024
 
 

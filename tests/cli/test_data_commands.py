@@ -12,12 +12,12 @@ import pytest
 from moto import mock_aws
 
 from lambda_handlers.cli import data_commands, main
+from tests.cli.helpers import ESCAPE, error_line, run
 from tests.factories import conversation_records, jsonl
 from tests.graders.test_prepare_rft import LINES, records, write_lines
 
 NOVA = "amazon.nova-lite-v1:0:300k"
 TITAN = "amazon.titan-text-express-v1:0:8k"
-ESCAPE = "\x1b"
 
 
 class Tty(io.StringIO):
@@ -25,19 +25,6 @@ class Tty(io.StringIO):
 
     def isatty(self) -> bool:
         return True
-
-
-def run(*argv: str, stderr: io.StringIO | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture

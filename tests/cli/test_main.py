@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -13,15 +12,10 @@ from botocore.exceptions import ClientError, NoCredentialsError
 
 from lambda_handlers.cli import build_parser, data_commands, main
 from lambda_handlers.cli.errors import CommandFailed, UsageError
+from tests.cli.helpers import run
 from tests.factories import conversation_records, jsonl
 
 NOVA = "amazon.nova-lite-v1:0:300k"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

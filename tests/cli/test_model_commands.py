@@ -17,25 +17,12 @@ from lambda_handlers.datatools.compare_costs import (
     PROVISIONED_ONE_MONTH,
     PROVISIONED_SIX_MONTHS,
 )
+from tests.cli.helpers import ESCAPE, error_line, run
 
 NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 NOVA_PRO = "amazon.nova-pro-v1:0:300k"
 NOVA_LITE = "amazon.nova-lite-v1:0:300k"
-ESCAPE = "\x1b"
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def format_table(rows: list[dict]) -> str:

@@ -19,13 +19,8 @@ from tests.factories import (
     job_description,
     plan_for,
 )
-from tests.handlers.conftest import SETTINGS_ENV
 
-
-@pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in SETTINGS_ENV.items():
-        monkeypatch.setenv(key, value)
+pytestmark = pytest.mark.usefixtures("settings_env")
 
 
 def succeeded(event_id: int, payload: dict) -> dict:

@@ -3,15 +3,13 @@ as a table, removing it; a model swapped onto an endpoint by hand."""
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from typing import Any
 
 import pytest
 
-from lambda_handlers.cli import main
 from lambda_handlers.common.plan import EXECUTION_TAG
+from tests.cli.helpers import cells, run
 from tests.factories import (
     DEPLOYMENT_ARN,
     EXECUTION_ARN,
@@ -22,20 +20,8 @@ from tests.factories import (
     job_description,
     plan_for,
 )
-from tests.handlers.conftest import SETTINGS_ENV
 
-
-@pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stack's settings, as in the handler tests: cleanup runs the handlers' own code."""
-    for key, value in SETTINGS_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-def cells(out: str, first: str) -> list[str]:
-    """The cells of the table row that starts with ``first`` (columns are 2+ spaces apart)."""
-    row = next(line for line in out.splitlines() if line.startswith(first))
-    return re.split(r"\s{2,}", row.strip())
+pytestmark = pytest.mark.usefixtures("settings_env")
 
 
 def history(plan_payload: dict[str, Any]) -> dict[str, Any]:
@@ -56,9 +42,15 @@ def history(plan_payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), stdout=out, stderr=err), out.getvalue(), err.getvalue()
+def active_deployment(plan) -> dict[str, Any]:
+    """GetCustomModelDeployment's answer for the plan's deployment, serving."""
+    return {
+        "customModelDeploymentArn": DEPLOYMENT_ARN,
+        "modelDeploymentName": plan.serving.name,
+        "modelArn": MODEL_ARN,
+        "createdAt": NOW,
+        "status": "Active",
+    }
 
 
 def setup(stub, status: str = "InProgress", tagged_for: str = EXECUTION_ARN):
@@ -123,16 +115,7 @@ def test_cleanup_stops_the_job_and_deletes_serving(stub) -> None:
         "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
     )
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
-    bedrock.add_response(
-        "get_custom_model_deployment",
-        {
-            "customModelDeploymentArn": DEPLOYMENT_ARN,
-            "modelDeploymentName": plan.serving.name,
-            "modelArn": MODEL_ARN,
-            "createdAt": NOW,
-            "status": "Active",
-        },
-    )
+    bedrock.add_response("get_custom_model_deployment", active_deployment(plan))
     bedrock.add_response(
         "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
     )
@@ -153,16 +136,7 @@ def test_serving_of_another_execution_is_left_alone_and_the_exit_is_1(stub) -> N
         "get_model_customization_job", job_description(plan), {"jobIdentifier": plan.jobName}
     )
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
-    bedrock.add_response(
-        "get_custom_model_deployment",
-        {
-            "customModelDeploymentArn": DEPLOYMENT_ARN,
-            "modelDeploymentName": plan.serving.name,
-            "modelArn": MODEL_ARN,
-            "createdAt": NOW,
-            "status": "Active",
-        },
-    )
+    bedrock.add_response("get_custom_model_deployment", active_deployment(plan))
     bedrock.add_response(
         "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": other}]}
     )
