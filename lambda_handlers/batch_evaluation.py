@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.catalogue import inference_model_id
 from lambda_handlers.common.errors import EvaluationFailed, translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, execution_digest
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluate_model import load_cases
@@ -37,7 +37,7 @@ def _settings_env() -> tuple[Settings, str]:
     return Settings.from_env(), os.environ.get("BATCH_ROLE_ARN", "")
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     config = plan.evaluation or {}
@@ -79,7 +79,7 @@ def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     prep = event["evaluationPrep"]
     try:

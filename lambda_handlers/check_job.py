@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import QualityGateFailed, translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.progress import summarize_job
 from lambda_handlers.evaluation.gate import judge_losses
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job_arn = event["job"]["jobArn"]
     try:

@@ -8,13 +8,13 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.progress import summarize_serving
 
 MAX_POLL_SECONDS = 600
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     mode, arn = event["serving"]["mode"], event["serving"]["arn"]
     bedrock = client("bedrock")

@@ -30,7 +30,7 @@ from lambda_handlers.common.errors import (
     error_code,
     translate_client_error,
 )
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import EXECUTION_TAG, Plan, make_plan
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
@@ -180,7 +180,7 @@ def clean_up(
     return report
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not event.get("plan"):
         return {
@@ -214,7 +214,7 @@ def _execution_input(detail: dict[str, Any]) -> Any:
     return json.loads(raw)
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.executionArn")
+@entry_point("detail.executionArn")
 def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge ``Step Functions Execution Status Change`` (ABORTED, TIMED_OUT)."""
     detail = event["detail"]

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.catalogue import inference_model_id
 from lambda_handlers.common.errors import QualityGateFailed, translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluation.batch import (
@@ -108,7 +108,7 @@ def _put(settings: Settings, key: str, body: bytes, content_type: str) -> str:
     return uri
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     config = plan.evaluation or {}

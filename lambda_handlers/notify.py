@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.notification import compose, sns_message
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.settings import Settings
 
 
@@ -37,7 +37,7 @@ def publish(topic_arn: str, outcome: str, state: dict[str, Any]) -> str:
     return str(response["MessageId"])
 
 
-@logger.inject_lambda_context(correlation_id_path="state.plan.executionArn")
+@entry_point("state.plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     message_id = publish(Settings.from_env().topic_arn, event["outcome"], event.get("state") or {})
     logger.info("notification sent", extra={"outcome": event["outcome"], "messageId": message_id})

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.progress import promotion_request, promotion_status
 
@@ -52,7 +52,7 @@ def promote(target: dict[str, str], model_arn: str) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def start_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     assert plan.promoteTo is not None
@@ -61,7 +61,7 @@ def start_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     assert plan.promoteTo is not None

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import error_code, translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, execution_digest
 
 
@@ -50,7 +50,7 @@ def expiry_schedule(
     }
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     params = expiry_schedule(

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.progress import build_serving_request
 
@@ -23,7 +23,7 @@ _ARN_FIELD = {
 }
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     operation, params = build_serving_request(plan, event["job"]["outputModelArn"])

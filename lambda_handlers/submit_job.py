@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import JobNameTaken, error_code, translate_client_error
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, build_create_job_request
 from lambda_handlers.common.settings import Settings
 
@@ -42,7 +42,7 @@ def submit(plan: Plan, settings: Settings) -> dict[str, Any]:
     return {"jobArn": existing["jobArn"], "jobName": plan.jobName}
 
 
-@logger.inject_lambda_context(correlation_id_path="plan.executionArn")
+@entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     result = submit(plan, Settings.from_env())

@@ -22,7 +22,7 @@ from lambda_handlers.common.errors import (
     error_code,
     translate_client_error,
 )
-from lambda_handlers.common.observability import logger
+from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, make_plan
 from lambda_handlers.common.request import CustomizationRequest, split_s3_uri
 from lambda_handlers.common.request_checks import check_request
@@ -139,7 +139,7 @@ def check_cost(request: CustomizationRequest, plan: Plan, tokens_per_epoch: int)
     return {"estimated": True, **check.estimate, "maxUsd": check.max_usd}
 
 
-@logger.inject_lambda_context(correlation_id_path="execution.id")
+@entry_point("execution.id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = Settings.from_env()
     request = check_request(event.get("request"), settings.request_context())

@@ -6,7 +6,8 @@ the state machine retries and catches these names. Renaming one is a breaking ch
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 
 class WorkflowError(Exception):
@@ -40,6 +41,17 @@ class BedrockThrottled(WorkflowError):
 
 class BedrockUnavailable(WorkflowError):
     """Bedrock answered with a server error (5xx); retried with backoff."""
+
+
+class ServiceUnreachable(WorkflowError):
+    """An AWS endpoint could not be reached (connection refused or reset, DNS, a read or
+    connect timeout) after the SDK's own retries; retried like throttling, since the call
+    may be repeated: every call of the workflow is a read or idempotent."""
+
+
+class JobUnreachable(WorkflowError):
+    """The customization job could not be read for longer than the workflow's patience; the
+    job was left running (it may well complete) and the notification says how to follow it."""
 
 
 class ServiceRoleNotReady(WorkflowError):
@@ -129,3 +141,14 @@ def translate_client_error(error: ClientError, action: str) -> WorkflowError:
 def error_code(error: ClientError) -> str:
     """The service's error code of a ``ClientError``."""
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# botocore's network failures: EndpointConnectionError, ConnectTimeoutError, SSLError and
+# proxy errors are ConnectionErrors; ReadTimeoutError and ConnectionClosedError are
+# HTTPClientErrors. None of them is a ClientError: the service never answered.
+NETWORK_ERRORS = (BotocoreConnectionError, HTTPClientError)
+
+
+def translate_network_error(error: Exception) -> ServiceUnreachable:
+    """The one stable, retried error for an AWS endpoint that did not answer."""
+    return ServiceUnreachable(f"{type(error).__name__}: {error}")
