@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from tests.e2e.harness import FakeBedrock, FakeBedrockRuntime, OfflineWorkflow, patch_interpreter
+from tests.e2e.fake_bedrock import FakeBedrock, FakeBedrockRuntime
+from tests.e2e.harness import OfflineWorkflow, patch_interpreter
 
 
 @pytest.fixture

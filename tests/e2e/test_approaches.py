@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.harness import FakeBedrock, OfflineWorkflow
+from tests.e2e.fake_bedrock import FakeBedrock
+from tests.e2e.harness import OfflineWorkflow
 from tests.factories import fine_tuning_request, jsonl
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.harness import REGION, BedrockClientError, Execution, FakeBedrock, OfflineWorkflow
+from tests.e2e.fake_bedrock import REGION, BedrockClientError, FakeBedrock
+from tests.e2e.harness import Execution, OfflineWorkflow
 from tests.factories import conversation_records, fine_tuning_request, jsonl, pretraining_records
 
 

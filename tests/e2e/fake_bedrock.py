@@ -1,0 +1,453 @@
+"""A fake Bedrock control plane and runtime for offline executions.
+
+Behind the handlers' real boto3 clients (botocore event hooks answer instead of sending),
+stateful, and checked: every request against botocore's service model, patterns included
+(``strict_problems``), every answer against the response shapes. It answers as the real
+service does where the project knows how (``../shared/bedrock-facts.md``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from tests.service_model import assert_valid_response, strict_problems
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+class BedrockClientError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id12() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class FakeBedrock:
+    """The Bedrock control plane for one test, scripted and checked.
+
+    ``job_statuses``: what successive GetModelCustomizationJob calls report (the last
+    one sticks). ``serving_statuses``: likewise for provisioned throughput or a
+    deployment. ``fail_next``: operation name -> errors to raise on its next calls.
+    """
+
+    job_statuses: list[str] = field(default_factory=lambda: ["InProgress", "Completed"])
+    job_failure_message: str = "Validation of the training data failed at line 7"
+    serving_statuses: list[str] = field(default_factory=lambda: ["Creating", "InService"])
+    fail_next: dict[str, list[BedrockClientError]] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Called with the job's parameters when a job is created: how a test plays Bedrock's
+    # side of training (reading the data, calling the RFT grader).
+    on_training: Callable[[dict[str, Any]], None] | None = None
+    deleted_models: list[str] = field(default_factory=list)
+    batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How the base model answers in a batch job: set by the test (prompt text -> answer).
+    batch_answer: Callable[[str], str] = field(default=lambda prompt: "I am not sure.")
+    violations: list[str] = field(default_factory=list)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    throughputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # botocore event hooks: see the API parameters, then answer instead of sending.
+    def register(self, bedrock_client: Any) -> None:
+        events = bedrock_client.meta.events
+        events.register(
+            "before-parameter-build.bedrock.*", self._capture, unique_id="fake-bedrock-params"
+        )
+        events.register("before-call.bedrock.*", self, unique_id="fake-bedrock")
+
+    @staticmethod
+    def _capture(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["fake_bedrock_params"] = copy.deepcopy(params)
+
+    def __call__(
+        self, model: Any, context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]]:
+        operation = model.name
+        params = context["fake_bedrock_params"]
+        with self._lock:
+            self.calls.append((operation, params))
+            self.violations += strict_problems("bedrock", operation, params)
+            try:
+                pending = self.fail_next.get(operation)
+                if pending:
+                    raise pending.pop(0)
+                response = getattr(self, f"_{operation}")(params)
+                assert_valid_response("bedrock", operation, response)
+            except BedrockClientError as error:
+                body = {
+                    "Error": {"Code": error.code, "Message": error.message},
+                    "ResponseMetadata": {"HTTPStatusCode": error.status},
+                }
+                return AWSResponse("https://bedrock.fake", error.status, {}, None), body
+        response["ResponseMetadata"] = {"HTTPStatusCode": 200}
+        return AWSResponse("https://bedrock.fake", 200, {}, None), response
+
+    def operations(self) -> list[str]:
+        return [op for op, _ in self.calls]
+
+    # jobs
+    def _find_job(self, identifier: str) -> dict[str, Any]:
+        for job in self.jobs.values():
+            if identifier in (job["jobArn"], job["jobName"]):
+                return job
+        raise BedrockClientError("ResourceNotFoundException", f"job {identifier} not found", 404)
+
+    def _CreateModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        for job in self.jobs.values():
+            if job["jobName"] == p["jobName"]:
+                if job["clientRequestToken"] == p.get("clientRequestToken"):
+                    return {"jobArn": job["jobArn"]}
+                raise BedrockClientError("ConflictException", f"job {p['jobName']} already exists")
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/amazon.nova-lite-v1:0:300k/{_id12()}"
+        self.jobs[arn] = {
+            "jobArn": arn,
+            "jobName": p["jobName"],
+            "outputModelName": p["customModelName"],
+            "clientRequestToken": p.get("clientRequestToken"),
+            "roleArn": p["roleArn"],
+            "creationTime": _now(),
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{p['baseModelIdentifier']}",
+            "trainingDataConfig": p["trainingDataConfig"],
+            "validationDataConfig": p.get("validationDataConfig", {"validators": []}),
+            "outputDataConfig": p["outputDataConfig"],
+            "hyperParameters": p.get("hyperParameters", {}),
+            "customizationType": p.get("customizationType", "FINE_TUNING"),
+            "_polls": 0,
+            "_stopped": False,
+            "_tags": p.get("jobTags", []),
+        }
+        if p.get("customizationConfig"):
+            self.jobs[arn]["customizationConfig"] = p["customizationConfig"]
+        if self.on_training:
+            self.on_training(p)
+        return {"jobArn": arn}
+
+    def _GetModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        job = self._find_job(p["jobIdentifier"])
+        if job["_stopped"]:
+            status = "Stopped"
+        else:
+            status = self.job_statuses[min(job["_polls"], len(self.job_statuses) - 1)]
+            job["_polls"] += 1
+        answer = {k: v for k, v in job.items() if not k.startswith("_")}
+        answer["status"] = status
+        if status == "Completed":
+            answer["outputModelArn"] = (
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
+            )
+            answer["trainingMetrics"] = {"trainingLoss": 0.42}
+            answer["validationMetrics"] = [{"validationLoss": 0.51}]
+        if status == "Failed":
+            answer["failureMessage"] = self.job_failure_message
+        return answer
+
+    def _StopModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._find_job(p["jobIdentifier"])["_stopped"] = True
+        return {}
+
+    # serving
+    def _serving_status(self, resource: dict[str, Any]) -> str:
+        status = self.serving_statuses[min(resource["_polls"], len(self.serving_statuses) - 1)]
+        resource["_polls"] += 1
+        if status == "Active" and "customModelDeploymentArn" not in resource:
+            status = "InService"
+        if status == "InService" and "customModelDeploymentArn" in resource:
+            status = "Active"
+        return status
+
+    def _CreateProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
+        for pt in self.throughputs.values():
+            if pt["clientRequestToken"] == p.get("clientRequestToken"):
+                return {"provisionedModelArn": pt["provisionedModelArn"]}
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{_id12()}"
+        self.throughputs[arn] = {
+            "provisionedModelArn": arn,
+            "provisionedModelName": p["provisionedModelName"],
+            "modelUnits": p["modelUnits"],
+            "modelArn": p["modelId"],
+            "commitmentDuration": p.get("commitmentDuration"),
+            "clientRequestToken": p.get("clientRequestToken"),
+            "tags": p.get("tags", []),
+            "_polls": 0,
+            "_deleted": False,
+        }
+        return {"provisionedModelArn": arn}
+
+    @staticmethod
+    def _find_live(store: dict[str, dict[str, Any]], identifier: str, what: str) -> dict[str, Any]:
+        """A serving resource by ARN or name, unless deleted."""
+        for arn, resource in store.items():
+            names = {arn, resource.get("provisionedModelName"), resource.get("modelDeploymentName")}
+            if identifier in names and not resource["_deleted"]:
+                return resource
+        raise BedrockClientError("ResourceNotFoundException", f"{what} {identifier} not found", 404)
+
+    def _find_throughput(self, identifier: str) -> dict[str, Any]:
+        return self._find_live(self.throughputs, identifier, "provisioned model")
+
+    def _GetProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
+        pt = self._find_throughput(p["provisionedModelId"])
+        status = self._serving_status(pt)
+        answer = {
+            "modelUnits": pt["modelUnits"],
+            "desiredModelUnits": pt["modelUnits"],
+            "provisionedModelName": pt["provisionedModelName"],
+            "provisionedModelArn": pt["provisionedModelArn"],
+            "modelArn": pt["modelArn"],
+            "desiredModelArn": pt["modelArn"],
+            "foundationModelArn": pt["modelArn"],
+            "status": status,
+            "creationTime": _now(),
+            "lastModifiedTime": _now(),
+        }
+        if status == "Failed":
+            answer["failureMessage"] = "Insufficient capacity for the requested model units"
+        return answer
+
+    def _DeleteProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._find_throughput(p["provisionedModelId"])["_deleted"] = True
+        return {}
+
+    def _CreateCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
+        for d in self.deployments.values():
+            if d["clientRequestToken"] == p.get("clientRequestToken"):
+                return {"customModelDeploymentArn": d["customModelDeploymentArn"]}
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_id12()}"
+        self.deployments[arn] = {
+            "customModelDeploymentArn": arn,
+            "modelDeploymentName": p["modelDeploymentName"],
+            "modelArn": p["modelArn"],
+            "clientRequestToken": p.get("clientRequestToken"),
+            "tags": p.get("tags", []),
+            "_polls": 0,
+            "_deleted": False,
+        }
+        return {"customModelDeploymentArn": arn}
+
+    def _find_deployment(self, identifier: str) -> dict[str, Any]:
+        return self._find_live(self.deployments, identifier, "deployment")
+
+    def _GetCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
+        d = self._find_deployment(p["customModelDeploymentIdentifier"])
+        status = self._serving_status(d)
+        if "_update" in d:  # an update reports Updating once, then completes
+            answer_update = {"modelArn": d["modelArn"], "updateStatus": d["_update"]}
+            d["_update"] = "UpdateCompleted"
+        else:
+            answer_update = None
+        answer = {
+            "customModelDeploymentArn": d["customModelDeploymentArn"],
+            "modelDeploymentName": d["modelDeploymentName"],
+            "modelArn": d["modelArn"],
+            "createdAt": _now(),
+            "status": status,
+        }
+        if status == "Failed":
+            answer["failureMessage"] = "Deployment failed"
+        if answer_update:
+            answer["updateDetails"] = answer_update
+        return answer
+
+    def _UpdateCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
+        d = self._find_deployment(p["customModelDeploymentIdentifier"])
+        d["modelArn"] = p["modelArn"]
+        d["_update"] = "Updating"
+        return {"customModelDeploymentArn": d["customModelDeploymentArn"]}
+
+    def _UpdateProvisionedModelThroughput(self, p: dict[str, Any]) -> dict[str, Any]:
+        pt = self._find_throughput(p["provisionedModelId"])
+        pt["modelArn"] = p["desiredModelId"]
+        pt["_updating"] = True
+        return {}
+
+    def _CreateModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-invocation-job/{_id12()}"
+        self.batch_jobs[arn] = {**p, "jobArn": arn, "_polls": 0, "status": "Submitted"}
+        return {"jobArn": arn}
+
+    def _GetModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        job = next((j for a, j in self.batch_jobs.items() if a.endswith(p["jobIdentifier"])), None)
+        if job is None:
+            raise BedrockClientError("ResourceNotFoundException", "no such batch job", 404)
+        job["_polls"] += 1
+        if job["status"] != "Stopped":
+            job["status"] = "InProgress" if job["_polls"] < 2 else "Completed"
+        if job["status"] == "Completed" and "_written" not in job:
+            self._write_batch_output(job)
+        return {
+            "jobArn": job["jobArn"],
+            "jobName": job["jobName"],
+            "modelId": job["modelId"],
+            "roleArn": job["roleArn"],
+            "status": job["status"],
+            "submitTime": _now(),
+            "inputDataConfig": job["inputDataConfig"],
+            "outputDataConfig": job["outputDataConfig"],
+        }
+
+    def _write_batch_output(self, job: dict[str, Any]) -> None:
+        """Bedrock's side of a batch job: read the input JSONL, write ``<name>.jsonl.out``."""
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket, _, key = job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"][5:].partition("/")
+        lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+        out = []
+        for line in lines:
+            record = json.loads(line)
+            prompt = " ".join(
+                b["text"] for m in record["modelInput"]["messages"] for b in m["content"]
+            )
+            out.append(
+                {
+                    "recordId": record["recordId"],
+                    "modelInput": record["modelInput"],
+                    "modelOutput": {
+                        "output": {
+                            "message": {
+                                "role": "assistant",
+                                "content": [{"text": self.batch_answer(prompt)}],
+                            }
+                        },
+                        "stopReason": "end_turn",
+                    },
+                }
+            )
+        obucket, _, oprefix = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"][5:].partition(
+            "/"
+        )
+        s3.put_object(
+            Bucket=obucket,
+            Key=f"{oprefix}{job['jobArn'][-12:]}/base.jsonl.out",
+            Body=b"".join(json.dumps(r).encode() + b"\n" for r in out),
+        )
+        job["_written"] = True
+
+    def _ListModelInvocationJobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "invocationJobSummaries": [
+                {
+                    "jobArn": a,
+                    "jobName": j["jobName"],
+                    "modelId": j["modelId"],
+                    "roleArn": j["roleArn"],
+                    "status": j["status"],
+                    "submitTime": _now(),
+                    "inputDataConfig": j["inputDataConfig"],
+                    "outputDataConfig": j["outputDataConfig"],
+                }
+                for a, j in self.batch_jobs.items()
+                if p.get("nameContains", "") in j["jobName"]
+            ]
+        }
+
+    def _StopModelInvocationJob(self, p: dict[str, Any]) -> dict[str, Any]:
+        for arn, job in self.batch_jobs.items():
+            if arn.endswith(p["jobIdentifier"]):
+                job["status"] = "Stopped"
+        return {}
+
+    def existing_deployment(self, model_arn: str) -> str:
+        """A deployment the user already runs (not created by the workflow, not tagged)."""
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_id12()}"
+        self.deployments[arn] = {
+            "customModelDeploymentArn": arn,
+            "modelDeploymentName": "production",
+            "modelArn": model_arn,
+            "clientRequestToken": None,
+            "tags": [],
+            "_polls": 99,
+            "_deleted": False,
+        }
+        return arn
+
+    def _DeleteCustomModelDeployment(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._find_deployment(p["customModelDeploymentIdentifier"])["_deleted"] = True
+        return {}
+
+    def _DeleteCustomModel(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.deleted_models.append(p["modelIdentifier"])
+        return {}
+
+    def _ListTagsForResource(self, p: dict[str, Any]) -> dict[str, Any]:
+        arn = p["resourceARN"]
+        for store in (self.throughputs, self.deployments):
+            if arn in store:
+                return {"tags": store[arn]["tags"]}
+        if arn in self.jobs:
+            return {"tags": self.jobs[arn]["_tags"]}
+        raise BedrockClientError("ResourceNotFoundException", f"{arn} not found", 404)
+
+    # what is still billable
+    def running_jobs(self) -> list[str]:
+        """Jobs neither stopped nor seen in a terminal status: still training, still billed."""
+
+        def last_seen(job: dict[str, Any]) -> str:
+            return self.job_statuses[min(max(job["_polls"] - 1, 0), len(self.job_statuses) - 1)]
+
+        return [
+            a
+            for a, j in self.jobs.items()
+            if not j["_stopped"] and last_seen(j) not in {"Completed", "Failed", "Stopped"}
+        ]
+
+    def live_serving(self) -> list[str]:
+        return [a for a, r in {**self.throughputs, **self.deployments}.items() if not r["_deleted"]]
+
+
+@dataclass
+class FakeBedrockRuntime:
+    """bedrock-runtime ``Converse`` behind the evaluation's real client, checked against the
+    service model. ``answer(model_id, prompt_text)`` scripts what each model says."""
+
+    answer: Callable[[str, str], str]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, runtime_client: Any) -> None:
+        events = runtime_client.meta.events
+        events.register(
+            "before-parameter-build.bedrock-runtime.*",
+            FakeBedrock._capture,
+            unique_id="fake-rt-params",
+        )
+        events.register("before-call.bedrock-runtime.*", self, unique_id="fake-rt")
+
+    def __call__(
+        self, model: Any, context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]]:
+        params = context["fake_bedrock_params"]
+        with self._lock:
+            self.calls.append((model.name, params))
+            self.violations += strict_problems("bedrock-runtime", model.name, params)
+        prompt = " ".join(
+            b["text"] for m in params["messages"] for b in m["content"] if "text" in b
+        )
+        text = self.answer(params["modelId"], prompt)
+        response = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12},
+            "metrics": {"latencyMs": 5},
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+        return AWSResponse("https://bedrock-runtime.fake", 200, {}, None), response
