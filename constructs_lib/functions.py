@@ -24,6 +24,7 @@ from aws_cdk import (
     Duration,
     ILocalBundling,
     RemovalPolicy,
+    Stack,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -47,7 +48,8 @@ def _layer_digest() -> str:
     return hashlib.sha256(f"{text}|{_PIP_PLATFORMS}|{_PYTHON_VERSION}".encode()).hexdigest()
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """Where built artifacts (the layer, test tools) are cached across syntheses and runs."""
     return Path(
         os.environ.get("BEDROCK_CUSTOMIZE_CACHE", Path.home() / ".cache" / "bedrock-customize")
     )
@@ -55,7 +57,7 @@ def _cache_root() -> Path:
 
 def build_layer(output_dir: Path) -> None:
     """Install the handlers' requirements for the Lambda platform into ``output_dir/python``."""
-    cached = _cache_root() / f"layer-{_layer_digest()[:16]}"
+    cached = cache_root() / f"layer-{_layer_digest()[:16]}"
     if not (cached / ".complete").exists():
         staging = cached.with_name(f"{cached.name}.tmp-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
@@ -98,7 +100,8 @@ class WorkflowFunctions(Construct):
     """Shared layer and code for the workflow's functions, and a factory for them.
 
     Every function gets its own role (no AWS managed policy), its own KMS-encrypted log
-    group with JSON logs, X-Ray tracing, ARM64 and the same environment.
+    group with JSON logs, X-Ray tracing, ARM64 and the same environment, encrypted at rest
+    with the stack's key.
     """
 
     def __init__(
@@ -112,7 +115,7 @@ class WorkflowFunctions(Construct):
         log_level: str = "INFO",
     ) -> None:
         """
-        :param key: encrypts the functions' log groups.
+        :param key: encrypts the functions' log groups and environment variables.
         :param environment: environment variables of every function.
         :param log_retention: how long function logs are kept. Default: three months.
         :param log_level: Powertools log level. Default: INFO.
@@ -206,10 +209,12 @@ class WorkflowFunctions(Construct):
             timeout=timeout,
             memory_size=memory_size,
             environment=env,
+            environment_encryption=self._key,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
         )
+        self._allow_environment_decryption(scope, construct_id, function, role)
         acknowledge(
             role,
             "IAM5",
@@ -218,3 +223,34 @@ class WorkflowFunctions(Construct):
             findings=["Resource::*"],
         )
         return function
+
+    def _allow_environment_decryption(
+        self, scope: Construct, construct_id: str, function: lambda_.Function, role: iam.Role
+    ) -> None:
+        """Let the function's role decrypt its own environment variables, and nothing else.
+
+        With a customer managed key, Lambda decrypts the environment when it starts an
+        execution environment, with the execution role's credentials: without ``kms:Decrypt``
+        on the key the function cannot start (``KMSAccessDeniedException``). Scoped to calls
+        through Lambda in this Region for this function's encryption context. A policy of its
+        own: in the role's default policy, which the function depends on, the function's ARN
+        would make a dependency cycle.
+        """
+        iam.Policy(
+            scope,
+            f"{construct_id}EnvironmentDecryption",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="DecryptOwnEnvironment",
+                    actions=["kms:Decrypt"],
+                    resources=[self._key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"lambda.{Stack.of(scope).region}.amazonaws.com",
+                            "kms:EncryptionContext:aws:lambda:FunctionArn": function.function_arn,
+                        }
+                    },
+                )
+            ],
+        )

@@ -1,8 +1,9 @@
-"""cdk-nag acknowledgments, kept next to the construct they excuse.
+"""cdk-nag and checkov acknowledgments, kept next to the construct they excuse.
 
 cdk-nag 3 runs as a CDK validation plugin and matches an acknowledgment by the exact
 finding id, so wildcard findings are acknowledged one resource pattern at a time: a
-new wildcard added later is reported, not silently covered.
+new wildcard added later is reported, not silently covered. checkov reads its own from
+the resource's ``Metadata.checkov.skip`` in the template.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, findings: Iterable[st
     Validations.of(scope).acknowledge(
         *(Acknowledgment(id=f"{PACK}::{i}", reason=reason) for i in ids)
     )
+
+
+def acknowledge_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Skip checkov's ``check_id`` (``"CKV_AWS_18"``) on ``construct``'s resource, with the reason."""
+    resource = construct.node.default_child if not isinstance(construct, CfnResource) else construct
+    assert isinstance(resource, CfnResource)
+    metadata = resource.get_metadata("checkov") or {}
+    skips = [*metadata.get("skip", []), {"id": check_id, "comment": reason}]
+    resource.add_metadata("checkov", {**metadata, "skip": skips})
 
 
 def attr_ref(construct: IConstruct, attribute: str = "Arn") -> str:
