@@ -29,7 +29,7 @@ from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps import evaluation, promotion, serving
-from constructs_lib.steps.base import CallKind, StepContext
+from constructs_lib.steps.base import CallKind, Schedules, StepContext
 from constructs_lib.steps.cleanup import AbortCleanup, Cleanup
 from constructs_lib.steps.evaluation import (
     CheckEvaluationBatch,
@@ -38,10 +38,19 @@ from constructs_lib.steps.evaluation import (
     batch_inference_role,
 )
 from constructs_lib.steps.flow import sequence
+from constructs_lib.steps.history import (
+    HISTORY_BUDGET,
+    HISTORY_LIMIT,
+    HISTORY_MODEL,
+    PollSchedule,
+    rendered_definition,
+    worst_case_events,
+)
 from constructs_lib.steps.notification import Notify
 from constructs_lib.steps.permissions import BedrockArns
 from constructs_lib.steps.promotion import CheckPromotion, Promote, ScheduleExpiry
 from constructs_lib.steps.request import RequestOptions, ValidateRequest
+from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.training import CheckJob, SubmitJob
 from constructs_lib.storage import CustomizationStorage
@@ -61,11 +70,23 @@ class CustomizationWorkflow(Construct):
     :param extra_data_buckets: other buckets requests may name for data. Default: none.
     :param enabled_customization_types: the approaches requests may use. Default:
         fine-tuning and continued pre-training.
-    :param job_poll_interval: time between job status checks. Default: 5 minutes;
-        jobs run for hours and a check costs one state transition.
-    :param serving_poll_interval: time between serving status checks. Default: 1 minute.
+    :param job_poll_interval: first wait before looking at the job (and the evaluation's
+        batch job); later waits double up to ``job_poll_max_interval``. Default: 5 minutes;
+        jobs run for hours and each look costs transitions and history events.
+    :param job_poll_max_interval: the longest wait between looks at the job. Default: 15
+        minutes: a finished job is noticed within 15 minutes.
+    :param serving_poll_interval: first wait before looking at serving (and a promotion);
+        later waits double up to ``serving_poll_max_interval``. Default: 1 minute.
+    :param serving_poll_max_interval: the longest wait between looks at serving. Default:
+        10 minutes.
+    :param unreachable_after: how long a step that follows something (the job, serving, a
+        batch job, a promotion) retries failures to read it (throttling, the network, Lambda
+        throttled or timed out) before giving up. A job that cannot be read that long is left
+        running and the execution ends with ``JobUnreachable``. Default: 6 hours.
     :param execution_timeout: an execution running longer is stopped and cleaned up.
-        Default: 7 days, longer than any customization job we know of.
+        Default: 7 days, longer than any customization job we know of. With the poll
+        intervals it must keep the longest execution's history well under Step Functions'
+        25,000 events (``constructs_lib/steps/history.py``); props that do not are refused.
     :param log_retention: retention of the state machine's and functions' logs.
         Default: three months.
     :param encrypt_custom_models: encrypt the custom models with the stack's key.
@@ -91,7 +112,10 @@ class CustomizationWorkflow(Construct):
         extra_data_buckets: Sequence[s3.IBucket] = (),
         enabled_customization_types: Sequence[str] = SUPPORTED_TYPES,
         job_poll_interval: Duration = Duration.minutes(5),
+        job_poll_max_interval: Duration = Duration.minutes(15),
         serving_poll_interval: Duration = Duration.minutes(1),
+        serving_poll_max_interval: Duration = Duration.minutes(10),
+        unreachable_after: Duration = Duration.hours(6),
         execution_timeout: Duration = Duration.days(7),
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
         encrypt_custom_models: bool = True,
@@ -105,10 +129,17 @@ class CustomizationWorkflow(Construct):
             enabled_customization_types, graders=graders, distillation=distillation
         )
         _check_logs(invocation_logs_bucket, invocation_logs_prefix, distillation=distillation)
-        _check_intervals(job=job_poll_interval, serving=serving_poll_interval)
-        environment = _environment(
-            storage, service_role, topic, extra_data_buckets, types, encrypt_custom_models
+        schedules = _schedules(
+            job=(job_poll_interval, job_poll_max_interval),
+            serving=(serving_poll_interval, serving_poll_max_interval),
         )
+        retries = RetryPolicy(unreachable_after=_literal("unreachable_after", unreachable_after))
+        environment = {
+            **_environment(
+                storage, service_role, topic, extra_data_buckets, types, encrypt_custom_models
+            ),
+            **schedules.environment(),
+        }
         self.functions_factory = WorkflowFunctions(
             self, "Functions", key=storage.key, log_retention=log_retention, environment=environment
         )
@@ -119,17 +150,24 @@ class CustomizationWorkflow(Construct):
         if distillation:
             service_role.allow_distillation(log_locations)
         options = RequestOptions(graders=self.graders, invocation_logs=log_locations)
-        ctx = StepContext(self, self.functions_factory, storage, BedrockArns.of(Stack.of(self)))
+        ctx = StepContext(
+            self,
+            self.functions_factory,
+            storage,
+            BedrockArns.of(Stack.of(self)),
+            retries=retries,
+            schedules=schedules,
+        )
         definition = self._definition(
             ctx,
             topic=topic,
             service_role=service_role,
             extra_data_buckets=extra_data_buckets,
             options=options,
-            job_poll=job_poll_interval,
-            serving_poll=serving_poll_interval,
         )
-        self.state_machine = self._state_machine(ctx, definition, execution_timeout, log_retention)
+        timeout = _literal("execution_timeout", execution_timeout)
+        self.state_machine = self._state_machine(ctx, definition, timeout, log_retention)
+        self.worst_case_history = _check_history(self.state_machine, ctx, timeout)
         abort = AbortCleanup(ctx, topic=topic)
         options.configure(abort)
         # Wait out tasks that may still be creating something billable when the execution stops.
@@ -149,8 +187,6 @@ class CustomizationWorkflow(Construct):
         service_role: BedrockServiceRole,
         extra_data_buckets: Sequence[s3.IBucket],
         options: RequestOptions,
-        job_poll: Duration,
-        serving_poll: Duration,
     ) -> sfn.IChainable:
         """The chain in the order an execution runs it: one line per step."""
         notify = Notify(ctx, topic=topic)
@@ -162,22 +198,22 @@ class CustomizationWorkflow(Construct):
                 rejected=notify.failure
             ),
             SubmitJob(ctx, service_role=service_role).fragment(on_error),
-            CheckJob(ctx).poll(job_poll, on_error),
+            CheckJob(ctx).poll(on_error, left_running=notify.failure),
             serving.unless_not_served(
                 self,
-                StartServing(ctx, first_poll=serving_poll).fragment(on_error),
+                StartServing(ctx).fragment(on_error),
                 CheckServing(ctx).poll(on_error),
                 evaluation.when_asked(
                     self,
                     PrepareEvaluation(ctx, batch_role=batch_role).fragment(on_error),
-                    CheckEvaluationBatch(ctx).poll(job_poll, on_error),
+                    CheckEvaluationBatch(ctx).poll(on_error),
                     EvaluateModel(ctx).fragment(on_error),
                 ),
             ),
             promotion.when_promoting(
                 self,
                 Promote(ctx).fragment(on_error),
-                CheckPromotion(ctx).poll(serving_poll, on_error),
+                CheckPromotion(ctx).poll(on_error),
             ),
             ScheduleExpiry(ctx, cleanup=cleanup).fragment(on_error),
             notify.success(),
@@ -288,15 +324,41 @@ def _check_logs(bucket: s3.IBucket | None, prefix: str, *, distillation: bool) -
         )
 
 
-def _check_intervals(*, job: Duration, serving: Duration) -> None:
-    for prop, value, low in (
-        ("job_poll_interval", job, 10),
-        ("serving_poll_interval", serving, 10),
-    ):
-        if not value.is_unresolved() and value.to_seconds() < low:
+def _literal(prop: str, value: Duration) -> Duration:
+    """A duration the construct computes with (the history budget, the retry counts)."""
+    if value.is_unresolved():
+        raise ValueError(
+            f"{prop} must be a literal duration, not a token: the workflow computes its "
+            "retries and history budget from it when it is built"
+        )
+    return value
+
+
+def _schedules(*, job: tuple[Duration, Duration], serving: tuple[Duration, Duration]) -> Schedules:
+    for what, (first, cap) in (("job", job), ("serving", serving)):
+        first_prop, cap_prop = f"{what}_poll_interval", f"{what}_poll_max_interval"
+        seconds = _literal(first_prop, first).to_seconds()
+        if seconds < 10:
+            raise ValueError(f"{first_prop} must be at least 10 seconds, got {seconds} seconds")
+        if _literal(cap_prop, cap).to_seconds() < seconds:
             raise ValueError(
-                f"{prop} must be at least {low} seconds, got {value.to_seconds()} seconds"
+                f"{cap_prop} ({cap.to_seconds()} s) must be at least {first_prop} ({seconds} s)"
             )
+    return Schedules(job=PollSchedule(*job), serving=PollSchedule(*serving))
+
+
+def _check_history(state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration) -> int:
+    """Refuse props whose longest execution could come near Step Functions' history limit."""
+    events = worst_case_events(rendered_definition(state_machine), ctx.loops, timeout.to_seconds())
+    if events > HISTORY_BUDGET:
+        raise ValueError(
+            f"execution_timeout {timeout.to_human_string()} with these poll intervals allows "
+            f"up to {events:,} history events in the worst case ({HISTORY_MODEL}); Step "
+            f"Functions fails an execution at {HISTORY_LIMIT:,} and this workflow allows "
+            f"{HISTORY_BUDGET:,}: shorten execution_timeout or lengthen "
+            "job_poll_max_interval / serving_poll_max_interval"
+        )
+    return events
 
 
 def _environment(

@@ -18,6 +18,7 @@ from lambda_handlers.common.catalogue import inference_model_id
 from lambda_handlers.common.errors import EvaluationFailed, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, execution_digest
+from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluate_model import load_cases
 from lambda_handlers.evaluation.batch import RECORDS_MIN, batch_input_lines, batch_job_request
@@ -76,6 +77,7 @@ def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "jobArn": job_arn,
         "outputUri": output_uri,
         "done": False,
+        "pollSeconds": first_poll("JOB"),
     }
 
 
@@ -90,4 +92,9 @@ def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise EvaluationFailed(
             f"batch job {prep['jobArn']} ended {job['status']}: {job.get('message', '')}"
         )
-    return {**prep, "status": job["status"], "done": job["status"] in DONE}
+    return {
+        **prep,
+        "status": job["status"],
+        "done": job["status"] in DONE,
+        "pollSeconds": next_poll("JOB", prep.get("pollSeconds")),
+    }

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import QualityGateFailed, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
+from lambda_handlers.common.polling import next_poll
 from lambda_handlers.common.progress import summarize_job
 from lambda_handlers.evaluation.gate import judge_losses
 
@@ -30,5 +31,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failure = judge_losses(summary, gate)
         if failure:
             raise QualityGateFailed(f"Training gate failed: {failure}; nothing was served")
+    # Back off: a job runs for hours; each look costs transitions and history events.
+    summary["pollSeconds"] = next_poll("JOB", event["job"].get("pollSeconds"))
     logger.info("job status", extra={"status": summary["status"], "stages": summary["stages"]})
     return summary

@@ -9,9 +9,8 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
+from lambda_handlers.common.polling import next_poll
 from lambda_handlers.common.progress import summarize_serving
-
-MAX_POLL_SECONDS = 600
 
 
 @entry_point("plan.executionArn")
@@ -27,6 +26,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise translate_client_error(error, "GetServingStatus") from error
     summary = summarize_serving(mode, response)
     # Back off: creating throughput or a deployment takes minutes, sometimes much longer.
-    summary["pollSeconds"] = min(int(event["serving"].get("pollSeconds", 60)) * 2, MAX_POLL_SECONDS)
+    summary["pollSeconds"] = next_poll("SERVING", event["serving"].get("pollSeconds"))
     logger.info("serving status", extra={"status": summary["status"]})
     return summary

@@ -15,6 +15,7 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.progress import promotion_request, promotion_status
 
 
@@ -58,7 +59,7 @@ def start_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     assert plan.promoteTo is not None
     result = promote(plan.promoteTo, event["job"]["outputModelArn"])
     logger.info("promotion requested", extra=result)
-    return result
+    return {**result, "pollSeconds": first_poll("SERVING")}
 
 
 @entry_point("plan.executionArn")
@@ -68,4 +69,9 @@ def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     status = promotion_status(
         plan.promoteTo, describe_target(plan.promoteTo), event["job"]["outputModelArn"]
     )
-    return {**event["promotion"], "done": status["done"], "serving": status["serving"]}
+    return {
+        **event["promotion"],
+        "done": status["done"],
+        "serving": status["serving"],
+        "pollSeconds": next_poll("SERVING", event["promotion"].get("pollSeconds")),
+    }

@@ -6,7 +6,6 @@ throughput. The created resource is tagged with the execution ARN.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +14,7 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.polling import first_poll
 from lambda_handlers.common.progress import build_serving_request
 
 _ARN_FIELD = {
@@ -34,7 +34,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     arn = response[_ARN_FIELD[operation]]
     logger.info("serving requested", extra={"mode": plan.serving.mode, "arn": arn})
     return {
-        "pollSeconds": int(os.environ.get("SERVING_POLL_SECONDS", "60")),
+        "pollSeconds": first_poll("SERVING"),
         "mode": plan.serving.mode,
         "arn": arn,
         "name": plan.serving.name,

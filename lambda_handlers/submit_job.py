@@ -16,6 +16,7 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import JobNameTaken, error_code, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, build_create_job_request
+from lambda_handlers.common.polling import first_poll
 from lambda_handlers.common.settings import Settings
 
 
@@ -47,4 +48,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     result = submit(plan, Settings.from_env())
     logger.info("customization job submitted", extra=result)
-    return result
+    return {**result, "pollSeconds": first_poll("JOB")}

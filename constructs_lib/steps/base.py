@@ -1,16 +1,14 @@
 """What every step of the workflow is made of: a Lambda function, its permissions, its states.
 
 A step says what kind of call it makes (``CallKind``); the retries of its task states follow
-from that kind here, in one table, never per state. A step may add the waits that only its
-own errors call for (``waits_out``), drawn from the same module.
+from that kind (``retries.py``), never per state. A step may add the waits that only its own
+errors call for (``waits_out``), drawn from the same module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from types import MappingProxyType
 from typing import ClassVar
 
 from aws_cdk import Duration, Stack
@@ -22,93 +20,23 @@ from constructs import Construct
 
 from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.steps.flow import Fragment, poll
+from constructs_lib.steps.history import PollSchedule
 from constructs_lib.steps.permissions import BedrockArns
+from constructs_lib.steps.retries import TRANSIENT_ERRORS, CallKind, Retry, RetryPolicy
 from constructs_lib.storage import CustomizationStorage
 
 
-class CallKind(Enum):
-    """What a step's call does to the world: what a retry of it may cost."""
-
-    READS = "reads only"
-    """Reads state (and writes at most its own report): safe to repeat."""
-    CREATES = "creates something"
-    """Creates a job, an endpoint or a schedule, idempotently by token or derived name."""
-    UPDATES = "updates something that exists"
-    """Changes a resource the execution did not create (promotion onto an endpoint)."""
-    INVOKES = "invokes models"
-    """Creates nothing but pays per call: a repeat costs tokens again."""
-    DELETES = "deletes"
-    """Stops or deletes what the execution created."""
-    NOTIFIES = "notifies"
-    """Publishes a message: a repeat may be delivered twice."""
-
-
 @dataclass(frozen=True)
-class Retry:
-    """One Retry rule of a task state."""
+class Schedules:
+    """How often the workflow looks at what it follows."""
 
-    errors: tuple[str, ...]
-    interval: Duration
-    backoff_rate: float
-    max_attempts: int
-    max_delay: Duration | None = None
-    jitter: sfn.JitterType | None = None
+    job: PollSchedule = PollSchedule(Duration.minutes(5), Duration.minutes(15))
+    """The customization job, and the evaluation's batch job: they run for hours."""
+    serving: PollSchedule = PollSchedule(Duration.minutes(1), Duration.minutes(10))
+    """Serving and promotion: ready in minutes, sometimes much longer."""
 
-    def apply(self, task: sfn.TaskStateBase) -> None:
-        task.add_retry(
-            errors=list(self.errors),
-            interval=self.interval,
-            backoff_rate=self.backoff_rate,
-            max_attempts=self.max_attempts,
-            max_delay=self.max_delay,
-            jitter_strategy=self.jitter,
-        )
-
-
-# Lambda's own transient failures, as CDK's LambdaInvoke retries them by default.
-LAMBDA_SERVICE_ERRORS = Retry(
-    errors=(
-        "Lambda.ClientExecutionTimeoutException",
-        "Lambda.ServiceException",
-        "Lambda.AWSLambdaException",
-        "Lambda.SdkClientException",
-    ),
-    interval=Duration.seconds(2),
-    backoff_rate=2,
-    max_attempts=6,
-)
-# Bedrock throttling and 5xx, as the handlers translate them (lambda_handlers/common/errors.py).
-BEDROCK_TRANSIENT = Retry(
-    errors=("BedrockThrottled", "BedrockUnavailable"),
-    interval=Duration.seconds(5),
-    backoff_rate=2,
-    max_attempts=6,
-    max_delay=Duration.minutes(2),
-    jitter=sfn.JitterType.FULL,
-)
-# A new service role takes a few seconds to be usable by Bedrock (IAM is eventually consistent).
-SERVICE_ROLE_PROPAGATION = Retry(
-    errors=("ServiceRoleNotReady",),
-    interval=Duration.seconds(10),
-    backoff_rate=1.5,
-    max_attempts=6,
-    jitter=sfn.JitterType.FULL,
-)
-# The account's concurrent-job quota frees up as other jobs end: wait for it, up to 6 hours.
-JOB_QUOTA = Retry(
-    errors=("QuotaExceeded",),
-    interval=Duration.minutes(10),
-    backoff_rate=1,
-    max_attempts=36,
-    jitter=sfn.JitterType.FULL,
-)
-
-_EVERY_CALL = (LAMBDA_SERVICE_ERRORS, BEDROCK_TRANSIENT)
-# Every kind retries the same transient failures today; a kind that must be more careful
-# (or may be bolder) changes here, and every state of that kind follows.
-RETRIES: Mapping[CallKind, tuple[Retry, ...]] = MappingProxyType(
-    {kind: _EVERY_CALL for kind in CallKind}
-)
+    def environment(self) -> dict[str, str]:
+        return {**self.job.environment("JOB"), **self.serving.environment("SERVING")}
 
 
 @dataclass
@@ -123,7 +51,11 @@ class StepContext:
     functions: WorkflowFunctions
     storage: CustomizationStorage
     arns: BedrockArns
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    schedules: Schedules = field(default_factory=lambda: Schedules())
     steps: list[LambdaStep] = field(default_factory=list)
+    loops: dict[str, PollSchedule] = field(default_factory=dict)
+    """Every poll loop, by the name of its Wait state, with its schedule."""
 
     @property
     def stack(self) -> Stack:
@@ -175,6 +107,11 @@ class LambdaStep:
         ctx.steps.append(self)
 
     @property
+    def task_timeout(self) -> Duration:
+        """The task's own timeout: the function's, plus a minute for Lambda to answer."""
+        return Duration.seconds(self.timeout.to_seconds() + 60)
+
+    @property
     def role(self) -> iam.IRole:
         """The function's own role (every workflow function has one)."""
         assert self.function.role is not None
@@ -212,8 +149,10 @@ class LambdaStep:
             payload_response_only=True,
             retry_on_service_exceptions=False,
             comment=comment,
+            # A hung invocation fails as States.Timeout a minute after the function's own limit.
+            task_timeout=sfn.Timeout.duration(self.task_timeout),
         )
-        for rule in (*RETRIES[self.kind], *self.waits_out):
+        for rule in (*self.ctx.retries.for_kind(self.kind), *self.waits_out):
             rule.apply(task)
         self.has_states = True
         return task
@@ -233,16 +172,26 @@ class LambdaStep:
         result_path: str,
         comment: str,
         wait: str,
-        every: sfn.WaitTime,
+        schedule: PollSchedule,
         done: str,
         until: sfn.Condition,
+        unreachable: sfn.IChainable | None = None,
     ) -> Fragment:
-        """Wait, then this step's task ``name``, until ``until`` holds; errors go to ``on_error``."""
+        """Wait, then this step's task ``name``, until ``until`` holds; errors go to ``on_error``.
+
+        The wait is ``<result_path>.pollSeconds``: the task before the loop and each look
+        give it, following ``schedule`` (``lambda_handlers/common/polling.py``).
+        ``unreachable``: where to go, instead of ``on_error``, when the transient failures
+        outlast the retries (the thing followed could not be read; it was not harmed).
+        """
+        self.ctx.loops[wait] = schedule
         check = self.task(name, result_path=result_path, comment=comment)
+        if unreachable is not None:
+            check.add_catch(unreachable, errors=list(TRANSIENT_ERRORS), result_path="$.unreachable")
         return poll(
             self.ctx.scope,
             wait=wait,
-            every=every,
+            every=sfn.WaitTime.seconds_path(f"{result_path}.pollSeconds"),
             check=fails_into(check, on_error),
             done=done,
             until=until,

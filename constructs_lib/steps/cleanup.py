@@ -1,7 +1,9 @@
 """Cleanup: what a failed, stopped or timed-out execution leaves behind is stopped or deleted.
 
 ``Clean up`` is the first state of every failure. A stopped or timed-out execution runs no
-more states, so ``AbortCleanup`` runs the same cleanup from the execution's status event.
+more states, and a ``States.Runtime`` error or the 25,000-event history limit fails an
+execution without running any Catch, so ``AbortCleanup`` runs the same (idempotent) cleanup
+from the execution's status event: ABORTED, TIMED_OUT and FAILED.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class AbortCleanup(LambdaStep):
     key = "abort_cleanup"
     function_id = "AbortCleanup"
     handler = "cleanup.abort_handler"
-    description = "Cleans up after an execution was stopped or timed out"
+    description = "Cleans up after an execution was stopped, timed out or failed outside its Catch"
     timeout = Duration.minutes(3)  # two passes, with the straggler wait between
 
     def __init__(self, ctx: StepContext, *, topic: sns.ITopic) -> None:
@@ -123,12 +125,13 @@ class AbortCleanup(LambdaStep):
         self.rule = events.Rule(
             scope,
             "AbortCleanupRule",
-            description="Clean up after customization executions that were stopped or timed out",
+            description="Clean up after customization executions that were stopped, timed out or failed",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
-                    "status": ["ABORTED", "TIMED_OUT"],
+                    # FAILED too: a States.Runtime error or the history limit skips every Catch.
+                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
                     "stateMachineArn": [state_machine.state_machine_arn],
                 },
             ),
@@ -150,12 +153,13 @@ class AbortCleanup(LambdaStep):
             resource_name=f"{state_machine.state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.allow(["states:DescribeExecution"], [executions])
+        # The history tells whether the workflow's own failure path ran (and notified).
+        self.allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
         acknowledge(
             self.role,
             "IAM5",
-            "DescribeExecution on the executions of this state machine only; execution names are chosen "
-            "when an execution starts.",
+            "DescribeExecution and GetExecutionHistory on the executions of this state machine only; "
+            "execution names are chosen when an execution starts.",
             findings=[
                 f"Resource::{account_arn(state_machine, 'states', 'execution:' + attr_ref(state_machine, 'Name') + ':*')}"
             ],

@@ -132,7 +132,7 @@ class CheckEvaluationBatch(LambdaStep):
         self.allow(["bedrock:GetModelInvocationJob"], ctx.arns.batch_jobs)
         acknowledge_run_time_ids(self.role, ["model-invocation-job"])
 
-    def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
+    def poll(self, on_error: sfn.IChainable) -> Fragment:
         """Batch inference?: only when Prepare started a batch job."""
         return when(
             self.ctx.scope,
@@ -144,7 +144,7 @@ class CheckEvaluationBatch(LambdaStep):
                 result_path="$.evaluationPrep",
                 comment="Fails if the batch job failed, expired or was stopped",
                 wait="Wait for batch evaluation",
-                every=sfn.WaitTime.duration(every),
+                schedule=self.ctx.schedules.job,
                 done="Batch done?",
                 until=sfn.Condition.boolean_equals("$.evaluationPrep.done", True),
             ),

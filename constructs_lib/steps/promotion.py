@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -66,14 +65,14 @@ class CheckPromotion(LambdaStep):
         self.allow(list(_ENDPOINT_READS), ctx.arns.serving)
         acknowledge_run_time_ids(self.role, ["provisioned-model", "custom-model-deployment"])
 
-    def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
+    def poll(self, on_error: sfn.IChainable) -> Fragment:
         return self.polling(
             on_error,
             "Check promotion",
             result_path="$.promotion",
             comment="Fails if the endpoint refused",
             wait="Wait for promotion",
-            every=sfn.WaitTime.duration(every),
+            schedule=self.ctx.schedules.serving,
             done="Promoted?",
             until=sfn.Condition.boolean_equals("$.promotion.done", True),
         )

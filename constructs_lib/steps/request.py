@@ -44,7 +44,7 @@ class RequestOptions:
 class ValidateRequest(LambdaStep):
     """Validate request: the whole request, every problem at once, and the training data."""
 
-    kind = CallKind.READS  # reads the data; writes only its own report
+    kind = CallKind.CHECKS  # reads the data; writes only its own report
     key = "validate"
     function_id = "ValidateRequest"
     handler = "validate_request.handler"

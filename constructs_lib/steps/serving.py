@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -30,8 +29,7 @@ class StartServing(LambdaStep):
     handler = "start_serving.handler"
     description = "Creates provisioned throughput or an on-demand deployment"
 
-    def __init__(self, ctx: StepContext, *, first_poll: Duration) -> None:
-        """``first_poll``: the first wait for serving; later ones back off (the handler's)."""
+    def __init__(self, ctx: StepContext) -> None:
         super().__init__(ctx)
         arns = ctx.arns
         self.allow(
@@ -46,8 +44,6 @@ class StartServing(LambdaStep):
         acknowledge_run_time_ids(
             self.role, ["custom-model", "provisioned-model", "custom-model-deployment"]
         )
-        if not first_poll.is_unresolved():
-            self.function.add_environment("SERVING_POLL_SECONDS", str(int(first_poll.to_seconds())))
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
         return self.failing_into(
@@ -82,8 +78,7 @@ class CheckServing(LambdaStep):
             result_path="$.serving",
             comment="Fails when serving ends in Failed",
             wait="Wait for serving",
-            # Starts at the first poll interval, doubles at each check up to 10 minutes.
-            every=sfn.WaitTime.seconds_path("$.serving.pollSeconds"),
+            schedule=self.ctx.schedules.serving,
             done="Serving ready?",
             until=sfn.Condition.boolean_equals("$.serving.ready", True),
         )

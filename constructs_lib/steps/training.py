@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs_lib.service_role import BedrockServiceRole
-from constructs_lib.steps.base import (
-    JOB_QUOTA,
-    SERVICE_ROLE_PROPAGATION,
-    CallKind,
-    LambdaStep,
-    StepContext,
-)
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.flow import Fragment
 from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
+from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION
 
 
 class SubmitJob(LambdaStep):
@@ -64,14 +58,47 @@ class CheckJob(LambdaStep):
         self.allow(["bedrock:GetModelCustomizationJob"], ctx.arns.jobs)
         acknowledge_run_time_ids(self.role, ["model-customization-job"])
 
-    def poll(self, every: Duration, on_error: sfn.IChainable) -> Fragment:
+    def poll(self, on_error: sfn.IChainable, *, left_running: sfn.IChainable) -> Fragment:
+        """Until the job completes. A job that cannot be read for longer than the workflow's
+        patience is left running: the execution ends in ``left_running`` (the notification)
+        with ``JobUnreachable``, never in cleanup, which would stop a job that may be fine."""
         return self.polling(
             on_error,
             "Check job status",
             result_path="$.job",
             comment="GetModelCustomizationJob; fails on Failed or Stopped",
             wait="Wait for job",
-            every=sfn.WaitTime.duration(every),
+            schedule=self.ctx.schedules.job,
             done="Job completed?",
             until=sfn.Condition.string_equals("$.job.status", "Completed"),
+            unreachable=self._left_running(left_running),
         )
+
+    def _left_running(self, then: sfn.IChainable) -> sfn.IChainable:
+        patience = self.ctx.retries.unreachable_after.to_human_string()
+        job = "$.job.jobArn"
+        cause = (
+            f"The workflow could not read customization job {{}} for {patience} (last error: "
+            "{}: {}). The job was left running and may still complete; it is billed until it "
+            "ends. Watch it: aws bedrock get-model-customization-job --job-identifier {} . "
+            "Stop it: aws bedrock stop-model-customization-job --job-identifier {}"
+        )
+        left = sfn.Pass(
+            self.ctx.scope,
+            "Job left running",
+            comment="The job could not be read for too long: say so, and leave it alone",
+            parameters={
+                "Error": "JobUnreachable",
+                "Cause": sfn.JsonPath.format(
+                    cause,
+                    sfn.JsonPath.string_at(job),
+                    sfn.JsonPath.string_at("$.unreachable.Error"),
+                    sfn.JsonPath.string_at("$.unreachable.Cause"),
+                    sfn.JsonPath.string_at(job),
+                    sfn.JsonPath.string_at(job),
+                ),
+            },
+            result_path="$.error",
+        )
+        left.next(then)
+        return left

@@ -313,7 +313,7 @@ def test_stopped_or_timed_out_executions_go_to_cleanup(template: Template) -> No
                 "source": ["aws.states"],
                 "detail-type": ["Step Functions Execution Status Change"],
                 "detail": {
-                    "status": ["ABORTED", "TIMED_OUT"],
+                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
                     "stateMachineArn": [Match.any_value()],
                 },
             },
@@ -347,37 +347,95 @@ def test_definition_starts_with_validation_and_has_an_execution_timeout(
     assert definition["TimeoutSeconds"] == 7 * 24 * 3600
 
 
-def test_polling_waits_five_minutes_for_jobs_and_one_for_serving(
-    definition: dict[str, Any],
+def test_polling_waits_five_minutes_for_jobs_and_one_for_serving_then_backs_off(
+    definition: dict[str, Any], synthesized: Synthesized
 ) -> None:
-    assert definition["States"]["Wait for job"] == {
-        "Type": "Wait",
-        "Seconds": 300,
-        "Next": "Check job status",
-    }
-    # Serving backs off: from the first check's 60 s, doubling up to 10 minutes.
-    assert definition["States"]["Wait for serving"] == {
-        "Type": "Wait",
-        "SecondsPath": "$.serving.pollSeconds",
-        "Next": "Check serving status",
-    }
+    # Each loop waits what its handler says: the first interval, doubling up to the cap.
+    for wait, path in (
+        ("Wait for job", "$.job.pollSeconds"),
+        ("Wait for serving", "$.serving.pollSeconds"),
+        ("Wait for batch evaluation", "$.evaluationPrep.pollSeconds"),
+        ("Wait for promotion", "$.promotion.pollSeconds"),
+    ):
+        assert definition["States"][wait]["SecondsPath"] == path, wait
+        assert "Seconds" not in definition["States"][wait]
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        if "DATA_BUCKET" not in variables:
+            continue  # a grader
+        assert (variables["JOB_POLL_SECONDS"], variables["JOB_POLL_MAX_SECONDS"]) == ("300", "900")
+        assert (variables["SERVING_POLL_SECONDS"], variables["SERVING_POLL_MAX_SECONDS"]) == (
+            "60",
+            "600",
+        )
 
 
-def test_every_task_retries_throttling_with_backoff_and_full_jitter(
+FOLLOWERS = {
+    "Check job status",
+    "Check serving status",
+    "Check batch evaluation",
+    "Check promotion",
+}
+TRANSIENT = {
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "BedrockThrottled",
+    "BedrockUnavailable",
+    "ServiceUnreachable",
+}
+
+
+def _retried(task: dict[str, Any]) -> set[str]:
+    return {e for r in task["Retry"] for e in r["ErrorEquals"]}
+
+
+def test_every_task_retries_throttling_5xx_the_network_and_a_throttled_invocation(
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
     assert len(tasks) == 14
     for name, task in tasks.items():
+        assert _retried(task) >= TRANSIENT, name
+        if name in FOLLOWERS:
+            continue
         [retry] = [r for r in task["Retry"] if "BedrockThrottled" in r["ErrorEquals"]]
         assert retry == {
-            "ErrorEquals": ["BedrockThrottled", "BedrockUnavailable"],
+            "ErrorEquals": ["BedrockThrottled", "BedrockUnavailable", "ServiceUnreachable"],
             "IntervalSeconds": 5,
             "MaxAttempts": 6,
             "BackoffRate": 2,
             "MaxDelaySeconds": 120,
             "JitterStrategy": "FULL",
         }, name
+
+
+def test_following_retries_every_transient_failure_for_six_hours(
+    definition: dict[str, Any],
+) -> None:
+    for name in FOLLOWERS:
+        [retry] = definition["States"][name]["Retry"]
+        assert TRANSIENT | {"Sandbox.Timedout", "States.Timeout"} == set(retry["ErrorEquals"])
+        delays, delay = [], retry["IntervalSeconds"]
+        for _ in range(retry["MaxAttempts"]):
+            delays.append(min(delay, retry["MaxDelaySeconds"]))
+            delay *= retry["BackoffRate"]
+        assert 6 * 3600 <= sum(delays) < 6 * 3600 + 300, name
+        assert "JitterStrategy" not in retry, "the bound is meant to hold"
+
+
+def test_a_timeout_is_retried_only_where_a_repeat_is_safe(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert "Sandbox.Timedout" not in _retried(states["Validate request"]), (
+        "Validate's time is the data's size"
+    )
+    for name in ("Submit customization job", "Start serving", "Clean up", "Notify failure"):
+        assert {"Sandbox.Timedout", "States.Timeout"} <= _retried(states[name]), name
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["TimeoutSeconds"] >= 90, name
 
 
 def test_validation_errors_are_never_retried(definition: dict[str, Any]) -> None:
@@ -414,9 +472,17 @@ def test_every_task_after_validation_fails_into_cleanup(definition: dict[str, An
             "Notify success",
         }:
             continue
-        assert state["Catch"] == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up"}
-        ], name
+        assert state["Catch"][-1] == {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "Clean up",
+        }, name
+        # Only the job is spared cleanup when it cannot be read: it may be fine.
+        assert len(state["Catch"]) == (2 if name == "Check job status" else 1), name
+    [unreachable, _] = definition["States"]["Check job status"]["Catch"]
+    assert unreachable["Next"] == "Job left running"
+    assert set(unreachable["ErrorEquals"]) == TRANSIENT | {"Sandbox.Timedout", "States.Timeout"}
+    assert definition["States"]["Job left running"]["Next"] == "Notify failure"
     assert definition["States"]["Notify success"]["Catch"] == [
         {
             "ErrorEquals": ["States.ALL"],

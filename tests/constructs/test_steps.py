@@ -13,18 +13,10 @@ from aws_cdk.assertions import Template
 
 from constructs_lib import BedrockServiceRole, CustomizationStorage, CustomizationWorkflow
 from constructs_lib.functions import WorkflowFunctions
-from constructs_lib.steps.base import (
-    JOB_QUOTA,
-    RETRIES,
-    SERVICE_ROLE_PROPAGATION,
-    CallKind,
-    LambdaStep,
-    Retry,
-    StepContext,
-    fails_into,
-)
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
 from constructs_lib.steps.flow import Fragment, poll, sequence, unless, when
 from constructs_lib.steps.permissions import BedrockArns
+from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION, Retry, RetryPolicy
 
 
 def _rendered(rule: Retry) -> dict[str, Any]:
@@ -76,7 +68,7 @@ def test_every_task_retries_as_its_steps_kind_says_then_its_own_waits(
     for step in built.steps.values():
         if not step.has_states:
             continue
-        expected = [_rendered(r) for r in (*RETRIES[step.kind], *step.waits_out)]
+        expected = [_rendered(r) for r in (*step.ctx.retries.for_kind(step.kind), *step.waits_out)]
         for name in _states_of(step, definition):
             assert definition["States"][name]["Retry"] == expected, name
             checked.add(name)
@@ -118,7 +110,7 @@ def test_each_step_says_what_its_call_does(
     built, _ = workflow
     kinds = {key: step.kind for key, step in built.steps.items()}
     assert kinds == {
-        "validate": CallKind.READS,
+        "validate": CallKind.CHECKS,
         "submit": CallKind.CREATES,
         "check_job": CallKind.READS,
         "start_serving": CallKind.CREATES,
@@ -190,7 +182,7 @@ def test_a_new_step_is_one_class_and_one_line_in_a_sequence() -> None:
     assert states["Echo"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}
     ]
-    assert states["Echo"]["Retry"] == [_rendered(r) for r in RETRIES[CallKind.READS]]
+    assert states["Echo"]["Retry"] == [_rendered(r) for r in RetryPolicy().for_kind(CallKind.READS)]
     assert ctx.functions_called_by_states() == [ctx.steps[0].function]
     policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
     statements = [

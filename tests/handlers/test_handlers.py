@@ -157,6 +157,7 @@ def test_submit_creates_the_job_with_the_execution_token(stub, lambda_context) -
     assert submit_job.handler(state(plan), lambda_context) == {
         "jobArn": JOB_ARN,
         "jobName": plan.jobName,
+        "pollSeconds": 300,  # the first look at the job, after 5 minutes
     }
     assert expected["clientRequestToken"] == plan.clientRequestToken
     assert {"key": EXECUTION_TAG, "value": EXECUTION_ARN} in expected["jobTags"]
@@ -230,7 +231,33 @@ def test_check_job_reports_progress(stub, lambda_context) -> None:
         "jobArn": JOB_ARN,
         "jobName": plan.jobName,
         "stages": {"validation": "Completed", "training": "InProgress"},
+        "pollSeconds": 600,  # twice the first wait
     }
+
+
+@pytest.mark.parametrize(
+    ("what", "previous", "expected"),
+    [
+        ("JOB", None, 600),
+        ("JOB", 300, 600),
+        ("JOB", 600, 900),
+        ("JOB", 900, 900),
+        ("SERVING", None, 120),
+        ("SERVING", 480, 600),
+        ("SERVING", "x", 120),
+    ],
+)
+def test_looks_back_off_from_the_first_wait_to_the_cap(
+    what: str, previous: object, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_handlers.common.polling import first_poll, next_poll
+
+    monkeypatch.delenv(f"{what}_POLL_SECONDS", raising=False)
+    assert next_poll(what, previous) == expected  # type: ignore[arg-type]
+    monkeypatch.setenv("JOB_POLL_SECONDS", "30")
+    monkeypatch.setenv("JOB_POLL_MAX_SECONDS", "100")
+    assert first_poll("JOB") == 30
+    assert [next_poll("JOB", p) for p in (None, 30, 60, 100)] == [60, 60, 100, 100]
 
 
 def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> None:
@@ -777,6 +804,7 @@ def test_promotion_onto_throughput_records_the_old_model(stub, lambda_context) -
         "previousModelArn": OLD_MODEL,
         "modelArn": MODEL_ARN,
         "done": False,
+        "pollSeconds": 60,
     }
 
     bedrock.add_response(
