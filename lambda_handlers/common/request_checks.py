@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -147,7 +148,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond every float: beyond every range too
+            return sys.float_info.max if value > 0 else -sys.float_info.max
     if isinstance(value, str):
         try:
             return float(value)
@@ -290,7 +294,12 @@ def _rft_problems(rft: dict[str, Any], ctx: RequestContext) -> list[str]:
     available = ", ".join(sorted(ctx.graders)) or "none: deploy the stack with a grader"
     if (name is None) == (not has_config):
         problems.append(f"{path}: give exactly one of grader (a name) or graderConfig")
-    if name is not None and name not in ctx.graders:
+    if name is not None and not isinstance(name, str):
+        problems.append(
+            f"{path}.grader: expected the name of a grader of this stack, got "
+            f"{type(name).__name__} (graders: {available})"
+        )
+    elif name is not None and name not in ctx.graders:
         problems.append(
             f"{path}.grader: {name!r} is not a grader of this stack (graders: {available})"
         )
@@ -437,14 +446,39 @@ def _tag_problems(raw: dict[str, Any]) -> list[str]:
 # -- the whole request ------------------------------------------------------------------
 
 
+# A problem echoes what the request held; a 70,000-character value need not come back whole.
+_ECHO_CHARS = 100
+# The whole message stays well inside Step Functions' 32,768-character error cause.
+_PROBLEM_CHARS = 1_000
+_LISTED_PROBLEMS = 30
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} chars)"
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a value from the request, clipped."""
+    return _clipped(repr(value), _ECHO_CHARS)
+
+
 def _loc(parts: tuple[Any, ...]) -> str:
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _clipped(str(part), _ECHO_CHARS)
     return out or "(request)"
+
+
+def _listed(problems: list[str]) -> list[str]:
+    """Each problem clipped, and at most ``_LISTED_PROBLEMS`` of them, saying how many more."""
+    shown = [_clipped(p, _PROBLEM_CHARS) for p in problems[:_LISTED_PROBLEMS]]
+    rest = len(problems) - len(shown)
+    if rest > 0:
+        shown.append(f"(request): {rest} more problems not listed; fix these and check again")
+    return shown
 
 
 _GUIDE_HINTS = {
@@ -467,16 +501,16 @@ def _structural_problems(error: ValidationError) -> list[str]:
         loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_BRANCHES))
         where = _loc(loc)
         if in_union:
-            message = f"expected a number or a numeric string (got {item.get('input')!r})"
+            message = f"expected a number or a numeric string (got {_shown(item.get('input'))})"
         elif item["type"] == "extra_forbidden":
             hint = _GUIDE_HINTS.get(str(loc[-1]) if loc else "", "")
             message = "unknown field" + (f" ({hint})" if hint else "")
         elif item["type"] == "missing":
             message = "required field is missing"
         elif item["type"] == "string_pattern_mismatch":
-            message = f"{item['input']!r} does not match {item['ctx']['pattern']}"
+            message = f"{_shown(item['input'])} does not match {item['ctx']['pattern']}"
         else:
-            message = f"{item['msg']} (got {item.get('input')!r})"
+            message = f"{item['msg']} (got {_shown(item.get('input'))})"
         messages = by_field.setdefault(where, [])
         if message not in messages:
             messages.append(message)
@@ -484,7 +518,9 @@ def _structural_problems(error: ValidationError) -> list[str]:
 
 
 def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
-    """Parse and check a request; raise ``RequestInvalid`` listing every problem."""
+    """Parse and check a request; raise ``RequestInvalid`` listing every problem (the first
+    ``_LISTED_PROBLEMS`` of them, values clipped, and how many more). Whatever ``raw`` is, no
+    other exception: ``tests/handlers/test_request_properties.py`` holds it to that."""
     if not isinstance(raw, dict):
         raise RequestInvalid([f"(request): expected a JSON object, got {type(raw).__name__}"])
     problems: list[str] = []
@@ -497,5 +533,5 @@ def check_request(raw: Any, ctx: RequestContext) -> CustomizationRequest:
     reported = {p.split(":", 1)[0] for p in problems}
     problems.extend(p for p in semantic_problems(raw, ctx) if p.split(":", 1)[0] not in reported)
     if problems or request is None:
-        raise RequestInvalid(problems)
+        raise RequestInvalid(_listed(problems))
     return request
