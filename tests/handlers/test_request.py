@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
 
 from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
-from lambda_handlers.common.request import CustomizationRequest, RequestContext
+from lambda_handlers.common.request import (
+    CustomizationRequest,
+    CustomizationType,
+    RequestContext,
+)
 from lambda_handlers.common.request_checks import check_request
 from tests.factories import CONTEXT, EXECUTION_ARN, fine_tuning_request, plan_for
 from tests.service_model import assert_valid_request
@@ -209,11 +214,18 @@ def test_committed_schema_is_generated_from_the_model() -> None:
 def test_examples_are_valid_against_schema_and_checks(example: Path) -> None:
     document = json.loads(example.read_text())
     jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+    # A stack with every option on, its names the examples' placeholders.
     ctx = RequestContext(
         **{
             **CONTEXT.__dict__,
             "data_bucket": "your-data-bucket",
             "output_bucket": "your-artifacts-bucket",
+            "enabled_types": get_args(CustomizationType),
+            "graders": {
+                g: f"arn:aws:lambda:us-east-1:123456789012:function:{g}"
+                for g in ("reference-match", "format", "preference", "judge")
+            },
+            "invocation_logs_uris": ("s3://your-invocation-logs-bucket/logs/",),
         }
     )
     check_request(document, ctx)
