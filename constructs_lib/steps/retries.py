@@ -12,8 +12,10 @@ The failures worth a retry, as Step Functions names them:
 - AWS answering badly or not at all, as the handlers translate it
   (``lambda_handlers/common/errors.py``): ``BedrockThrottled``, ``BedrockUnavailable``,
   ``ServiceUnreachable``;
-- time: ``Sandbox.Timedout`` (the function hit its timeout) and ``States.Timeout`` (the
-  task's own timeout, a little longer than the function's).
+- time: ``Sandbox.Timedout`` (the function hit its timeout), ``Lambda.Unknown`` (how Step
+  Functions reports a function timeout or a crash of the runtime: "Handle Lambda service
+  exceptions" in the Step Functions guide) and ``States.Timeout`` (the task's own timeout,
+  a little longer than the function's).
 
 A step that follows something running (a job, serving, a batch job, a promotion) only
 reads: a retry can never harm what it follows, so it retries all of these for as long as
@@ -89,7 +91,7 @@ LAMBDA_ERRORS = (
     "Lambda.SdkClientException",
 )
 AWS_TRANSIENT_ERRORS = ("BedrockThrottled", "BedrockUnavailable", "ServiceUnreachable")
-TIMEOUT_ERRORS = ("Sandbox.Timedout", "States.Timeout")
+TIMEOUT_ERRORS = ("Sandbox.Timedout", "Lambda.Unknown", "States.Timeout")
 TRANSIENT_ERRORS = LAMBDA_ERRORS + AWS_TRANSIENT_ERRORS + TIMEOUT_ERRORS
 """Everything a step that follows something waits out."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError
 
 from tests.service_model import assert_valid_response, strict_problems
 
@@ -53,6 +54,9 @@ class FakeBedrock:
     job_failure_message: str = "Validation of the training data failed at line 7"
     serving_statuses: list[str] = field(default_factory=lambda: ["Creating", "InService"])
     fail_next: dict[str, list[BedrockClientError]] = field(default_factory=dict)
+    # The network down for the next N calls of an operation: botocore's own error after its
+    # retries (EndpointConnectionError), not an answer of the service.
+    unreachable: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Called with the job's parameters when a job is created: how a test plays Bedrock's
     # side of training (reading the data, calling the RFT grader).
@@ -87,6 +91,9 @@ class FakeBedrock:
         with self._lock:
             self.calls.append((operation, params))
             self.violations += strict_problems("bedrock", operation, params)
+            if self.unreachable.get(operation, 0) > 0:
+                self.unreachable[operation] -= 1
+                raise EndpointConnectionError(endpoint_url=f"https://bedrock.{REGION}.amazonaws.com")
             try:
                 pending = self.fail_next.get(operation)
                 if pending:

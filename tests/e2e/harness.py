@@ -22,6 +22,10 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+    StateTaskLambda,
+)
 
 from lambda_handlers.common.aws import client
 from tests.conftest import FakeLambdaContext
@@ -128,6 +132,18 @@ def state_machine_definition(
     return definition
 
 
+def lambda_throttled() -> ClientError:
+    """Lambda's answer to an invocation over the account's concurrency (the function never
+    runs). moto's in-process Lambda lets the error reach the interpreter's client as is."""
+    return ClientError(
+        {
+            "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+            "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": uuid.uuid4().hex},
+        },
+        "Invoke",
+    )
+
+
 # -- running executions ------------------------------------------------------------------
 
 
@@ -156,6 +172,9 @@ class OfflineWorkflow:
         self.bedrock = bedrock
         self.functions = functions_of(template)
         self.invocations: list[tuple[str, dict[str, Any]]] = []
+        # Faults of Lambda itself, as Step Functions sees them, for a handler's next invocations.
+        self.lambda_faults: dict[str, list[str]] = {}
+        self.faulted: list[tuple[str, str]] = []
         self.retry_sleeps: list[float] = []
         resolver = TemplateResolver(template)
         some_env = next(
@@ -207,12 +226,24 @@ class OfflineWorkflow:
         return f"s3://{self.data_bucket}/{key}"
 
     # the Lambda router
+    def fail_lambda(self, handler: str, *faults: str) -> None:
+        """The next invocations of ``handler`` (``"check_job.handler"``) fail as Lambda does:
+        ``"throttled"`` (the function never runs: ``Lambda.TooManyRequestsException``) or
+        ``"timed out"`` (it runs, and its answer is lost to its timeout: ``Sandbox.Timedout``)."""
+        assert set(faults) <= {"throttled", "timed out"}, faults
+        self.lambda_faults.setdefault(handler, []).extend(faults)
+
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         logical_id = function_name.rsplit(":", 1)[-1]
         spec = self.functions[logical_id]
         module_name, handler_name = spec.handler.rsplit(".", 1)
         handler: Callable[..., Any] = getattr(importlib.import_module(module_name), handler_name)
         event = json.loads(body) if body else {}
+        pending = self.lambda_faults.get(spec.handler.removeprefix("lambda_handlers."))
+        fault = pending.pop(0) if pending else None
+        if fault == "throttled":
+            self.faulted.append((spec.handler, fault))
+            raise lambda_throttled()
         self.invocations.append((logical_id, event))
         with mock.patch.dict(os.environ, spec.environment):
             try:
@@ -222,6 +253,15 @@ class OfflineWorkflow:
                 return json.dumps(
                     {"errorType": type(error).__name__, "errorMessage": str(error)}
                 ).encode()
+        if fault == "timed out":
+            self.faulted.append((spec.handler, fault))
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": "Task timed out after 30.00 seconds",
+                }
+            ).encode()
         return json.dumps(result).encode()
 
     def invoke_arn(self, function_arn: str, event: Any) -> Any:
@@ -316,5 +356,38 @@ def patch_interpreter(workflow: OfflineWorkflow) -> Iterator[None]:
         mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
         mock.patch.object(retrier_decl, "time", _Time),
         mock.patch.object(cleanup, "wait", workflow.retry_sleeps.append),
+        mock.patch.object(StateTaskLambda, "_from_error", _lambda_error_as_aws_names_it),
     ):
         yield
+
+
+def _lambda_error_as_aws_names_it(self: Any, env: Any, ex: Exception) -> Any:
+    """moto names every error of Lambda's own API "Exception"; Step Functions names it
+    ``Lambda.<code>`` ("When Lambda hits the maximum number of invocations, the error is
+    Lambda.TooManyRequestsException": Step Functions guide, "Handle Lambda service
+    exceptions"), which is what the workflow retries."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    if not isinstance(ex, ClientError):
+        return _MOTO_FROM_ERROR(self, env, ex)
+    error = f"Lambda.{ex.response['Error']['Code']}"
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=error, cause=ex.response["Error"]["Message"]
+            )
+        ),
+    )
+
+
+_MOTO_FROM_ERROR = StateTaskLambda._from_error
