@@ -73,6 +73,62 @@ def execution_digest(execution_arn: str, purpose: str = "") -> str:
     return hashlib.sha256(f"{execution_arn}|{purpose}".encode()).hexdigest()
 
 
+# botocore's bedrock ``TagValue``: ``[a-zA-Z0-9\s._:/=+@-]*``, at most 256 characters. Step
+# Functions execution and state machine names may also hold ``(``, ``)``, ``!``, ``'`` and
+# non-ASCII letters, which a tag value cannot. (Whitespace, which the pattern allows, is
+# left out here: no ARN holds any.)
+_TAG_VALUE_UNSAFE = re.compile(r"[^a-zA-Z0-9._:/=+@-]")
+_TAG_VALUE_MAX = 256
+_TAG_DIGEST_MARK = "/sha256="
+_TAG_DIGEST_HEX = 32
+
+
+def execution_tag_value(execution_arn: str) -> str:
+    """The value of ``EXECUTION_TAG`` for an execution: its ARN when that is a valid tag value
+    (what every earlier version wrote, so their resources are still recognized), else the ARN
+    with each character a tag value cannot hold as ``_``, cut to fit, then ``/sha256=`` and 32
+    hex digits of the ARN's SHA-256.
+
+    Unique per execution: an ARN as it is never contains ``/`` (Step Functions names cannot),
+    so an encoded value never equals another execution's plain ARN, and two encoded values
+    differ by their digest (128 bits).
+    """
+    if len(execution_arn) <= _TAG_VALUE_MAX and not _TAG_VALUE_UNSAFE.search(execution_arn):
+        return execution_arn
+    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:_TAG_DIGEST_HEX]
+    room = _TAG_VALUE_MAX - len(_TAG_DIGEST_MARK) - _TAG_DIGEST_HEX
+    readable = _TAG_VALUE_UNSAFE.sub("_", execution_arn)[:room]
+    return f"{readable}{_TAG_DIGEST_MARK}{digest}"
+
+
+def carries_execution_tag(tags: list[dict[str, str]], execution_arn: str) -> bool:
+    """Whether Bedrock tags (``[{"key", "value"}]``) mark a resource as this execution's: the
+    one comparison cleanup and the ``cleanup`` command make. The plain ARN is accepted too."""
+    wanted = {execution_arn, execution_tag_value(execution_arn)}
+    return any(t.get("key") == EXECUTION_TAG and t.get("value") in wanted for t in tags)
+
+
+# botocore's bedrock ``S3Uri``: each key segment ``[-!_*'().a-z0-9A-Z]+``. A job name (``JobName``:
+# ``[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*``) may hold ``+``, which a segment cannot.
+_S3_SEGMENT_UNSAFE = re.compile(r"[^-!_*'().a-zA-Z0-9]")
+
+
+def job_folder(job_name: str) -> str:
+    """The folder of a job's output and reports (``customization-jobs/<folder>/``,
+    ``reports/<folder>/``): the job name itself when an ``s3Uri`` can hold it (every name
+    without ``+``), else the name with each such character as ``_``, then ``-`` and the first
+    10 hex digits of the name's SHA-256 (``a+b`` -> ``a_b-<hash>``).
+
+    Deterministic, so every state and the cleanup find the same folder. Collision-free with
+    unchanged names (a job name cannot hold ``_``, every changed folder does) and, by the
+    hash, between changed names.
+    """
+    if not _S3_SEGMENT_UNSAFE.search(job_name):
+        return job_name
+    digest = hashlib.sha256(job_name.encode()).hexdigest()[:10]
+    return f"{_S3_SEGMENT_UNSAFE.sub('_', job_name)}-{digest}"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
 
@@ -109,11 +165,11 @@ def make_plan(
     output_uri = (
         request.outputDataConfig.s3Uri
         if request.outputDataConfig
-        else f"s3://{ctx.output_bucket}/{ctx.output_prefix}{job_name}/"
+        else f"s3://{ctx.output_bucket}/{ctx.output_prefix}{job_folder(job_name)}/"
     )
 
     tags = dict(request.tags)
-    tags[EXECUTION_TAG] = execution_arn
+    tags[EXECUTION_TAG] = execution_tag_value(execution_arn)
     if stack_name:
         tags[STACK_TAG] = stack_name
 
