@@ -3,12 +3,15 @@
 Two entry points, one logic:
 
 - ``handler``: the state machine's failure branch, with the execution's state.
-- ``abort_handler``: an EventBridge rule for executions that were stopped (ABORTED) or
-  timed out, where the state machine itself runs no more states. It rebuilds the plan
+- ``abort_handler``: an EventBridge rule for executions that were stopped (ABORTED),
+  timed out, or FAILED without reaching their own failure path (``States.Runtime``, the
+  history limit), where the state machine itself runs no more states. It rebuilds the plan
   from the execution's input, which gives the same names and tokens.
 
 Resources are found by their deterministic names and touched only when they are this
 execution's (the job's ``clientRequestToken``, the execution tag on serving resources).
+What cannot be removed is reported with the command that removes it
+(``lambda_handlers.common.leftovers``).
 The custom model itself is kept: it is the product of a paid job and costs only
 storage; deleting it is the quality gate's decision, not cleanup's.
 """
@@ -18,43 +21,74 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import (
+    NETWORK_ERRORS,
     BedrockThrottled,
     BedrockUnavailable,
     RequestInvalid,
+    WorkflowError,
     error_code,
     translate_client_error,
+    translate_network_error,
+)
+from lambda_handlers.common.leftovers import (
+    Target,
+    deleting_deployment,
+    deleting_model,
+    deleting_throughput,
+    is_not_found,
+    looking_for,
+    stopping_batch_job,
+    stopping_job,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import EXECUTION_TAG, Plan, make_plan
+from lambda_handlers.common.plan import Plan, carries_execution_tag, make_plan
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.notify import publish
 
-_NOT_FOUND = {"ResourceNotFoundException", "ValidationException"}
+_RUNNING_BATCH = {"Submitted", "InProgress", "Validating", "Scheduled"}
+
+
+class _At:
+    """Where a cleanup step is: the resource its current call acts on, for the problem record
+    when that call fails."""
+
+    def __init__(self, target: Target):
+        self.target = target
 
 
 def _is_ours(arn: str, execution_arn: str) -> bool:
     tags = client("bedrock").list_tags_for_resource(resourceARN=arn).get("tags", [])
-    return any(t["key"] == EXECUTION_TAG and t["value"] == execution_arn for t in tags)
+    return carries_execution_tag(tags, execution_arn)
 
 
 def find_job(plan: Plan) -> dict[str, Any] | None:
-    """The plan's customization job, if it exists and this execution started it."""
+    """The plan's customization job, if it exists and this execution started it: a job of
+    that name that another execution owns (another ``clientRequestToken``) is never touched."""
     try:
         job = client("bedrock").get_model_customization_job(jobIdentifier=plan.jobName)
     except ClientError as error:
-        if error_code(error) in _NOT_FOUND:
+        if is_not_found(error):
             return None  # never submitted
         raise
     if job.get("clientRequestToken") != plan.clientRequestToken:
         return None  # a job of that name that another execution owns
     return dict(job)
+
+
+def serving_kind(mode: str) -> str:
+    """What a serving mode creates, in words."""
+    return (
+        "provisioned throughput" if mode == "provisioned-throughput" else "custom model deployment"
+    )
 
 
 def find_serving(plan: Plan) -> dict[str, Any] | None:
@@ -72,7 +106,7 @@ def find_serving(plan: Plan) -> dict[str, Any] | None:
             got = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.name)
             arn = got["customModelDeploymentArn"]
     except ClientError as error:
-        if error_code(error) in _NOT_FOUND:
+        if is_not_found(error):
             return None  # never created
         raise
     return {
@@ -83,99 +117,127 @@ def find_serving(plan: Plan) -> dict[str, Any] | None:
     }
 
 
-def _stop_job(plan: Plan, report: dict[str, Any]) -> None:
+def _stop_job(plan: Plan, report: dict[str, Any], at: _At) -> None:
+    at.target = looking_for("customization job", plan.jobName, plan.executionArn)
     job = find_job(plan)
     if job is None:
         return
     if job.get("outputModelArn"):
         report["_model"] = job["outputModelArn"]
-    if job["status"] == "InProgress":
+    if job["status"] != "InProgress":
+        return
+    at.target = stopping_job(job["jobArn"])
+    try:
         client("bedrock").stop_model_customization_job(jobIdentifier=job["jobArn"])
-        report["stoppedJob"] = job["jobArn"]
+    except ClientError as error:
+        if _ended_meanwhile(plan, error):
+            return
+        raise
+    report["stoppedJob"] = job["jobArn"]
 
 
-def _stop_batch_evaluation(plan: Plan, report: dict[str, Any]) -> None:
+def _ended_meanwhile(plan: Plan, error: ClientError) -> bool:
+    """A stop refused because the job ended between the read and the stop is no problem."""
+    if error_code(error) not in {"ValidationException", "ConflictException"}:
+        return False
+    job = find_job(plan)
+    return job is None or job["status"] != "InProgress"
+
+
+def _stop_batch_evaluation(plan: Plan, report: dict[str, Any], at: _At) -> None:
     """A batch inference job of the evaluation bills per token until it ends: stop it."""
     if not plan.evaluation:
         return
     from lambda_handlers.batch_evaluation import batch_job_name
 
     name = batch_job_name(plan)
+    at.target = looking_for("batch inference job", name, plan.executionArn)
     bedrock = client("bedrock")
     pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=name)
     for page in pages:
         for job in page.get("invocationJobSummaries", []):
-            if job["jobName"] == name and job["status"] in {
-                "Submitted",
-                "InProgress",
-                "Validating",
-                "Scheduled",
-            }:
+            if job["jobName"] == name and job["status"] in _RUNNING_BATCH:
+                at.target = stopping_batch_job(job["jobArn"])
                 bedrock.stop_model_invocation_job(jobIdentifier=job["jobArn"])
                 report.setdefault("stoppedBatchJobs", []).append(job["jobArn"])
 
 
-def _delete_serving(plan: Plan, report: dict[str, Any]) -> None:
+def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
+    kind = serving_kind(plan.serving.mode)
+    at.target = looking_for(kind, plan.serving.name or "", plan.executionArn)
     found = find_serving(plan)
     if found is None:
         return
     if not found["ours"]:
+        left_alone = Target(kind, found["arn"], "left alone", None)
         report["problems"].append(
-            f"{plan.serving.name} exists but is not tagged with this execution; left alone"
+            left_alone.problem(
+                f"it has this execution's name ({plan.serving.name}) but not its tag, so another "
+                "execution or a person created it; not deleted"
+            )
         )
         return
     bedrock = client("bedrock")
     if found["mode"] == "provisioned-throughput":
+        at.target = deleting_throughput(found["arn"])
         bedrock.delete_provisioned_model_throughput(provisionedModelId=found["arn"])
     else:
+        at.target = deleting_deployment(found["arn"])
         bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=found["arn"])
     report["deleted"].append(found["arn"])
 
 
-def _delete_model(model_arn: str, report: dict[str, Any]) -> None:
+def _delete_model(model_arn: str, report: dict[str, Any], at: _At) -> None:
     """A model that failed the quality gate costs storage every month: delete it."""
     if not model_arn:
         return  # the job made no model
+    at.target = deleting_model(model_arn)
     try:
         client("bedrock").delete_custom_model(modelIdentifier=model_arn)
     except ClientError as error:
-        if error_code(error) not in _NOT_FOUND:
+        if not is_not_found(error):
             raise
         return
     report["deletedModel"] = model_arn
 
 
+_Step = Callable[[Plan, dict[str, Any], _At], None]
+
+
 def clean_up(
-    plan: Plan, delete_model: bool = False, delete_model_arn: str | None = None
+    plan: Plan,
+    delete_model: bool = False,
+    delete_model_arn: str | None = None,
+    *,
+    leave_job_running: bool = False,
 ) -> dict[str, Any]:
     """Stop the job and delete serving resources of one execution; idempotent.
 
     Throttling and server errors raise (the caller retries the whole, idempotent
-    cleanup); any other failure is recorded under ``problems`` so the notification
-    tells a person what is still running.
+    cleanup); any other failure is recorded under ``problems`` (``resource``, ``arn``,
+    ``action``, ``error``, ``command``) so the notification tells a person what is still
+    running and how to remove it. ``leave_job_running``: the workflow could not read the
+    job and left it running on purpose (``JobUnreachable``); it is not stopped.
     """
     report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
-    steps: list[tuple[Any, str]] = [
-        (lambda: _stop_job(plan, report), f"stop job {plan.jobName}"),
-        (lambda: _delete_serving(plan, report), f"delete {plan.serving.name}"),
-        (lambda: _stop_batch_evaluation(plan, report), "stop the batch evaluation"),
-    ]
+    steps: list[_Step] = [_delete_serving, _stop_batch_evaluation]
+    if leave_job_running:
+        report["jobLeftRunning"] = plan.jobName
+    else:
+        steps.insert(0, _stop_job)
     if delete_model:
         # The model's ARN: given, or read from the job by _stop_job (it runs first).
-        steps.append(
-            (
-                lambda: _delete_model(delete_model_arn or report.get("_model", ""), report),
-                f"delete the custom model of {plan.jobName}",
-            )
-        )
-    for step, what in steps:
+        steps.append(lambda p, r, at: _delete_model(delete_model_arn or r.get("_model", ""), r, at))
+    for step in steps:
+        at = _At(looking_for("resources", plan.jobName, plan.executionArn))
         try:
-            step()
+            step(plan, report, at)
         except ClientError as error:
-            translated = translate_client_error(error, what)
+            translated = translate_client_error(error, f"{at.target.action} {at.target.arn}")
             if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
                 raise translated from error
-            report["problems"].append(str(translated))
+            message = error.response.get("Error", {}).get("Message", "") or str(error)
+            report["problems"].append(at.target.problem(f"{error_code(error)}: {message}"))
     report.pop("_model", None)
     return report
 
@@ -183,21 +245,26 @@ def clean_up(
 @entry_point("plan.executionArn")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not event.get("plan"):
-        return {
-            "stoppedJob": None,
-            "deleted": [],
-            "problems": [],
-        }  # failed before anything was planned
+        return _nothing()  # failed before anything was planned
     plan = Plan.model_validate(event["plan"])
-    gate_failed = (event.get("error") or {}).get("Error") == "QualityGateFailed"
+    error = (event.get("error") or {}).get("Error")
     keep = bool(
         (plan.evaluation or {}).get("keepModelOnGateFailure")
         or (plan.trainingGate or {}).get("keepModelOnGateFailure")
     )
     model_arn = (event.get("job") or {}).get("outputModelArn")
-    report = clean_up(plan, delete_model=gate_failed and not keep, delete_model_arn=model_arn)
+    report = clean_up(
+        plan,
+        delete_model=error == "QualityGateFailed" and not keep,
+        delete_model_arn=model_arn,
+        leave_job_running=error == "JobUnreachable",
+    )
     logger.info("cleanup done", extra=report)
     return report
+
+
+def _nothing() -> dict[str, Any]:
+    return {"stoppedJob": None, "deleted": [], "problems": []}
 
 
 def wait(seconds: float) -> None:
@@ -205,46 +272,152 @@ def wait(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _execution_input(detail: dict[str, Any]) -> Any:
-    raw = detail.get("input")
-    if raw is None:  # EventBridge leaves out inputs over its size limit
-        raw = client("stepfunctions").describe_execution(executionArn=detail["executionArn"])[
-            "input"
-        ]
-    return json.loads(raw)
+class _Execution:
+    """The execution a status-change event is about: its input and error, read from the event,
+    else (EventBridge leaves out what is over its size limit) from DescribeExecution, once."""
+
+    def __init__(self, detail: dict[str, Any]):
+        self.detail = detail
+        self.arn: str = detail["executionArn"]
+        self._described: dict[str, Any] | None = None
+
+    def _describe(self) -> dict[str, Any]:
+        if self._described is None:
+            self._described = dict(
+                client("stepfunctions").describe_execution(executionArn=self.arn)
+            )
+        return self._described
+
+    def input(self) -> Any:
+        raw = self.detail.get("input")
+        return json.loads(raw if raw is not None else self._describe()["input"])
+
+    def error(self) -> dict[str, Any]:
+        """``{"Error", "Cause"}`` of a failed execution, as a Catch would give them."""
+        error, cause = self.detail.get("error"), self.detail.get("cause")
+        if not error:
+            described = self._describe()
+            error, cause = described.get("error"), described.get("cause")
+        return {"Error": error or "States.Unknown", "Cause": cause or ""}
+
+
+# The workflow's own failure path ends "Notify failure" -> "Customization failed" (see
+# constructs_lib/steps/notification.py); a test keeps this name equal to the definition's.
+NOTIFY_FAILURE_STATE = "Notify failure"
+_HISTORY_TAIL = 20  # after "Notify failure" exits come the Fail state and the execution's end
+
+
+def workflow_notified(execution_arn: str) -> bool:
+    """Whether the failed execution's own failure path published its notification: the end of
+    its history shows "Notify failure" exiting right after its Lambda succeeded. Unknown
+    (the history could not be read) counts as not notified: better one message too many."""
+    try:
+        events = client("stepfunctions").get_execution_history(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            maxResults=_HISTORY_TAIL,
+            includeExecutionData=False,
+        )["events"]
+    except ClientError as error:
+        logger.warning("execution history unreadable", extra={"error": str(error)})
+        return False
+    # Newest first by event id, whatever order the page came in.
+    newest_first = sorted(events, key=lambda e: int(e.get("id", 0)), reverse=True)
+    for newer, older in pairwise(newest_first):
+        exited = (newer.get("stateExitedEventDetails") or {}).get("name")
+        if exited == NOTIFY_FAILURE_STATE:
+            return older["type"] in {"LambdaFunctionSucceeded", "TaskSucceeded"}
+    return False
+
+
+def _passes(plan: Plan, passes: int, leave_job_running: bool) -> dict[str, Any]:
+    """Clean up; with two passes, wait out a task still running at the end (submit, start
+    serving) that may yet create its resource, then clean up once more."""
+    report = clean_up(plan, leave_job_running=leave_job_running)
+    straggler_wait = int(os.environ.get("STRAGGLER_WAIT_SECONDS", "0"))
+    if passes < 2 or straggler_wait <= 0:
+        return report
+    wait(straggler_wait)
+    again = clean_up(plan, leave_job_running=leave_job_running)
+    return {
+        **again,
+        "stoppedJob": report["stoppedJob"] or again["stoppedJob"],
+        "deleted": report["deleted"] + [a for a in again["deleted"] if a not in report["deleted"]],
+        "problems": again["problems"],
+    }
+
+
+def _found_anything(report: dict[str, Any]) -> bool:
+    return bool(
+        report["stoppedJob"]
+        or report["deleted"]
+        or report["problems"]
+        or report.get("stoppedBatchJobs")
+    )
+
+
+_TRANSIENT = (BedrockThrottled, BedrockUnavailable, *NETWORK_ERRORS)
+
+
+def _clean_up_or_say_so(
+    plan: Plan, outcome: str, state: dict[str, Any], passes: int, leave_job_running: bool
+) -> dict[str, Any]:
+    """The cleanup passes; if AWS keeps failing them (throttling, 5xx, the network), the
+    notification says cleanup did not finish and how to finish it, then the error is raised
+    again so that Lambda retries the event."""
+    try:
+        return _passes(plan, passes, leave_job_running)
+    except _TRANSIENT as error:
+        named = translate_network_error(error) if isinstance(error, NETWORK_ERRORS) else error
+        failed = {**state, "cleanupError": {"Error": type(named).__name__, "Cause": str(named)}}
+        try:
+            publish(Settings.from_env().topic_arn, outcome, failed)
+        except WorkflowError as publish_error:
+            logger.warning(
+                "could not say cleanup did not finish", extra={"error": str(publish_error)}
+            )
+        raise
 
 
 @entry_point("detail.executionArn")
 def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge ``Step Functions Execution Status Change`` (ABORTED, TIMED_OUT)."""
+    """EventBridge ``Step Functions Execution Status Change``: ABORTED and TIMED_OUT (no more
+    states run), and FAILED (a ``States.Runtime`` error or the history limit fails an
+    execution without any Catch; every other failure has already run the workflow's own
+    cleanup, which this one repeats idempotently)."""
     detail = event["detail"]
     settings = Settings.from_env()
+    execution = _Execution(detail)
     try:
-        request = check_request(_execution_input(detail), settings.request_context())
+        request = check_request(execution.input(), settings.request_context())
     except RequestInvalid:
-        return {
-            "stoppedJob": None,
-            "deleted": [],
-            "problems": [],
-        }  # rejected input: nothing was created
-    plan = make_plan(
-        request, detail["executionArn"], settings.request_context(), settings.stack_name
-    )
+        return _nothing()  # rejected input: nothing was created
+    plan = make_plan(request, execution.arn, settings.request_context(), settings.stack_name)
+    state: dict[str, Any] = {"plan": plan.model_dump()}
+    if detail["status"] == "FAILED":
+        return _after_failure(plan, execution, state, settings)
     # Throttling raises: the asynchronous invocation retries, then goes to the dead-letter queue.
-    report = clean_up(plan)
-    # A task that was running when the execution stopped (submit, start serving) may still
-    # create its resource: wait out the longest such task, then clean up once more.
-    straggler_wait = int(os.environ.get("STRAGGLER_WAIT_SECONDS", "0"))
-    if straggler_wait > 0:
-        wait(straggler_wait)
-        again = clean_up(plan)
-        report = {
-            "stoppedJob": report["stoppedJob"] or again["stoppedJob"],
-            "deleted": report["deleted"]
-            + [a for a in again["deleted"] if a not in report["deleted"]],
-            "problems": again["problems"],
-        }
-    state = {"plan": plan.model_dump(), "cleanup": report}
-    publish(settings.topic_arn, detail["status"], state)
+    report = _clean_up_or_say_so(plan, detail["status"], state, 2, leave_job_running=False)
+    publish(settings.topic_arn, detail["status"], {**state, "cleanup": report})
     logger.info("cleanup after stop or timeout", extra=report)
+    return report
+
+
+def _after_failure(
+    plan: Plan, execution: _Execution, state: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """A FAILED execution: clean up again (a job the workflow left running because it could
+    not read it stays running), and say so unless the workflow already did and nothing was
+    left. Without the workflow's own failure path, a task may have been running when the
+    execution failed: two passes, as after a stop."""
+    error = execution.error()
+    state["error"] = error
+    notified = workflow_notified(execution.arn)
+    leave_job = error["Error"] == "JobUnreachable"
+    passes = 1 if notified else 2
+    report = _clean_up_or_say_so(plan, "FAILED", state, passes, leave_job_running=leave_job)
+    report["workflowNotified"] = notified
+    if not notified or _found_anything(report):
+        publish(settings.topic_arn, "FAILED", {**state, "cleanup": report})
+    logger.info("cleanup after a failed execution", extra=report)
     return report

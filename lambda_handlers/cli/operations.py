@@ -15,10 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.cleanup import clean_up, find_job, find_serving
-from lambda_handlers.common.errors import ResourceMissing, error_code, translate_client_error
+from lambda_handlers.common.errors import ResourceMissing, translate_client_error
+from lambda_handlers.common.leftovers import is_not_found
 from lambda_handlers.common.plan import Plan
-
-_NOT_FOUND = {"ResourceNotFoundException", "ValidationException", "ExecutionDoesNotExist"}
 
 
 def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
@@ -68,7 +67,7 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
             model = bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])
             found["customModel"] = {"arn": model["modelArn"], "name": model["modelName"]}
         except ClientError as error:
-            if error_code(error) not in _NOT_FOUND:
+            if not is_not_found(error):  # as cleanup reads Bedrock's answers
                 raise translate_client_error(
                     error, f"GetCustomModel {job['outputModelArn']}"
                 ) from error

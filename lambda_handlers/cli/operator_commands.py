@@ -52,13 +52,20 @@ def inventory_table(out: Output, found: dict[str, Any]) -> Table:
 
 
 def _removed_lines(removed: dict[str, Any]) -> list[str]:
+    from lambda_handlers.common.leftovers import problem_text  # see cmd_cleanup: a slow import
+
     done = [
         arn
-        for arn in (removed["stoppedJob"], *removed["deleted"], removed.get("deletedModel"))
+        for arn in (
+            removed["stoppedJob"],
+            *removed["deleted"],
+            *removed.get("stoppedBatchJobs", []),
+            removed.get("deletedModel"),
+        )
         if arn
     ]
     lines = ["removed: " + (", ".join(done) if done else "nothing was running")]
-    lines += [f"NOT removed: {problem}" for problem in removed["problems"]]
+    lines += [f"NOT removed: {problem_text(problem)}" for problem in removed["problems"]]
     return lines
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lambda_handlers.common.leftovers import cleanup_command, problem_text
+
 NOTIFICATION_VERSION = "1"
 _MACHINE_PROTOCOLS = ("sqs", "lambda", "http", "https", "email-json", "firehose")
 _OUTCOME_WORDS = {"FAILED": "failed", "ABORTED": "was stopped", "TIMED_OUT": "timed out"}
@@ -76,9 +78,40 @@ def _detail(outcome: str, state: dict[str, Any]) -> dict[str, Any]:
         }
     if error:
         detail["error"] = {"error": error.get("Error"), "message": _error_message(error)}
-    if cleanup:
-        detail["cleanup"] = cleanup
+    if cleanup or state.get("cleanupError"):
+        detail["cleanup"] = _cleanup_detail(state)
     return detail
+
+
+def _cleanup_detail(state: dict[str, Any]) -> dict[str, Any]:
+    """What cleanup did, or, when it did not finish, why, what may remain and the command."""
+    cleanup = state.get("cleanup") or {}
+    failed = state.get("cleanupError")
+    if not failed:
+        return {**cleanup, "finished": True}
+    plan = state.get("plan") or {}
+    return {
+        **cleanup,
+        "finished": False,
+        "error": {"error": failed.get("Error"), "message": _error_message(failed)},
+        "mayRemain": _may_remain(plan),
+        "command": cleanup_command(plan.get("executionArn") or state.get("executionArn") or ""),
+    }
+
+
+def _may_remain(plan: dict[str, Any]) -> list[dict[str, str]]:
+    """What an execution may have created, by its derived names: what a cleanup that did not
+    finish may have left running."""
+    remain = [{"resource": "customization job", "name": str(plan.get("jobName"))}]
+    serving = plan.get("serving") or {}
+    if serving.get("mode") not in (None, "none") and serving.get("name"):
+        kind = (
+            "provisioned throughput"
+            if serving["mode"] == "provisioned-throughput"
+            else "custom model deployment"
+        )
+        remain.append({"resource": kind, "name": str(serving["name"])})
+    return remain
 
 
 def _success_lines(job_name: str, state: dict[str, Any]) -> list[str]:
@@ -120,13 +153,40 @@ def _failure_lines(job_name: str, word: str, state: dict[str, Any]) -> list[str]
     lines = [f"Customization {job_name} {word}."]
     if error:
         lines.append(f"Error {error.get('Error')}: {_error_message(error)}")
+    if cleanup.get("workflowNotified") is False:
+        lines.append(
+            "The workflow's own cleanup did not run: the execution failed outside its failure "
+            "path (a States.Runtime error or the history limit); this cleanup ran after it ended."
+        )
     if cleanup:
-        removed = cleanup.get("stoppedJob"), *cleanup.get("deleted", [])
+        removed = (
+            cleanup.get("stoppedJob"),
+            *cleanup.get("deleted", []),
+            *cleanup.get("stoppedBatchJobs", []),
+            cleanup.get("deletedModel"),
+        )
         done = [r for r in removed if r]
         lines.append("Cleaned up: " + (", ".join(done) if done else "nothing billable was running"))
+        if cleanup.get("jobLeftRunning"):
+            lines.append(
+                f"Customization job {cleanup['jobLeftRunning']} was left running on purpose "
+                "(the workflow could not read it); the error above says how to follow or stop it."
+            )
         for problem in cleanup.get("problems", []):
-            lines.append(f"NOT cleaned up, act on it: {problem}")
+            lines.append(f"NOT cleaned up, act on it: {problem_text(problem)}")
+    if state.get("cleanupError"):
+        lines += _unfinished_cleanup_lines(state)
     return lines
+
+
+def _unfinished_cleanup_lines(state: dict[str, Any]) -> list[str]:
+    detail = _cleanup_detail(state)
+    remain = ", ".join(f"{r['resource']} {r['name']}" for r in detail["mayRemain"])
+    return [
+        f"Cleanup did NOT finish ({detail['error']['error']}: {detail['error']['message']}).",
+        f"These may still be running and billed: {remain}.",
+        f"Find and remove what is left: {detail['command']}",
+    ]
 
 
 def sns_message(text: str, detail: dict[str, Any]) -> str:

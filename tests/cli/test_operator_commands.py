@@ -153,7 +153,9 @@ def test_serving_of_another_execution_is_left_alone_and_the_exit_is_1(stub) -> N
     lines = out.splitlines()
     assert lines[-2] == f"removed: {JOB_ARN}"
     assert lines[-1] == (
-        f"NOT removed: {plan.serving.name} exists but is not tagged with this execution; left alone"
+        f"NOT removed: custom model deployment {DEPLOYMENT_ARN}: it has this execution's name "
+        f"({plan.serving.name}) but not its tag, so another execution or a person created it; "
+        "not deleted"
     )
 
 

@@ -502,7 +502,9 @@ def test_cleanup_leaves_resources_of_other_executions_alone(stub, lambda_context
     )
     report = cleanup.handler(state(plan), lambda_context)
     assert report["stoppedJob"] is None and report["deleted"] == []
-    assert "not tagged with this execution; left alone" in report["problems"][0]
+    [problem] = report["problems"]
+    assert problem["arn"] == PT_ARN and problem["action"] == "left alone"
+    assert problem["command"] is None, "no command to delete what is not this execution's"
 
 
 def test_cleanup_when_nothing_was_created(stub, lambda_context) -> None:
@@ -533,7 +535,15 @@ def test_cleanup_retries_throttling_and_records_other_failures(stub, lambda_cont
         cleanup.handler(state(plan), lambda_context)
     bedrock.add_client_error("get_model_customization_job", "AccessDeniedException", "denied", 403)
     report = cleanup.handler(state(plan), lambda_context)
-    assert report["problems"] == [f"stop job {plan.jobName}: AccessDeniedException: denied"]
+    assert report["problems"] == [
+        {
+            "resource": "customization job",
+            "arn": plan.jobName,
+            "action": "find",
+            "error": "AccessDeniedException: denied",
+            "command": f"bedrock-customize cleanup {EXECUTION_ARN}",
+        }
+    ]
 
 
 def test_abort_cleanup_rebuilds_the_plan_from_the_execution_input(stub, lambda_context) -> None:
