@@ -48,10 +48,14 @@ class FakeBedrock:
     ``job_statuses``: what successive GetModelCustomizationJob calls report (the last
     one sticks). ``serving_statuses``: likewise for provisioned throughput or a
     deployment. ``fail_next``: operation name -> errors to raise on its next calls.
+    ``job_name_in_use``: how CreateModelCustomizationJob answers a name already taken by a
+    job with another ``clientRequestToken``: the real service's ValidationException (the
+    default), or the ConflictException that the service model also lists.
     """
 
     job_statuses: list[str] = field(default_factory=lambda: ["InProgress", "Completed"])
     job_failure_message: str = "Validation of the training data failed at line 7"
+    job_name_in_use: str = "ValidationException"
     serving_statuses: list[str] = field(default_factory=lambda: ["Creating", "InService"])
     fail_next: dict[str, list[BedrockClientError]] = field(default_factory=dict)
     # The network down for the next N calls of an operation: botocore's own error after its
@@ -122,8 +126,14 @@ class FakeBedrock:
     def _CreateModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
         for job in self.jobs.values():
             if job["jobName"] == p["jobName"]:
+                # The same token again: the idempotent retry gets the job it created.
                 if job["clientRequestToken"] == p.get("clientRequestToken"):
                     return {"jobArn": job["jobArn"]}
+                if self.job_name_in_use == "ValidationException":
+                    # What the real service says (../shared/bedrock-facts.md).
+                    raise BedrockClientError(
+                        "ValidationException", "The provided job name is currently in use."
+                    )
                 raise BedrockClientError("ConflictException", f"job {p['jobName']} already exists")
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/amazon.nova-lite-v1:0:300k/{_id12()}"
         self.jobs[arn] = {
@@ -148,6 +158,22 @@ class FakeBedrock:
         if self.on_training:
             self.on_training(p)
         return {"jobArn": arn}
+
+    def foreign_job(self, name: str) -> str:
+        """A job of that name that another execution (another token) started, still training."""
+        self._CreateModelCustomizationJob(
+            {
+                "jobName": name,
+                "customModelName": "someone-elses-model",
+                "clientRequestToken": "another-execution",
+                "roleArn": f"arn:aws:iam::{ACCOUNT}:role/Other",
+                "baseModelIdentifier": "amazon.nova-lite-v1:0:300k",
+                "trainingDataConfig": {"s3Uri": "s3://other-bucket/train.jsonl"},
+                "outputDataConfig": {"s3Uri": "s3://other-bucket/out/"},
+            }
+        )
+        [arn] = [a for a, j in self.jobs.items() if j["jobName"] == name]
+        return arn
 
     def _GetModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._find_job(p["jobIdentifier"])
