@@ -13,6 +13,7 @@ next to the construct), as its cdk-nag acknowledgments are.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -67,8 +68,12 @@ def checkov_python() -> Path:
         pip = [str(staging / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
         subprocess.run([*pip, "install", "--quiet", "-r", str(LOCK)], check=True)
         (staging / ".complete").write_text("ok")
-        shutil.rmtree(home, ignore_errors=True)
-        staging.rename(home)  # the interpreter finds its pyvenv.cfg beside it: a move is safe
+        if not (home / ".complete").exists():  # another test run may have finished first
+            shutil.rmtree(home, ignore_errors=True)  # an interrupted build
+            with contextlib.suppress(OSError):
+                # The interpreter finds its pyvenv.cfg beside it: a moved venv still runs.
+                staging.rename(home)
+        shutil.rmtree(staging, ignore_errors=True)
     return home / "bin" / "python"
 
 
