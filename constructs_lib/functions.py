@@ -247,9 +247,15 @@ class WorkflowFunctions(Construct):
                     resources=[self._key.key_arn],
                     conditions={
                         "StringEquals": {
-                            "kms:ViaService": f"lambda.{Stack.of(scope).region}.amazonaws.com",
-                            "kms:EncryptionContext:aws:lambda:FunctionArn": function.function_arn,
-                        }
+                            "kms:ViaService": f"lambda.{Stack.of(scope).region}.amazonaws.com"
+                        },
+                        # The function, unqualified or any version or alias of it.
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:lambda:FunctionArn": [
+                                function.function_arn,
+                                f"{function.function_arn}:*",
+                            ]
+                        },
                     },
                 )
             ],

@@ -205,9 +205,9 @@ def test_each_role_may_decrypt_its_own_functions_environment_only(
     [key] = synthesized_full.resources("AWS::KMS::Key")
     functions = synthesized_full.resources("AWS::Lambda::Function")
     decrypts = {
-        s["Condition"]["StringEquals"]["kms:EncryptionContext:aws:lambda:FunctionArn"][
-            "Fn::GetAtt"
-        ][0]: (s, policy["Properties"]["Roles"])
+        s["Condition"]["ArnLike"]["kms:EncryptionContext:aws:lambda:FunctionArn"][0]["Fn::GetAtt"][
+            0
+        ]: (s, policy["Properties"]["Roles"])
         for policy in synthesized_full.resources("AWS::IAM::Policy").values()
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
         if s.get("Sid") == "DecryptOwnEnvironment"
@@ -216,8 +216,15 @@ def test_each_role_may_decrypt_its_own_functions_environment_only(
     for name, (statement, roles) in decrypts.items():
         assert statement["Action"] == "kms:Decrypt"
         assert statement["Resource"] == {"Fn::GetAtt": [key, "Arn"]}
-        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == (
-            "lambda.us-east-1.amazonaws.com"
-        )
+        assert statement["Condition"]["StringEquals"] == {
+            "kms:ViaService": "lambda.us-east-1.amazonaws.com"
+        }
+        own = {"Fn::GetAtt": [name, "Arn"]}
+        assert statement["Condition"]["ArnLike"] == {
+            "kms:EncryptionContext:aws:lambda:FunctionArn": [
+                own,
+                {"Fn::Join": ["", [own, ":*"]]},
+            ]
+        }
         [role, _] = functions[name]["Properties"]["Role"]["Fn::GetAtt"]
         assert roles == [{"Ref": role}], "the function's own role, no other"
