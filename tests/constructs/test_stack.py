@@ -420,7 +420,7 @@ def test_following_retries_every_transient_failure_for_six_hours(
 ) -> None:
     for name in FOLLOWERS:
         [retry] = definition["States"][name]["Retry"]
-        assert TRANSIENT | TIMEOUTS == set(retry["ErrorEquals"])
+        assert set(retry["ErrorEquals"]) == TRANSIENT | TIMEOUTS
         delays, delay = [], retry["IntervalSeconds"]
         for _ in range(retry["MaxAttempts"]):
             delays.append(min(delay, retry["MaxDelaySeconds"]))
