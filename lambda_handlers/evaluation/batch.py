@@ -29,6 +29,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from lambda_handlers.common.service_model import input_problems, shape
@@ -39,19 +41,66 @@ from lambda_handlers.evaluation.testset import ReadStats, TestCase
 # batch inference job", "Batch inference input file size", "Batch inference job size") and
 # sends the reader to the quota table of the AWS General Reference,
 # https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock, where each is
-# set per model and some are adjustable. That table's values could not be read when this
-# was written; the numbers below are the defaults that other public Bedrock batch code
-# falls back to (100 minimum, 50,000 records, 1 GB per file, 5 GB per job) and that AWS's
-# example code implies ("add records until you hit the minimum"). An account's own values
-# are in Service Quotas (service code ``bedrock``): read them there before relying on these.
+# set per model and some are adjustable. The minimum per model, as that table gives it, is
+# in ``lambda_handlers/data/batch_inference.json`` with its source (100 for every catalogued
+# model it lists, not adjustable); the other numbers below are the defaults that other public
+# Bedrock batch code falls back to (50,000 records, 1 GB per file, 5 GB per job). An
+# account's own values are in Service Quotas (service code ``bedrock``).
 RECORDS_MIN = 100
-"""Default of "Minimum number of records per batch inference job" (per model)."""
+"""Default of "Minimum number of records per batch inference job" (per model); the value of
+every catalogued model the quota table lists (``lambda_handlers/data/batch_inference.json``)."""
 RECORDS_MAX = 50_000
 """Default of "Records per batch inference job" (per model; some models allow more)."""
 INPUT_FILE_BYTES_MAX = 1024**3
 """Default of "Batch inference input file size" (1 GB)."""
 JOB_BYTES_MAX = 5 * 1024**3
 """Default of "Batch inference job size" (5 GB, all input files together)."""
+
+
+@cache
+def _quota_data() -> dict[str, Any]:
+    text = resources.files("lambda_handlers").joinpath("data/batch_inference.json").read_text()
+    return dict(json.loads(text))
+
+
+def minimum_records(model_id: str) -> int | None:
+    """The model's "Minimum number of records per batch inference job", or ``None`` when no
+    source read says the model takes batch jobs (it is then evaluated through Converse).
+
+    ``model_id`` is the foundation model as invoked (``amazon.nova-lite-v1:0``), not an
+    inference profile: a profile's jobs run on its model.
+    """
+    value = _quota_data()["minimumRecords"].get(model_id)
+    return int(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class EvaluationMode:
+    """How the base model answers the test set: ``batch`` or ``converse``, and why."""
+
+    mode: str
+    reason: str
+
+
+def evaluation_mode(records: int, model_id: str, *, requested: bool) -> EvaluationMode:
+    """Batch inference from ``RECORDS_MIN`` test records on (from the model's own minimum when
+    the request asks for batch), never below the model's minimum, never for a model that takes
+    no batch jobs; otherwise ``Converse``."""
+    minimum = minimum_records(model_id)
+    if minimum is None:
+        return EvaluationMode("converse", f"{model_id} has no batch inference quota: Converse")
+    threshold = minimum if requested else max(minimum, RECORDS_MIN)
+    if records >= threshold:
+        return EvaluationMode("batch", f"{records} records, batch from {threshold}")
+    why = f"{records} records, fewer than the {threshold} "
+    why += (
+        f"a batch job of {model_id} needs (quota 'Minimum number of records per batch "
+        "inference job')"
+        if requested
+        else "from which batch inference is used"
+    )
+    return EvaluationMode("converse", why + ": Converse")
+
 
 TIMEOUT_HOURS_MIN = int(shape("ModelInvocationJobTimeoutDurationInHours").metadata["min"])
 TIMEOUT_HOURS_MAX = int(shape("ModelInvocationJobTimeoutDurationInHours").metadata["max"])
