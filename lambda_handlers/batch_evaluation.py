@@ -1,10 +1,13 @@
 """Large evaluations through Bedrock batch inference.
 
-``prepare_handler`` reads the test cases; from ``RECORDS_MIN`` cases on (or when the
-request asks), it writes the base model's prompts as batch input and starts a
-``CreateModelInvocationJob``, which costs half of on-demand and needs no concurrency
-control. The custom model still answers through ``Converse``: batch inference does not
-run on provisioned or deployed custom models. ``check_handler`` follows the job.
+``prepare_handler`` resolves how the base model answers (its id, or a system-defined
+inference profile: ``evaluation/invocation.py``) and reads the test cases; from the
+model's batch minimum on (``evaluation/batch.py``: 100 test records, or the model's own
+minimum when the request asks for batch), it writes the base model's prompts as batch
+input and starts a ``CreateModelInvocationJob`` with that id, which costs half of
+on-demand and needs no concurrency control. The custom model still answers through
+``Converse``: batch inference does not run on provisioned or deployed custom models.
+``check_handler`` follows the job.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
-from lambda_handlers.common.catalogue import inference_model_id
 from lambda_handlers.common.errors import EvaluationFailed, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, execution_digest
 from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluate_model import load_cases
-from lambda_handlers.evaluation.batch import RECORDS_MIN, batch_input_lines, batch_job_request
+from lambda_handlers.evaluation.batch import batch_input_lines, batch_job_request, evaluation_mode
+from lambda_handlers.evaluation.invocation import BaseInvocation, CannotInvoke, resolve
+from lambda_handlers.evaluation.testset import TestCase
 
 DONE = {"Completed", "PartiallyCompleted"}
 FAILED = {"Failed", "Stopped", "Expired"}
@@ -38,14 +42,47 @@ def _settings_env() -> tuple[Settings, str]:
     return Settings.from_env(), os.environ.get("BATCH_ROLE_ARN", "")
 
 
+def base_invocation(plan: Plan) -> BaseInvocation:
+    """How the base model answers, asked of the service now; ``EvaluationFailed`` if it cannot."""
+    bedrock = client("bedrock")
+    try:
+        return resolve(bedrock, plan.baseModelIdentifier, bedrock.meta.region_name)
+    except CannotInvoke as why:
+        raise EvaluationFailed(f"the base model cannot answer for the evaluation: {why}") from why
+
+
 @entry_point("plan.executionArn")
 def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     config = plan.evaluation or {}
-    settings, role_arn = _settings_env()
+    invocation = base_invocation(plan)
     cases, _ = load_cases(config["testDataConfig"]["s3Uri"], int(config.get("maxRecords", 200)))
-    if not (config.get("useBatchInference") or len(cases) >= RECORDS_MIN):
-        return {"mode": "converse", "records": len(cases)}
+    mode = evaluation_mode(
+        len(cases), invocation.model_id, requested=bool(config.get("useBatchInference"))
+    )
+    prepared = {
+        "mode": mode.mode,
+        "modeReason": mode.reason,
+        "records": len(cases),
+        "baseModelId": invocation.invoke_id,
+    }
+    if mode.mode != "batch":
+        return prepared
+    job_arn, output_uri = start_batch_job(plan, cases, invocation.invoke_id)
+    logger.info("batch evaluation started", extra={"jobArn": job_arn, "records": len(cases)})
+    return {
+        **prepared,
+        "jobArn": job_arn,
+        "outputUri": output_uri,
+        "done": False,
+        "pollSeconds": first_poll("JOB"),
+    }
+
+
+def start_batch_job(plan: Plan, cases: list[TestCase], model_id: str) -> tuple[str, str]:
+    """Write the base model's prompts as batch input and start the job; its ARN and output."""
+    config = plan.evaluation or {}
+    settings, role_arn = _settings_env()
     prefix = f"{settings.reports_prefix}{plan.jobName}/batch/"
     body = b"".join(
         batch_input_lines(cases, max_tokens=int(config.get("maxTokens", 512)), temperature=0.0)
@@ -59,7 +96,7 @@ def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     params = batch_job_request(
         job_name=batch_job_name(plan),
         role_arn=role_arn,
-        model_id=inference_model_id(plan.baseModelIdentifier),
+        model_id=model_id,
         input_s3_uri=f"s3://{settings.artifacts_bucket}/{prefix}input/base.jsonl",
         output_s3_uri=output_uri,
         output_kms_key_id=settings.kms_key_arn or None,
@@ -70,15 +107,7 @@ def prepare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         job_arn = client("bedrock").create_model_invocation_job(**params)["jobArn"]
     except ClientError as error:
         raise translate_client_error(error, "CreateModelInvocationJob") from error
-    logger.info("batch evaluation started", extra={"jobArn": job_arn, "records": len(cases)})
-    return {
-        "mode": "batch",
-        "records": len(cases),
-        "jobArn": job_arn,
-        "outputUri": output_uri,
-        "done": False,
-        "pollSeconds": first_poll("JOB"),
-    }
+    return str(job_arn), output_uri
 
 
 @entry_point("plan.executionArn")

@@ -1,10 +1,12 @@
 """First state: check the customization request and its data, resolve it into a plan.
 
 Event: ``{"request": <the execution input>, "execution": {"id": <execution ARN>}}``.
-Returns ``{"plan": <Plan>, "dataset": <summary of the data report>}``. Raises
-``RequestInvalid`` listing every problem of the request, or ``TrainingDataInvalid`` with
-the data report's summary (the full report is written to the artifacts bucket), before
-anything is created.
+Returns ``{"plan": <Plan>, "dataset": <summary of the data report>, "checks": {...}}``.
+Raises ``RequestInvalid`` listing every problem of the request and of the resources it
+names (missing data, an unusable promotion target, a base model that cannot answer for the
+evaluation: ``lambda_handlers/preflight``), ``TrainingDataInvalid`` with the data report's
+summary (the full report is written to the artifacts bucket), or ``EvaluationDataInvalid``
+for a test set the engine rejects, before anything is created.
 """
 
 from __future__ import annotations
@@ -19,34 +21,19 @@ from lambda_handlers.common.errors import (
     RequestInvalid,
     TrainingCostExceeded,
     TrainingDataInvalid,
-    error_code,
     translate_client_error,
 )
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, make_plan
-from lambda_handlers.common.request import CustomizationRequest, split_s3_uri
+from lambda_handlers.common.request import CustomizationRequest
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
+from lambda_handlers.preflight import check_test_set, request_problems
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
 from lambda_handlers.validation.logs_report import validate_log_source
 from lambda_handlers.validation.rules import rules_for
-
-
-def missing_objects(uris: list[tuple[str, str]]) -> list[str]:
-    """Problems for each ``(field, s3Uri)`` whose object does not exist."""
-    problems = []
-    for where, uri in uris:
-        bucket, key = split_s3_uri(uri)
-        try:
-            client("s3").head_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
-                problems.append(f"{where}: no object at {uri}; upload the data first")
-            else:
-                raise translate_client_error(error, f"HeadObject {uri}") from error
-    return problems
 
 
 def _data_report(request: CustomizationRequest, s3: Any) -> dict[str, Any]:
@@ -143,20 +130,24 @@ def check_cost(request: CustomizationRequest, plan: Plan, tokens_per_epoch: int)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = Settings.from_env()
     request = check_request(event.get("request"), settings.request_context())
-    uris = []
-    if request.trainingDataConfig.s3Uri:
-        uris.append(("trainingDataConfig.s3Uri", request.trainingDataConfig.s3Uri))
-    if request.validationDataConfig:
-        uris += [
-            (f"validationDataConfig.validators[{i}].s3Uri", v.s3Uri)
-            for i, v in enumerate(request.validationDataConfig.validators)
-        ]
-    problems = missing_objects(uris)
+    bedrock = client("bedrock")
+    problems, invocation = request_problems(
+        request,
+        client("s3"),
+        bedrock,
+        account=context.invoked_function_arn.split(":")[4],
+        region=bedrock.meta.region_name,
+    )
     if problems:
         raise RequestInvalid(problems)
     plan = make_plan(
         request, event["execution"]["id"], settings.request_context(), settings.stack_name
     )
     dataset = validate_data(request, plan, settings)
-    logger.info("request accepted", extra={"jobName": plan.jobName, "dataset": dataset})
-    return {"plan": plan.model_dump(exclude_none=True), "dataset": dataset}
+    checks: dict[str, Any] = {}
+    if request.evaluation is not None and invocation is not None:
+        checks["evaluation"] = check_test_set(request, plan, settings, client("s3"), invocation)
+    logger.info(
+        "request accepted", extra={"jobName": plan.jobName, "dataset": dataset, "checks": checks}
+    )
+    return {"plan": plan.model_dump(exclude_none=True), "dataset": dataset, "checks": checks}

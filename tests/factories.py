@@ -95,3 +95,17 @@ def pretraining_records(n: int, offset: int = 0) -> list[dict[str, str]]:
     return [
         {"input": f"Clinical note {offset + i}: the patient reports improvement."} for i in range(n)
     ]
+
+
+def foundation_model(model_id: str, inference: tuple[str, ...] = ("ON_DEMAND",)) -> dict[str, Any]:
+    """A GetFoundationModel answer: ``inference`` is its ``inferenceTypesSupported``."""
+    return {
+        "modelDetails": {
+            "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
+            "modelId": model_id,
+            "modelName": "Base model",
+            "providerName": "Amazon",
+            "inferenceTypesSupported": list(inference),
+            "modelLifecycle": {"status": "ACTIVE"},
+        }
+    }

@@ -1,8 +1,11 @@
 """Evaluation: the served custom model against the base model on a held-out test set.
 
-From 100 test records the base model answers through a batch inference job, run by a
-role Bedrock assumes; the custom model always answers through Converse (batch inference
-does not run on provisioned or deployed custom models).
+The base model answers by its id, or through a system-defined inference profile where the
+service does not run it on demand (``base_model_access.py``). From the model's batch
+minimum (100 test records) it answers through a batch inference job, run by a role Bedrock
+assumes; the custom model always answers through Converse (batch inference does not run on
+provisioned or deployed custom models). "Evaluate the model" runs in rounds, each inside
+one invocation's time, until every call is answered ("Evaluation done?").
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from constructs import Construct
 
 from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.service_role import bedrock_principal
-from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
+from constructs_lib.steps.base_model_access import (
+    allow_resolving,
+    base_model_invoke_arns,
+    profile_arns,
+)
 from constructs_lib.steps.flow import Fragment, when
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
 
@@ -44,7 +52,9 @@ def batch_inference_role(ctx: StepContext) -> iam.Role:
                 resources=[storage.artifacts_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{storage.reports_prefix}*"]}},
             ),
-            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=ctx.arns.base_models),
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel"], resources=base_model_invoke_arns(stack, ctx.arns)
+            ),
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[storage.key.key_arn],
@@ -97,10 +107,12 @@ class PrepareEvaluation(LambdaStep):
             "Prepare reads the test set a request names under the data prefixes and writes the batch "
             "input under the reports prefix, in a folder named after the job.",
         )
+        # The job's modelId is the base model, or the inference profile it answers through.
         self.allow(
             ["bedrock:CreateModelInvocationJob", "bedrock:TagResource"],
-            ctx.arns.batch_jobs + ctx.arns.base_models,
+            ctx.arns.batch_jobs + ctx.arns.base_models + profile_arns(ctx.stack),
         )
+        allow_resolving(self)
         iam.Grant.add_to_principal(
             grantee=self.function,
             actions=["iam:PassRole"],
@@ -159,7 +171,8 @@ class EvaluateModel(LambdaStep):
     function_id = "EvaluateModel"
     handler = "evaluate_model.handler"
     description = "Scores the served custom model against the base model; applies the quality gate"
-    # Up to maxRecords x 2 Converse calls, bounded concurrency.
+    # Up to maxRecords x 2 Converse calls, bounded concurrency, in rounds: each stops starting
+    # calls two minutes before this timeout (lambda_handlers/evaluation/rounds.py).
     timeout = Duration.minutes(15)
     memory_size = 1024
 
@@ -167,8 +180,11 @@ class EvaluateModel(LambdaStep):
         super().__init__(ctx)
         # The batch answers are read back.
         ctx.storage.grant_read_reports(self.function)
-        # The served custom model (throughput or deployment) and the base models.
-        self.allow(["bedrock:InvokeModel"], ctx.arns.serving + ctx.arns.base_models)
+        # The served custom model (throughput or deployment) and the base models, by their id
+        # or through their inference profiles.
+        self.allow(
+            ["bedrock:InvokeModel"], ctx.arns.serving + base_model_invoke_arns(ctx.stack, ctx.arns)
+        )
         acknowledge_run_time_ids(self.role, ["provisioned-model", "custom-model-deployment"])
         _read_test_set_write_reports(
             self,
@@ -177,9 +193,21 @@ class EvaluateModel(LambdaStep):
         )
 
     def fragment(self, on_error: sfn.IChainable) -> Fragment:
-        return self.failing_into(
+        """Evaluate the model, again while ``$.evaluation.done`` is false (one round each)."""
+        task = fails_into(
+            self.task(
+                "Evaluate the model",
+                result_path="$.evaluation",
+                comment="Custom against base model on the held-out test set, a round at a time; "
+                "fails on the quality gate",
+            ),
             on_error,
-            "Evaluate the model",
-            result_path="$.evaluation",
-            comment="Custom against base model on the held-out test set; fails on the quality gate",
         )
+        done = sfn.Choice(self.ctx.scope, "Evaluation done?")
+        task.next(done)
+        done.otherwise(task)
+
+        def continue_with(after: sfn.IChainable) -> None:
+            done.when(sfn.Condition.boolean_equals("$.evaluation.done", True), after)
+
+        return Fragment(task, continue_with)

@@ -13,7 +13,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs_lib.grader import RftGrader
 from constructs_lib.nag import acknowledge, arn, attr_ref
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps.base_model_access import allow_resolving
 from constructs_lib.steps.flow import Fragment
+from constructs_lib.steps.permissions import acknowledge_run_time_ids
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,12 @@ class RequestOptions:
 
 
 class ValidateRequest(LambdaStep):
-    """Validate request: the whole request, every problem at once, and the training data."""
+    """Validate request: the whole request, every problem at once, and the training data.
+
+    It also checks, before anything is paid for, what later states need
+    (``lambda_handlers/preflight``): the test set, the promotion target and how the base
+    model answers, so it reads those too (``_read_what_later_states_need``).
+    """
 
     kind = CallKind.CHECKS  # reads the data; writes only its own report
     key = "validate"
@@ -62,6 +69,7 @@ class ValidateRequest(LambdaStep):
     ) -> None:
         super().__init__(ctx)
         self._read_data(extra_data_buckets)
+        self._read_what_later_states_need(extra_data_buckets)
         options.configure(self)
         for bucket, prefix in options.invocation_logs:
             self._read_invocation_logs(bucket, prefix)
@@ -87,6 +95,29 @@ class ValidateRequest(LambdaStep):
                 for b in extra_data_buckets
             ],
         )
+
+    def _read_what_later_states_need(self, extra_data_buckets: Sequence[s3.IBucket]) -> None:
+        """Listing the data (a missing object answers 403 without it), the promotion target and
+        the model it serves, and how the base model answers."""
+        storage = self.ctx.storage
+        self.allow(
+            ["s3:ListBucket"],
+            [storage.data_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in storage.data_prefixes]}},
+        )
+        if extra_data_buckets:
+            # Granted in full for reading already; listing tells a missing object from a 403.
+            self.allow(["s3:ListBucket"], [b.bucket_arn for b in extra_data_buckets])
+        arns = self.ctx.arns
+        self.allow(
+            ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"],
+            arns.serving,
+        )
+        self.allow(["bedrock:GetCustomModel"], arns.custom_models)
+        acknowledge_run_time_ids(
+            self.role, ["provisioned-model", "custom-model-deployment", "custom-model"]
+        )
+        allow_resolving(self)
 
     def _read_invocation_logs(self, bucket: s3.IBucket, prefix: str) -> None:
         allow_logs = iam.Policy(

@@ -87,7 +87,9 @@ class CustomizationJobStopped(WorkflowError):
 
 
 class EvaluationFailed(WorkflowError):
-    """The evaluation could not run (a batch inference job failed, expired or was stopped)."""
+    """The evaluation could not run (a batch inference job failed, expired or was stopped), or
+    a model gave no answer at all: no quality gate is decided against a model that did not
+    answer."""
 
 
 class QualityGateFailed(WorkflowError):
@@ -101,6 +103,11 @@ class PromotionFailed(WorkflowError):
 
 class ServingFailed(WorkflowError):
     """Provisioned throughput or the custom model deployment ended in status Failed."""
+
+
+class EvaluationDataInvalid(WorkflowError):
+    """The evaluation's test set breaks its format, or holds no record the evaluation can
+    use; found in Validate, so nothing was submitted."""
 
 
 _THROTTLING = {

@@ -191,8 +191,9 @@ def test_no_policy_grants_a_star_resource_except_where_the_api_requires_it(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
-        # A list action: no resource-level permissions.
+        # List actions: no resource-level permissions.
         "bedrock:ListModelInvocationJobs",
+        "bedrock:ListInferenceProfiles",
     }
     offenders = []
     for statement in statements_of(synthesized):
@@ -209,9 +210,10 @@ def test_bedrock_permissions_name_resources_of_this_account(synthesized: Synthes
         if any(a.startswith("bedrock:") for a in actions):
             if statement["Resource"] == "*":
                 # Only list actions, which take no resource ARN, may go with '*'.
-                assert [a for a in actions if a.startswith("bedrock:")] == [
-                    "bedrock:ListModelInvocationJobs"
-                ]
+                assert {a for a in actions if a.startswith("bedrock:")} <= {
+                    "bedrock:ListModelInvocationJobs",
+                    "bedrock:ListInferenceProfiles",
+                }
                 continue
             for resource in as_list(statement["Resource"]):
                 text = json.dumps(resource)

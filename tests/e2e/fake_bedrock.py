@@ -26,6 +26,35 @@ from tests.service_model import assert_valid_response, strict_problems
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
+# How GetFoundationModel describes the base models as invoked (name, provider, inference
+# types). Llama 3.2, Llama 3.3 70B and Nova 2 Lite cannot be invoked on demand by their id:
+# the service reports INFERENCE_PROFILE (not in botocore's enum, which lists ON_DEMAND and
+# PROVISIONED only) and Converse refuses them (../shared/bedrock-facts.md).
+FOUNDATION_MODELS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "amazon.nova-micro-v1:0": ("Nova Micro", "Amazon", ("ON_DEMAND",)),
+    "amazon.nova-lite-v1:0": ("Nova Lite", "Amazon", ("ON_DEMAND",)),
+    "amazon.nova-pro-v1:0": ("Nova Pro", "Amazon", ("ON_DEMAND",)),
+    "amazon.nova-2-lite-v1:0": ("Nova 2 Lite", "Amazon", ("INFERENCE_PROFILE",)),
+    "anthropic.claude-3-haiku-20240307-v1:0": ("Claude 3 Haiku", "Anthropic", ("ON_DEMAND",)),
+    "meta.llama3-1-8b-instruct-v1:0": ("Llama 3.1 8B Instruct", "Meta", ("ON_DEMAND",)),
+    "meta.llama3-1-70b-instruct-v1:0": ("Llama 3.1 70B Instruct", "Meta", ("ON_DEMAND",)),
+    "meta.llama3-2-1b-instruct-v1:0": ("Llama 3.2 1B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+    "meta.llama3-2-3b-instruct-v1:0": ("Llama 3.2 3B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+    "meta.llama3-2-11b-instruct-v1:0": ("Llama 3.2 11B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+    "meta.llama3-2-90b-instruct-v1:0": ("Llama 3.2 90B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+    "meta.llama3-3-70b-instruct-v1:0": ("Llama 3.3 70B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+}
+US_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
+# The system-defined profiles ListInferenceProfiles reports: id -> (model, destination Regions).
+SYSTEM_PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
+    f"us.{model}": (model, US_REGIONS) for model in FOUNDATION_MODELS
+}
+ON_DEMAND_REFUSED = (
+    "Invocation of model ID {model} with on-demand throughput isn't supported. Retry your "
+    "request with the ID or ARN of an inference profile that contains this model."
+)
+"""What Converse answers (ValidationException) for a model that needs an inference profile."""
+
 
 class BedrockClientError(Exception):
     def __init__(self, code: str, message: str, status: int = 400):
@@ -73,6 +102,13 @@ class FakeBedrock:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     throughputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What GetFoundationModel and ListInferenceProfiles answer: a test may change them.
+    foundation_models: dict[str, tuple[str, str, tuple[str, ...]]] = field(
+        default_factory=lambda: dict(FOUNDATION_MODELS)
+    )
+    inference_profiles: dict[str, tuple[str, tuple[str, ...]]] = field(
+        default_factory=lambda: dict(SYSTEM_PROFILES)
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # botocore event hooks: see the API parameters, then answer instead of sending.
@@ -97,7 +133,9 @@ class FakeBedrock:
             self.violations += strict_problems("bedrock", operation, params)
             if self.unreachable.get(operation, 0) > 0:
                 self.unreachable[operation] -= 1
-                raise EndpointConnectionError(endpoint_url=f"https://bedrock.{REGION}.amazonaws.com")
+                raise EndpointConnectionError(
+                    endpoint_url=f"https://bedrock.{REGION}.amazonaws.com"
+                )
             try:
                 pending = self.fail_next.get(operation)
                 if pending:
@@ -200,6 +238,8 @@ class FakeBedrock:
 
     # serving
     def _serving_status(self, resource: dict[str, Any]) -> str:
+        if "_status" in resource:  # an endpoint the user runs, in a status a test sets
+            return str(resource["_status"])
         status = self.serving_statuses[min(resource["_polls"], len(self.serving_statuses) - 1)]
         resource["_polls"] += 1
         if status == "Active" and "customModelDeploymentArn" not in resource:
@@ -429,6 +469,85 @@ class FakeBedrock:
             return {"tags": self.jobs[arn]["_tags"]}
         raise BedrockClientError("ResourceNotFoundException", f"{arn} not found", 404)
 
+    def existing_throughput(self, model_arn: str, status: str = "InService") -> str:
+        """A provisioned throughput the user already runs, in ``status``."""
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{_id12()}"
+        self.throughputs[arn] = {
+            "provisionedModelArn": arn,
+            "provisionedModelName": "production-pt",
+            "modelUnits": 1,
+            "modelArn": model_arn,
+            "commitmentDuration": None,
+            "clientRequestToken": None,
+            "tags": [],
+            "_polls": 99,
+            "_deleted": False,
+            "_status": status,
+        }
+        return arn
+
+    # base models and custom models, as the evaluation and the promotion checks read them
+    def _GetFoundationModel(self, p: dict[str, Any]) -> dict[str, Any]:
+        model_id = p["modelIdentifier"].rsplit("foundation-model/", 1)[-1]
+        if model_id not in self.foundation_models:
+            raise BedrockClientError(
+                "ValidationException", "The provided model identifier is invalid."
+            )
+        name, provider, inference = self.foundation_models[model_id]
+        return {
+            "modelDetails": {
+                "modelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}",
+                "modelId": model_id,
+                "modelName": name[:20],
+                "providerName": provider,
+                "inputModalities": ["TEXT"],
+                "outputModalities": ["TEXT"],
+                "responseStreamingSupported": True,
+                "customizationsSupported": [],
+                "inferenceTypesSupported": list(inference),
+                "modelLifecycle": {"status": "ACTIVE"},
+            }
+        }
+
+    def _ListInferenceProfiles(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("typeEquals", "SYSTEM_DEFINED") != "SYSTEM_DEFINED":
+            return {"inferenceProfileSummaries": []}
+        return {
+            "inferenceProfileSummaries": [
+                {
+                    "inferenceProfileName": f"US {model}"[:64].replace(".", " ").replace(":", " "),
+                    "description": f"Routes requests to {model} in {len(regions)} Regions",
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "inferenceProfileArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{profile_id}",
+                    "models": [
+                        {"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model}"}
+                        for r in regions
+                    ],
+                    "inferenceProfileId": profile_id,
+                    "status": "ACTIVE",
+                    "type": "SYSTEM_DEFINED",
+                }
+                for profile_id, (model, regions) in self.inference_profiles.items()
+            ]
+        }
+
+    def _GetCustomModel(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A custom model's ARN names its base model (custom-model/<base id>/<id>)."""
+        arn = p["modelIdentifier"]
+        parts = arn.split(":custom-model/", 1)
+        if len(parts) != 2 or "/" not in parts[1] or parts[1].startswith("imported/"):
+            raise BedrockClientError("ResourceNotFoundException", f"model {arn} not found", 404)
+        base = parts[1].rsplit("/", 1)[0]
+        return {
+            "modelArn": arn,
+            "modelName": f"model-{arn[-12:]}",
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{base}",
+            "customizationType": "FINE_TUNING",
+            "creationTime": _now(),
+            "modelStatus": "Active",
+        }
+
     # what is still billable
     def running_jobs(self) -> list[str]:
         """Jobs neither stopped nor seen in a terminal status: still training, still billed."""
@@ -454,6 +573,12 @@ class FakeBedrockRuntime:
     answer: Callable[[str, str], str]
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    # Models invoked by their id that the service refuses on demand (ON_DEMAND_REFUSED).
+    profile_only: frozenset[str] = frozenset(
+        m for m, (_, _, inference) in FOUNDATION_MODELS.items() if "ON_DEMAND" not in inference
+    )
+    # model id -> (error code, message): a model that refuses every call (access, quota).
+    refuse: dict[str, tuple[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, runtime_client: Any) -> None:
@@ -472,6 +597,12 @@ class FakeBedrockRuntime:
         with self._lock:
             self.calls.append((model.name, params))
             self.violations += strict_problems("bedrock-runtime", model.name, params)
+        refusal = self._refusal(params["modelId"])
+        if refusal is not None:
+            code, message = refusal
+            body = {"Error": {"Code": code, "Message": message}}
+            body["ResponseMetadata"] = {"HTTPStatusCode": 400}
+            return AWSResponse("https://bedrock-runtime.fake", 400, {}, None), body
         prompt = " ".join(
             b["text"] for m in params["messages"] for b in m["content"] if "text" in b
         )
@@ -484,3 +615,10 @@ class FakeBedrockRuntime:
             "ResponseMetadata": {"HTTPStatusCode": 200},
         }
         return AWSResponse("https://bedrock-runtime.fake", 200, {}, None), response
+
+    def _refusal(self, model_id: str) -> tuple[str, str] | None:
+        if model_id in self.refuse:
+            return self.refuse[model_id]
+        if model_id in self.profile_only:
+            return "ValidationException", ON_DEMAND_REFUSED.format(model=model_id)
+        return None

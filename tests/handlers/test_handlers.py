@@ -46,6 +46,7 @@ from tests.factories import (
     PT_ARN,
     conversation_records,
     fine_tuning_request,
+    foundation_model,
     job_description,
     jsonl,
     plan_for,
@@ -130,16 +131,18 @@ def test_validate_rejects_a_bad_request_before_touching_s3(stub, lambda_context)
         )
 
 
-def test_validate_translates_access_denied(stub, lambda_context) -> None:
+def test_validate_translates_an_s3_error_naming_the_call(stub, lambda_context) -> None:
+    # A 403 is settled by listing the key (tests/handlers/test_preflight.py); other errors
+    # are translated.
     s3 = stub("s3")
     s3.add_client_error(
         "head_object",
-        service_error_code="403",
-        http_status_code=403,
+        service_error_code="503",
+        http_status_code=503,
         expected_params={"Bucket": "data-bucket", "Key": "training/train.jsonl"},
     )
     with pytest.raises(
-        BedrockRequestRejected, match=re.escape("HeadObject s3://data-bucket/training/train.jsonl")
+        BedrockUnavailable, match=re.escape("HeadObject s3://data-bucket/training/train.jsonl")
     ):
         validate_request.handler(
             {"request": fine_tuning_request(), "execution": {"id": EXECUTION_ARN}}, lambda_context
@@ -905,9 +908,15 @@ def test_prepare_starts_a_batch_job_from_100_records(stub, lambda_context, monke
     s3.put_object(Bucket="data-bucket", Key="test/t.jsonl", Body=jsonl(conversation_records(100)))
     plan = evaluated_plan()
     bedrock = stub("bedrock")
+    bedrock.add_response(
+        "get_foundation_model",
+        foundation_model("amazon.nova-lite-v1:0"),
+        {"modelIdentifier": "amazon.nova-lite-v1:0"},
+    )
     bedrock.add_response("create_model_invocation_job", {"jobArn": BATCH_ARN})
     result = batch_evaluation.prepare_handler(state(plan), lambda_context)
     assert result["mode"] == "batch" and result["records"] == 100 and result["jobArn"] == BATCH_ARN
+    assert result["baseModelId"] == "amazon.nova-lite-v1:0"
     key = f"reports/{plan.jobName}/batch/input/base.jsonl"
     lines = s3.get_object(Bucket="artifacts-bucket", Key=key)["Body"].read().splitlines()
     assert len(lines) == 100 and json.loads(lines[0])["recordId"] == "L0000000001"
@@ -919,10 +928,15 @@ def test_prepare_keeps_small_sets_on_converse(stub, lambda_context) -> None:
 
     s3 = buckets_with(b"")
     s3.put_object(Bucket="data-bucket", Key="test/t.jsonl", Body=jsonl(conversation_records(20)))
-    stub("bedrock")  # nothing may be called
-    assert batch_evaluation.prepare_handler(state(evaluated_plan()), lambda_context) == {
+    stub("bedrock").add_response(  # how the base model answers; no batch job
+        "get_foundation_model", foundation_model("amazon.nova-lite-v1:0")
+    )
+    prepared = batch_evaluation.prepare_handler(state(evaluated_plan()), lambda_context)
+    assert prepared == {
         "mode": "converse",
+        "modeReason": "20 records, fewer than the 100 from which batch inference is used: Converse",
         "records": 20,
+        "baseModelId": "amazon.nova-lite-v1:0",
     }
 
 
