@@ -4,13 +4,14 @@ S3 answers ``HeadObject`` on a missing key with 404 only when the caller may lis
 bucket (``s3:ListBucket``); without it the answer is 403 Forbidden, the same as for an
 object that exists but may not be read (S3 API reference, HeadObject: "If you don't have
 the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Forbidden error";
-``shared/bedrock-facts.md``). The validator is granted ``s3:ListBucket`` on the data
-prefixes, but that grant carries an ``s3:prefix`` condition, which a HEAD request does not
-satisfy, so a 403 is not read as an answer: it is settled by listing the key itself
-(``ListObjectsV2`` with the key as prefix), which the grant does allow. Listed: the object
-exists and cannot be read (a bucket policy, its KMS key, its owner). Not listed: it is
-missing. Listing refused too (a bucket outside the grant): the problem says both are
-possible, rather than guess.
+``shared/bedrock-facts.md``). Both remedies are used. The validator is granted
+``s3:ListBucket`` on the data bucket, limited by an ``s3:prefix`` condition to the data
+prefixes; whether S3 counts a grant so limited when it chooses between 404 and 403 for a
+HEAD request is not documented, so a 403 is not taken as an answer either way: it is
+settled by listing the key itself (``ListObjectsV2`` with the key as prefix), which the
+grant does allow. Listed: the object exists and cannot be read (a bucket policy, its KMS
+key, its owner). Not listed: it is missing. Listing refused too (a bucket outside the
+grant): the problem says both are possible, rather than guess.
 """
 
 from __future__ import annotations
