@@ -6,7 +6,8 @@ needs graders, distillation or invocation logs) with its placeholders replaced b
 offline stack's names and the data it names put where it says. Bedrock's side is the fake:
 for reinforcement fine-tuning it calls the grader the job names on records of the example's
 own data, as training does, so each built-in grader is proven on the data shape its example
-documents (``examples/README.md``).
+documents (``examples/README.md``). What Validate checks before paying (the test set, the
+promotion target, how the base model answers) finds what the example's setup put there.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ class Run:
     def scores(self) -> list[float]:
         [(_, results)] = self.graded
         return [r["aggregate_reward_score"] for r in results]
+
+
+def before_submit(bedrock: FakeBedrock) -> list[str]:
+    """The Bedrock calls Validate made, before the job was submitted."""
+    operations = bedrock.operations()
+    return operations[: operations.index("CreateModelCustomizationJob")]
 
 
 def created_job(bedrock: FakeBedrock) -> dict[str, Any]:
@@ -270,6 +277,7 @@ def check_evaluation(run: Run, execution: Execution) -> None:
     assert evaluation["gate"]["passed"] is True
     assert evaluation["metrics"]["token_f1"]["custom"] == 1.0
     assert run.bedrock.live_serving(), "the model that passed stays served"
+    assert "GetFoundationModel" in before_submit(run.bedrock), "how the base model answers"
 
 
 def prepare_promotion(run: Run) -> None:
@@ -282,6 +290,8 @@ def check_promotion(run: Run, execution: Execution) -> None:
     assert execution.output["promotion"]["previousModelArn"] == PREVIOUS_MODEL
     assert run.bedrock.deployments[target]["modelArn"] == execution.output["job"]["outputModelArn"]
     assert "Start serving" not in execution.entered_states(), "promoted without a new endpoint"
+    # The target was checked before paying: it exists and serves the same base model.
+    assert {"GetCustomModelDeployment", "GetCustomModel"} <= set(before_submit(run.bedrock))
 
 
 def prepare_time_to_live(run: Run) -> None:
