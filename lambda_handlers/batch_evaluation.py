@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import EvaluationFailed, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan, execution_digest
+from lambda_handlers.common.plan import Plan, execution_digest, job_folder
 from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluate_model import load_cases
@@ -83,7 +83,7 @@ def start_batch_job(plan: Plan, cases: list[TestCase], model_id: str) -> tuple[s
     """Write the base model's prompts as batch input and start the job; its ARN and output."""
     config = plan.evaluation or {}
     settings, role_arn = _settings_env()
-    prefix = f"{settings.reports_prefix}{plan.jobName}/batch/"
+    prefix = f"{settings.reports_prefix}{job_folder(plan.jobName)}/batch/"
     body = b"".join(
         batch_input_lines(cases, max_tokens=int(config.get("maxTokens", 512)), temperature=0.0)
     )

@@ -39,7 +39,7 @@ from lambda_handlers.common.errors import (
     translate_client_error,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.plan import Plan, job_folder
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluation.batch import (
     BatchResult,
@@ -240,7 +240,7 @@ def report(
     config = plan.evaluation or {}
     results = scored["results"]
     gate = judge_gate(results, config["gate"]) if config.get("gate") else None
-    prefix = f"{settings.reports_prefix}{plan.jobName}/"
+    prefix = f"{settings.reports_prefix}{job_folder(plan.jobName)}/"
     csv_text = io.StringIO()
     write_csv(csv_text, scored["rows"])
     csv_uri = _put(settings, prefix + "evaluation.csv", csv_text.getvalue().encode(), "text/csv")
@@ -282,7 +282,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     store = AnswerStore(
         client("s3"),
         settings.artifacts_bucket,
-        f"{settings.reports_prefix}{plan.jobName}/evaluation-answers/",
+        f"{settings.reports_prefix}{job_folder(plan.jobName)}/evaluation-answers/",
     )
     answers, cursor = one_round(event, context, plan, cases, store)
     if cursor is not None:

@@ -24,7 +24,7 @@ from lambda_handlers.common.errors import (
     translate_client_error,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan, make_plan
+from lambda_handlers.common.plan import Plan, job_folder, make_plan
 from lambda_handlers.common.request import CustomizationRequest
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
@@ -70,7 +70,7 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
     """Check the data the job will train on; write the report; fail on errors."""
     s3 = client("s3")
     report = _data_report(request, s3)
-    key = f"{settings.reports_prefix}{plan.jobName}/data-validation.json"
+    key = f"{settings.reports_prefix}{job_folder(plan.jobName)}/data-validation.json"
     report_uri = f"s3://{settings.artifacts_bucket}/{key}"
     try:
         s3.put_object(

@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.errors import EvaluationDataInvalid, translate_client_error
-from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.plan import Plan, job_folder
 from lambda_handlers.common.request import CustomizationRequest
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluation.batch import evaluation_mode
@@ -160,7 +160,7 @@ def check_test_set(
     assert config is not None
     uri = config.testDataConfig.s3Uri
     report = report_on_test_set(uri, request.baseModelIdentifier, s3)
-    key = f"{settings.reports_prefix}{plan.jobName}/test-set-validation.json"
+    key = f"{settings.reports_prefix}{job_folder(plan.jobName)}/test-set-validation.json"
     report_uri = f"s3://{settings.artifacts_bucket}/{key}"
     try:
         s3.put_object(

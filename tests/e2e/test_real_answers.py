@@ -160,6 +160,35 @@ def test_a_job_name_with_plus_gets_valid_output_and_report_locations(
     # The fixture asserts that no request broke a pattern (S3Uri included).
 
 
+def test_a_job_name_with_plus_evaluates_by_batch_with_its_reports_in_one_folder(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock, runtime
+) -> None:
+    from tests.factories import conversation_records, jsonl
+
+    test = workflow.put_data("test/large.jsonl", jsonl(conversation_records(120, offset=900)))
+    request = request_for(
+        workflow,
+        jobName="support+triage.v2",
+        serving={"mode": "on-demand-deployment"},
+        evaluation={"testDataConfig": {"s3Uri": test}},
+    )
+    execution = workflow.run(request)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    [batch] = bedrock.batch_jobs.values()
+    folder = job_folder("support+triage.v2")
+    reports = f"s3://{workflow.artifacts_bucket}/reports/{folder}/"
+    assert batch["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].startswith(reports)
+    assert batch["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"].startswith(reports)
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3", region_name=REGION).list_objects_v2(
+            Bucket=workflow.artifacts_bucket, Prefix="reports/"
+        )["Contents"]
+    ]
+    assert keys and all(k.startswith(f"reports/{folder}/") for k in keys), keys
+
+
 # -- deletions the service refuses ------------------------------------------------------------------
 
 
