@@ -45,6 +45,8 @@ class BaseModel:
     hyperparameters: dict[str, HyperParameterRule] | None = field(default=None)
     hyperparameters_note: str = ""
     legacy: bool = False
+    invocation_id: str | None = None
+    """The on-demand id, where it is not the customizable id without its context suffix."""
 
 
 def _fmt(value: float) -> str:
@@ -81,6 +83,7 @@ def models() -> dict[str, BaseModel]:
             hyperparameters=families[family] if family else None,
             hyperparameters_note=entry.get("hyperParametersNote", ""),
             legacy=bool(entry.get("legacy", False)),
+            invocation_id=entry.get("invocationId"),
         )
     return result
 
@@ -98,9 +101,12 @@ def find_model(identifier: str) -> BaseModel | None:
 
 
 def inference_model_id(identifier: str) -> str:
-    """The id to invoke a base model with: the customizable id without its context-length
-    suffix (``amazon.nova-lite-v1:0:300k`` -> ``amazon.nova-lite-v1:0``)."""
+    """The id to invoke a base model with: the catalogue's ``invocationId`` where it has one
+    (``amazon.titan-text-lite-v1:0:4k`` -> ``amazon.titan-text-lite-v1``), else the customizable
+    id without its context-length suffix (``amazon.nova-lite-v1:0:300k`` -> ``amazon.nova-lite-v1:0``)."""
     model = find_model(identifier)
+    if model and model.invocation_id:
+        return model.invocation_id
     model_id = model.model_id if model else identifier
     parts = model_id.split(":")
     return ":".join(parts[:2]) if len(parts) == 3 and parts[2].endswith("k") else model_id

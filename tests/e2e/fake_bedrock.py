@@ -43,6 +43,12 @@ FOUNDATION_MODELS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "meta.llama3-2-11b-instruct-v1:0": ("Llama 3.2 11B Instruct", "Meta", ("INFERENCE_PROFILE",)),
     "meta.llama3-2-90b-instruct-v1:0": ("Llama 3.2 90B Instruct", "Meta", ("INFERENCE_PROFILE",)),
     "meta.llama3-3-70b-instruct-v1:0": ("Llama 3.3 70B Instruct", "Meta", ("INFERENCE_PROFILE",)),
+    # Legacy models, invoked on demand by ids that are not their customizable ids cut short.
+    "amazon.titan-text-lite-v1": ("Titan Text G1 - Lite", "Amazon", ("ON_DEMAND",)),
+    "amazon.titan-text-express-v1": ("Titan Text G1 - Express", "Amazon", ("ON_DEMAND",)),
+    "amazon.titan-text-premier-v1:0": ("Titan Text Premier", "Amazon", ("ON_DEMAND",)),
+    "cohere.command-text-v14": ("Command", "Cohere", ("ON_DEMAND",)),
+    "cohere.command-light-text-v14": ("Command Light", "Cohere", ("ON_DEMAND",)),
 }
 US_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
 # The system-defined profiles ListInferenceProfiles reports: id -> (model, destination Regions).

@@ -157,3 +157,21 @@ def test_every_catalogued_model_that_takes_batch_jobs_needs_100_records() -> Non
     assert {v for v in listed.values() if v is not None} == {100}
     assert listed["amazon.nova-2-lite-v1:0:256k"] is None, "no source says it takes batch jobs"
     assert listed["meta.llama3-2-1b-instruct-v1:0:128k"] == 100
+
+
+@pytest.mark.parametrize(
+    ("customizable", "on_demand"),
+    [
+        ("amazon.nova-lite-v1:0:300k", "amazon.nova-lite-v1:0"),
+        ("meta.llama3-1-8b-instruct-v1:0:128k", "meta.llama3-1-8b-instruct-v1:0"),
+        ("amazon.titan-text-lite-v1:0:4k", "amazon.titan-text-lite-v1"),
+        ("amazon.titan-text-express-v1:0:8k", "amazon.titan-text-express-v1"),
+        ("amazon.titan-text-premier-v1:0:32k", "amazon.titan-text-premier-v1:0"),
+        ("cohere.command-text-v14:7:4k", "cohere.command-text-v14"),
+        ("cohere.command-light-text-v14:7:4k", "cohere.command-light-text-v14"),
+    ],
+)
+def test_the_on_demand_id_is_the_one_the_model_ids_page_lists(
+    customizable: str, on_demand: str
+) -> None:
+    assert catalogue.inference_model_id(customizable) == on_demand
