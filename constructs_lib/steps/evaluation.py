@@ -24,7 +24,9 @@ from constructs_lib.steps.base_model_access import (
     profile_arns,
 )
 from constructs_lib.steps.flow import Fragment, when
+from constructs_lib.steps.history import PollSchedule
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
+from lambda_handlers.evaluation.rounds import STOP_STARTING_MS
 
 
 def when_asked(scope: Construct, *parts: Fragment) -> Fragment:
@@ -202,6 +204,12 @@ class EvaluateModel(LambdaStep):
                 "fails on the quality gate",
             ),
             on_error,
+        )
+        # A round that is not the last runs until its time is nearly up: the history budget
+        # counts this loop as one look every that long (constructs_lib/steps/history.py).
+        shortest = self.timeout.to_seconds() - STOP_STARTING_MS // 1000
+        self.ctx.loops["Evaluate the model"] = PollSchedule(
+            Duration.seconds(shortest), Duration.seconds(shortest)
         )
         done = sfn.Choice(self.ctx.scope, "Evaluation done?")
         task.next(done)

@@ -74,11 +74,18 @@ def max_looks(schedules: Mapping[str, PollSchedule], timeout_seconds: float) -> 
     return ramps + math.ceil(timeout_seconds / smallest_cap)
 
 
-def _loop_states(definition: Mapping[str, Any], wait: str) -> list[str]:
-    """The loop that ``wait`` starts: the wait, the task it looks with, the Choice after."""
+def _loop_states(definition: Mapping[str, Any], start: str) -> list[str]:
+    """The loop that ``start`` begins: its states up to the Choice that goes round again
+    (a Wait, the task that looks, the Choice; or a task that runs again, and its Choice)."""
+    states, loop = definition["States"], [start]
+    while states[loop[-1]]["Type"] != "Choice":
+        loop.append(states[loop[-1]]["Next"])
+    return loop
+
+
+def _task_of(definition: Mapping[str, Any], start: str) -> str:
     states = definition["States"]
-    task = states[wait]["Next"]
-    return [wait, task, states[task]["Next"]]
+    return next(n for n in _loop_states(definition, start) if states[n]["Type"] == "Task")
 
 
 def _retry_attempts(state: Mapping[str, Any]) -> int:
@@ -92,7 +99,8 @@ def worst_case_events(
 ) -> int:
     """Events of the longest allowed execution, as ``HISTORY_MODEL`` states the worst case.
 
-    ``schedules``: each poll loop by the name of its Wait state.
+    ``schedules``: each loop by the name of its first state, with the shortest time a round
+    of it can take (a poll loop's waits; a task that runs again, its shortest run).
     """
     states = definition["States"]
     in_loops = {name for wait in schedules for name in _loop_states(definition, wait)}
@@ -106,7 +114,7 @@ def worst_case_events(
         for wait in schedules
     )
     looks = max_looks(schedules, timeout_seconds)
-    outage = max(_retry_attempts(states[_loop_states(definition, wait)[1]]) for wait in schedules)
+    outage = max(_retry_attempts(states[_task_of(definition, start)]) for start in schedules)
     return _EXECUTION + once + looks * (per_look + _FAILED_ATTEMPT) + outage * _FAILED_ATTEMPT
 
 
