@@ -11,20 +11,17 @@ for a test set the engine rejects, before anything is created.
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import (
     RequestInvalid,
     TrainingCostExceeded,
     TrainingDataInvalid,
-    translate_client_error,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan, job_folder, make_plan
+from lambda_handlers.common.plan import Plan, make_plan
+from lambda_handlers.common.reports import put_report
 from lambda_handlers.common.request import CustomizationRequest
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
@@ -70,17 +67,7 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
     """Check the data the job will train on; write the report; fail on errors."""
     s3 = client("s3")
     report = _data_report(request, s3)
-    key = f"{settings.reports_prefix}{job_folder(plan.jobName)}/data-validation.json"
-    report_uri = f"s3://{settings.artifacts_bucket}/{key}"
-    try:
-        s3.put_object(
-            Bucket=settings.artifacts_bucket,
-            Key=key,
-            Body=json.dumps(report, indent=2).encode(),
-            ContentType="application/json",
-        )
-    except ClientError as error:
-        raise translate_client_error(error, f"PutObject {report_uri}") from error
+    report_uri = put_report(s3, settings, plan.jobName, "data-validation.json", report)
     if report["verdict"] != "valid":
         raise TrainingDataInvalid(f"{report['summary']} Full report: {report_uri}")
     dataset: dict[str, Any] = {

@@ -24,10 +24,9 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambda_handlers.common.errors import EvaluationDataInvalid, translate_client_error
-from lambda_handlers.common.plan import Plan, job_folder
+from lambda_handlers.common.errors import EvaluationDataInvalid
+from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.reports import put_report
 from lambda_handlers.common.request import CustomizationRequest
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluation.batch import evaluation_mode
@@ -160,17 +159,7 @@ def check_test_set(
     assert config is not None
     uri = config.testDataConfig.s3Uri
     report = report_on_test_set(uri, request.baseModelIdentifier, s3)
-    key = f"{settings.reports_prefix}{job_folder(plan.jobName)}/test-set-validation.json"
-    report_uri = f"s3://{settings.artifacts_bucket}/{key}"
-    try:
-        s3.put_object(
-            Bucket=settings.artifacts_bucket,
-            Key=key,
-            Body=json.dumps(report, indent=2).encode(),
-            ContentType="application/json",
-        )
-    except ClientError as error:
-        raise translate_client_error(error, f"PutObject {report_uri}") from error
+    report_uri = put_report(s3, settings, plan.jobName, "test-set-validation.json", report)
     if report["verdict"] != "valid":
         raise EvaluationDataInvalid(
             f"{WHERE}: the test set {uri} breaks its format: {summarize_test_set(report)} "
