@@ -22,7 +22,7 @@ from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.steps.flow import Fragment, poll
 from constructs_lib.steps.history import PollSchedule
 from constructs_lib.steps.permissions import BedrockArns
-from constructs_lib.steps.retries import TRANSIENT_ERRORS, CallKind, Retry, RetryPolicy
+from constructs_lib.steps.retries import CallKind, Retry, RetryPolicy
 from constructs_lib.storage import CustomizationStorage
 
 
@@ -175,24 +175,30 @@ class LambdaStep:
         schedule: PollSchedule,
         done: str,
         until: sfn.Condition,
-        unreachable: sfn.IChainable | None = None,
+        unreachable: tuple[Sequence[str], sfn.IChainable] | None = None,
     ) -> Fragment:
         """Wait, then this step's task ``name``, until ``until`` holds; errors go to ``on_error``.
 
         The wait is ``<result_path>.pollSeconds``: the task before the loop and each look
         give it, following ``schedule`` (``lambda_handlers/common/polling.py``).
-        ``unreachable``: where to go, instead of ``on_error``, when the transient failures
-        outlast the retries (the thing followed could not be read; it was not harmed).
+        ``unreachable``: ``(outcomes, where)``: only the errors that are the followed thing's
+        own outcome go to ``on_error``; any other failure to follow it (transient failures
+        past their retries, a permission, a bug of ours) goes to ``where``, with the error at
+        ``$.unreachable``: the thing followed was not harmed, and is not to be.
         """
         self.ctx.loops[wait] = schedule
         check = self.task(name, result_path=result_path, comment=comment)
-        if unreachable is not None:
-            check.add_catch(unreachable, errors=list(TRANSIENT_ERRORS), result_path="$.unreachable")
+        if unreachable is None:
+            fails_into(check, on_error)
+        else:
+            outcomes, where = unreachable
+            check.add_catch(on_error, errors=list(outcomes), result_path="$.error")
+            check.add_catch(where, errors=["States.ALL"], result_path="$.unreachable")
         return poll(
             self.ctx.scope,
             wait=wait,
             every=sfn.WaitTime.seconds_path(f"{result_path}.pollSeconds"),
-            check=fails_into(check, on_error),
+            check=check,
             done=done,
             until=until,
         )

@@ -10,6 +10,9 @@ from constructs_lib.steps.flow import Fragment
 from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
 from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION
 
+# The job's own outcomes, as check_job raises them: the only ends of following it that clean up.
+JOB_OUTCOMES = ("CustomizationJobFailed", "CustomizationJobStopped", "QualityGateFailed")
+
 
 class SubmitJob(LambdaStep):
     """Submit customization job: CreateModelCustomizationJob with a token from the execution."""
@@ -59,9 +62,11 @@ class CheckJob(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-customization-job"])
 
     def poll(self, on_error: sfn.IChainable, *, left_running: sfn.IChainable) -> Fragment:
-        """Until the job completes. A job that cannot be read for longer than the workflow's
-        patience is left running: the execution ends in ``left_running`` (the notification)
-        with ``JobUnreachable``, never in cleanup, which would stop a job that may be fine."""
+        """Until the job completes. Only the job's own outcome (Failed, Stopped, a training gate
+        failed) goes to cleanup. A job the workflow cannot follow, for longer than its patience
+        or for a reason of ours (a permission, a bug), is left running: the execution ends in
+        ``left_running`` (the notification) with ``JobUnreachable``, never in cleanup, which
+        would stop a job that may be fine."""
         return self.polling(
             on_error,
             "Check job status",
@@ -71,22 +76,23 @@ class CheckJob(LambdaStep):
             schedule=self.ctx.schedules.job,
             done="Job completed?",
             until=sfn.Condition.string_equals("$.job.status", "Completed"),
-            unreachable=self._left_running(left_running),
+            unreachable=(JOB_OUTCOMES, self._left_running(left_running)),
         )
 
     def _left_running(self, then: sfn.IChainable) -> sfn.IChainable:
         patience = self.ctx.retries.unreachable_after.to_human_string()
         job = "$.job.jobArn"
         cause = (
-            f"The workflow could not read customization job {{}} for {patience} (last error: "
-            "{}: {}). The job was left running and may still complete; it is billed until it "
-            "ends. Watch it: aws bedrock get-model-customization-job --job-identifier {} . "
-            "Stop it: aws bedrock stop-model-customization-job --job-identifier {}"
+            "The workflow stopped following customization job {} on {}: {} (failures that can "
+            f"pass are retried for {patience} first). The job was left running and may still "
+            "complete; it is billed until it ends. Watch it: aws bedrock "
+            "get-model-customization-job --job-identifier {} . Stop it: aws bedrock "
+            "stop-model-customization-job --job-identifier {}"
         )
         left = sfn.Pass(
             self.ctx.scope,
             "Job left running",
-            comment="The job could not be read for too long: say so, and leave it alone",
+            comment="The job could not be followed: say so, and leave it alone",
             parameters={
                 "Error": "JobUnreachable",
                 "Cause": sfn.JsonPath.format(

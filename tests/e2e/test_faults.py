@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import pytest
 
-from tests.e2e.fake_bedrock import FakeBedrock
+from tests.e2e.fake_bedrock import BedrockClientError, FakeBedrock
 from tests.e2e.harness import Execution, OfflineWorkflow
 from tests.e2e.test_workflow import request_for
 
@@ -119,6 +119,40 @@ def test_a_job_that_cannot_be_read_for_six_hours_is_left_running_and_said_so(
     text = json.dumps(message)
     assert "JobUnreachable" in text
     assert "stop-model-customization-job" in text
+
+
+def test_a_failure_of_ours_while_following_never_stops_the_job(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    # A permission the stack lacks (or a bug) is not the job's outcome: the job may be fine.
+    bedrock.fail_next["GetModelCustomizationJob"] = [
+        BedrockClientError(
+            "AccessDeniedException",
+            "User is not authorized to perform: bedrock:GetModelCustomizationJob",
+            403,
+        )
+    ]
+    execution = workflow.run(request_for(workflow))
+
+    assert execution.status == "FAILED"
+    assert execution.error == "JobUnreachable"
+    assert failures(execution, "Check job status") == ["AccessDenied"], "not retried"
+    assert "Clean up" not in execution.entered_states()
+    [job] = bedrock.jobs.values()
+    assert not job["_stopped"]
+    assert "StopModelCustomizationJob" not in bedrock.operations()
+    assert execution.cause is not None
+    assert "AccessDenied" in execution.cause
+    assert f"stop-model-customization-job --job-identifier {job['jobArn']}" in execution.cause
+
+
+def test_the_jobs_own_failure_still_cleans_up(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    bedrock.job_statuses = ["InProgress", "Failed"]
+    execution = workflow.run(request_for(workflow))
+    assert execution.error == "CustomizationJobFailed"
+    assert "Clean up" in execution.entered_states()
 
 
 def _events_between(execution: Execution, state: str) -> list[int]:
