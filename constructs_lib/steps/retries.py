@@ -26,8 +26,10 @@ time-outs only where a repeat is safe and a timeout can be luck rather than size
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from enum import Enum
+from itertools import accumulate
 
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
@@ -73,14 +75,13 @@ class Retry:
             jitter_strategy=self.jitter,
         )
 
-    def total_wait_seconds(self) -> float:
-        """How long the retries wait in all, at most (before jitter shortens it)."""
-        delay, total = self.interval.to_seconds(), 0.0
+    def delays(self) -> Iterator[float]:
+        """The wait before each retry, in seconds, at most (jitter only shortens it)."""
+        delay = self.interval.to_seconds()
         cap = self.max_delay.to_seconds() if self.max_delay else math.inf
         for _ in range(self.max_attempts):
-            total += min(delay, cap)
+            yield min(delay, cap)
             delay *= self.backoff_rate
-        return total
 
 
 LAMBDA_ERRORS = (
@@ -130,6 +131,7 @@ JOB_QUOTA = Retry(
     jitter=sfn.JitterType.FULL,
 )
 
+_MAX_ATTEMPTS = 99_999_999  # the most a Retry rule of Step Functions allows
 _PATIENCE_FIRST = Duration.seconds(5)
 _PATIENCE_CAP = Duration.minutes(5)
 # Repeats after a timeout, by kind: none where the timeout is the work's size.
@@ -148,23 +150,17 @@ def patience(unreachable_after: Duration) -> Retry:
 
     No jitter: the bound is the point, and each execution follows its own resources.
     """
-    wanted, delay, total, attempts = (
-        unreachable_after.to_seconds(),
-        _PATIENCE_FIRST.to_seconds(),
-        0.0,
-        0,
-    )
-    while total < wanted:
-        total += min(delay, _PATIENCE_CAP.to_seconds())
-        delay *= 2
-        attempts += 1
-    return Retry(
+    rule = Retry(
         errors=TRANSIENT_ERRORS,
         interval=_PATIENCE_FIRST,
         backoff_rate=2,
-        max_attempts=max(attempts, 1),
+        max_attempts=_MAX_ATTEMPTS,
         max_delay=_PATIENCE_CAP,
     )
+    wanted = unreachable_after.to_seconds()
+    waited = accumulate(rule.delays())
+    attempts = next(n for n, total in enumerate(waited, start=1) if total >= wanted)
+    return replace(rule, max_attempts=attempts)
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,14 @@ def test_nothing_can_follow_the_end() -> None:
     stack = Stack(App(), "End")
     with pytest.raises(ValueError, match="ends the execution"):
         sequence(Fragment(sfn.Succeed(stack, "End")), Fragment(sfn.Pass(stack, "After")))
+
+
+@pytest.mark.parametrize("hours", [1, 6, 24])
+def test_patience_waits_as_long_as_asked_and_not_a_retry_longer(hours: int) -> None:
+    from aws_cdk import Duration
+
+    from constructs_lib.steps.retries import patience
+
+    delays = list(patience(Duration.hours(hours)).delays())
+    assert sum(delays) >= hours * 3600 > sum(delays[:-1])
+    assert max(delays) == 300
