@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge, arn, attr_ref
+from constructs_lib.steps.permissions import destination_regions, profile_invoke_arns
 from constructs_lib.storage import CustomizationStorage
 
 
@@ -163,18 +164,10 @@ class BedrockServiceRole(Construct):
                     )
                 )
             for profile in teacher.inference_profiles if teacher.invocation != "on-demand" else ():
-                arns.append(
-                    stack.format_arn(
-                        service="bedrock", resource="inference-profile", resource_name=profile
-                    )
+                entry = profiles[profile]
+                arns += profile_invoke_arns(
+                    stack, profile, entry["model"], destination_regions(entry["destinationRegions"])
                 )
-                regions = sorted(
-                    {r for rs in profiles[profile]["destinationRegions"].values() for r in rs}
-                )
-                arns += [
-                    f"arn:{stack.partition}:bedrock:{region}::foundation-model/{profiles[profile]['model']}"
-                    for region in regions
-                ]
         statements = [
             iam.PolicyStatement(
                 sid="InvokeTeacherModels",

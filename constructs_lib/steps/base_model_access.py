@@ -18,7 +18,7 @@ from aws_cdk import Stack
 
 from constructs_lib.nag import acknowledge
 from constructs_lib.steps.base import LambdaStep
-from constructs_lib.steps.permissions import BedrockArns
+from constructs_lib.steps.permissions import BedrockArns, profile_invoke_arns
 from lambda_handlers.evaluation.invocation import granted_profiles
 
 LIST_PROFILES_REASON = (
@@ -36,20 +36,15 @@ def profile_arns(stack: Stack) -> list[str]:
     ]
 
 
-def destination_model_arns(stack: Stack) -> list[str]:
-    """Each profile's foundation model in every Region it routes to."""
-    arns = {
-        f"arn:{stack.partition}:bedrock:{region}::foundation-model/{entry['model']}"
-        for entry in granted_profiles().values()
-        for region in entry["regions"]
-    }
-    return sorted(arns)
-
-
 def base_model_invoke_arns(stack: Stack, arns: BedrockArns) -> list[str]:
     """What invoking a base model may touch: the model in this Region, or a profile and its
     model in the profile's Regions."""
-    return list(arns.base_models) + profile_arns(stack) + destination_model_arns(stack)
+    through_profiles = {
+        arn
+        for profile, entry in granted_profiles().items()
+        for arn in profile_invoke_arns(stack, profile, entry["model"], entry["regions"])
+    }
+    return list(arns.base_models) + sorted(through_profiles)
 
 
 def allow_resolving(step: LambdaStep) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Stack
@@ -70,6 +70,26 @@ def acknowledge_run_time_ids(role: IConstruct, resource_types: Sequence[str]) ->
         RUN_TIME_IDS,
         findings=[f"Resource::{account_arn(role, 'bedrock', f'{t}/*')}" for t in resource_types],
     )
+
+
+def profile_invoke_arns(
+    stack: Stack, profile: str, model: str, regions: Sequence[str]
+) -> list[str]:
+    """Invoking through a system-defined (cross-Region) inference profile needs the profile in
+    this account and Region, and its foundation model in every Region it routes to (user
+    guide, "Prerequisites for inference profiles")."""
+    return [
+        stack.format_arn(service="bedrock", resource="inference-profile", resource_name=profile),
+        *(
+            f"arn:{stack.partition}:bedrock:{region}::foundation-model/{model}"
+            for region in regions
+        ),
+    ]
+
+
+def destination_regions(destinations: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every Region a profile routes to, from any source Region (the data files' form)."""
+    return sorted({region for regions in destinations.values() for region in regions})
 
 
 def key_through_bedrock(key: kms.IKey, stack: Stack) -> iam.PolicyStatement:

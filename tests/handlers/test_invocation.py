@@ -175,3 +175,19 @@ def test_the_on_demand_id_is_the_one_the_model_ids_page_lists(
     customizable: str, on_demand: str
 ) -> None:
     assert catalogue.inference_model_id(customizable) == on_demand
+
+
+def test_a_profile_both_data_files_list_routes_to_the_same_regions() -> None:
+    """distillation.json (teachers) and inference_profiles.json (evaluation) each grant
+    invoking through their profiles; one both list must not drift apart."""
+    from lambda_handlers.evaluation.invocation import granted_profiles
+    from lambda_handlers.validation.distillation import raw_data
+
+    teachers = raw_data()["inferenceProfiles"]
+    evaluation = granted_profiles()
+    shared = set(teachers) & set(evaluation)
+    assert shared, "the files share a profile today (Llama 3.3 70B): keep this test meaningful"
+    for profile in shared:
+        regions = sorted({r for rs in teachers[profile]["destinationRegions"].values() for r in rs})
+        assert teachers[profile]["model"] == evaluation[profile]["model"], profile
+        assert regions == evaluation[profile]["regions"], profile
