@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from constructs_lib import BedrockServiceRole, CustomizationStorage, Customizati
 from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, fails_into
 from constructs_lib.steps.flow import Fragment, poll, sequence, unless, when
+from constructs_lib.steps.history import rendered_definition
 from constructs_lib.steps.permissions import BedrockArns
 from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION, Retry, RetryPolicy
 
@@ -34,17 +34,6 @@ def _rendered(rule: Retry) -> dict[str, Any]:
     return out
 
 
-def _definition(stack: Stack) -> dict[str, Any]:
-    template = Template.from_stack(stack).to_json()
-    [machine] = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
-    body = machine["Properties"]["DefinitionString"]
-    if isinstance(body, str):
-        return json.loads(body)
-    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in body["Fn::Join"][1]))
-
-
 @pytest.fixture(scope="module")
 def workflow() -> tuple[CustomizationWorkflow, dict[str, Any]]:
     stack = Stack(App(), "Steps")
@@ -56,7 +45,7 @@ def workflow() -> tuple[CustomizationWorkflow, dict[str, Any]]:
         service_role=BedrockServiceRole(stack, "Role", storage=storage),
         topic=sns.Topic(stack, "Topic"),
     )
-    return built, _definition(stack)
+    return built, rendered_definition(built.state_machine)
 
 
 def test_every_task_retries_as_its_steps_kind_says_then_its_own_waits(
@@ -174,10 +163,10 @@ def test_a_new_step_is_one_class_and_one_line_in_a_sequence() -> None:
     ctx = _context(stack)
     failed = sfn.Fail(stack, "Failed")
     chain = sequence(_Echo(ctx).fragment(failed), Fragment(sfn.Succeed(stack, "Done")))
-    sfn.StateMachine(
+    machine = sfn.StateMachine(
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain.start)
     )
-    states = _definition(stack)["States"]
+    states = rendered_definition(machine)["States"]
     assert states["Echo"]["Next"] == "Done"
     assert states["Echo"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}
@@ -212,10 +201,10 @@ def test_when_unless_and_poll_render_as_written_by_hand() -> None:
         looped,
         Fragment(end),
     )
-    sfn.StateMachine(
+    machine = sfn.StateMachine(
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(chain.start)
     )
-    states = _definition(stack)["States"]
+    states = rendered_definition(machine)["States"]
     assert states["Want first?"] == {
         "Type": "Choice",
         "Choices": [{"Variable": "$.a", "IsPresent": True, "Next": "First"}],
