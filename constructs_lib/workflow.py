@@ -29,7 +29,7 @@ from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps import evaluation, promotion, serving
-from constructs_lib.steps.base import CallKind, Schedules, StepContext
+from constructs_lib.steps.base import CallKind, StepContext
 from constructs_lib.steps.cleanup import AbortCleanup, Cleanup
 from constructs_lib.steps.evaluation import (
     CheckEvaluationBatch,
@@ -42,7 +42,6 @@ from constructs_lib.steps.history import (
     HISTORY_BUDGET,
     HISTORY_LIMIT,
     HISTORY_MODEL,
-    PollSchedule,
     rendered_definition,
     worst_case_events,
 )
@@ -54,8 +53,14 @@ from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.training import CheckJob, SubmitJob
 from constructs_lib.storage import CustomizationStorage
-
-SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
+from constructs_lib.workflow_props import (
+    SUPPORTED_TYPES,
+    check_logs,
+    derive_state_machine_name,
+    enabled_types,
+    literal,
+    poll_schedules,
+)
 
 
 class CustomizationWorkflow(Construct):
@@ -99,6 +104,9 @@ class CustomizationWorkflow(Construct):
         distillation from logs; Bedrock's role and the validator may read them under
         ``invocation_logs_prefix``. Default: none (prompts in the data bucket only).
     :param invocation_logs_prefix: key prefix of the logs in that bucket. Default: all.
+    :param state_machine_name: the state machine's name. Fixed before deployment because
+        the policies name its ARN (the key's encryption context, its executions' tags).
+        Default: ``<stack name>-customization``, made to fit Step Functions' 80 characters.
     """
 
     def __init__(
@@ -123,17 +131,18 @@ class CustomizationWorkflow(Construct):
         distillation: bool = False,
         invocation_logs_bucket: s3.IBucket | None = None,
         invocation_logs_prefix: str = "",
+        state_machine_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        types = _enabled_types(
+        types = enabled_types(
             enabled_customization_types, graders=graders, distillation=distillation
         )
-        _check_logs(invocation_logs_bucket, invocation_logs_prefix, distillation=distillation)
-        schedules = _schedules(
+        check_logs(invocation_logs_bucket, invocation_logs_prefix, distillation=distillation)
+        schedules = poll_schedules(
             job=(job_poll_interval, job_poll_max_interval),
             serving=(serving_poll_interval, serving_poll_max_interval),
         )
-        retries = RetryPolicy(unreachable_after=_literal("unreachable_after", unreachable_after))
+        retries = RetryPolicy(unreachable_after=literal("unreachable_after", unreachable_after))
         environment = {
             **_environment(
                 storage, service_role, topic, extra_data_buckets, types, encrypt_custom_models
@@ -157,6 +166,7 @@ class CustomizationWorkflow(Construct):
             BedrockArns.of(Stack.of(self)),
             retries=retries,
             schedules=schedules,
+            state_machine_name=derive_state_machine_name(self, state_machine_name),
         )
         definition = self._definition(
             ctx,
@@ -165,7 +175,7 @@ class CustomizationWorkflow(Construct):
             extra_data_buckets=extra_data_buckets,
             options=options,
         )
-        timeout = _literal("execution_timeout", execution_timeout)
+        timeout = literal("execution_timeout", execution_timeout)
         self.state_machine = self._state_machine(ctx, definition, timeout, log_retention)
         self.worst_case_history = _check_history(self.state_machine, ctx, timeout)
         abort = AbortCleanup(ctx, topic=topic)
@@ -238,6 +248,7 @@ class CustomizationWorkflow(Construct):
         state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=ctx.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=timeout,
@@ -292,59 +303,6 @@ class CustomizationWorkflow(Construct):
         """Let ``grantee`` start executions (and read them)."""
         self.state_machine.grant_read(grantee)
         return self.state_machine.grant_start_execution(grantee)
-
-
-def _enabled_types(
-    types: Sequence[str], *, graders: Sequence[GraderSpec], distillation: bool
-) -> tuple[str, ...]:
-    """The approaches requests may use: the prop's, and those its options enable."""
-    unknown = sorted(set(types) - set(SUPPORTED_TYPES))
-    if unknown:
-        raise ValueError(
-            f"enabled_customization_types: {unknown} not supported by this prop; allowed: "
-            f"{list(SUPPORTED_TYPES)} (reinforcement fine-tuning is enabled by graders)"
-        )
-    if not types:
-        raise ValueError(
-            "enabled_customization_types must name at least one type, got an empty list"
-        )
-    enabled_by_options = (
-        ("DISTILLATION", distillation),
-        ("REINFORCEMENT_FINE_TUNING", bool(graders)),
-    )
-    return tuple(types) + tuple(t for t, on in enabled_by_options if on)
-
-
-def _check_logs(bucket: s3.IBucket | None, prefix: str, *, distillation: bool) -> None:
-    if bucket is not None and not distillation:
-        raise ValueError("invocation_logs_bucket is for distillation: set distillation=True too")
-    if prefix.startswith("/") or "*" in prefix:
-        raise ValueError(
-            f"invocation_logs_prefix must be a key prefix (no leading '/', no '*'), got {prefix!r}"
-        )
-
-
-def _literal(prop: str, value: Duration) -> Duration:
-    """A duration the construct computes with (the history budget, the retry counts)."""
-    if value.is_unresolved():
-        raise ValueError(
-            f"{prop} must be a literal duration, not a token: the workflow computes its "
-            "retries and history budget from it when it is built"
-        )
-    return value
-
-
-def _schedules(*, job: tuple[Duration, Duration], serving: tuple[Duration, Duration]) -> Schedules:
-    for what, (first, cap) in (("job", job), ("serving", serving)):
-        first_prop, cap_prop = f"{what}_poll_interval", f"{what}_poll_max_interval"
-        seconds = _literal(first_prop, first).to_seconds()
-        if seconds < 10:
-            raise ValueError(f"{first_prop} must be at least 10 seconds, got {seconds} seconds")
-        if _literal(cap_prop, cap).to_seconds() < seconds:
-            raise ValueError(
-                f"{cap_prop} ({cap.to_seconds()} s) must be at least {first_prop} ({seconds} s)"
-            )
-    return Schedules(job=PollSchedule(*job), serving=PollSchedule(*serving))
 
 
 def _check_history(state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration) -> int:

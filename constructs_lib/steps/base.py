@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -56,6 +56,18 @@ class StepContext:
     steps: list[LambdaStep] = field(default_factory=list)
     loops: dict[str, PollSchedule] = field(default_factory=dict)
     """Every poll loop, by the name of its Wait state, with its schedule."""
+    state_machine_name: str = "Workflow"
+    """The state machine's name, fixed before it exists: its ARN, and the ARNs of its
+    executions (which the execution tag holds), are known to every step's policies."""
+
+    def execution_arns(self) -> str:
+        """ARN pattern of this state machine's executions (what ``EXECUTION_TAG`` holds)."""
+        return self.stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     @property
     def stack(self) -> Stack:

@@ -60,7 +60,8 @@ class TemplateResolver:
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
         if kind == "AWS::StepFunctions::StateMachine":
-            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            given = self.resources[name]["Properties"].get("StateMachineName", name)
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{given}"
         return self.physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
@@ -110,6 +111,16 @@ def functions_of(template: dict[str, Any]) -> dict[str, FunctionSpec]:
         env = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
         specs[logical_id] = FunctionSpec(logical_id, props["Handler"], env)
     return specs
+
+
+def synthesized_state_machine_name(template: dict[str, Any]) -> str:
+    """The name the template gives the state machine: executions' ARNs (and the execution
+    tags that hold them) are then the ones the policies expect."""
+    [machine] = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    name: str = machine["Properties"]["StateMachineName"]
+    return name
 
 
 def state_machine_definition(
@@ -207,7 +218,7 @@ class OfflineWorkflow:
         )
         self.bedrock.register(client("bedrock"))
         self.state_machine_arn = self.create_state_machine(
-            "CustomizationStateMachine", wait_seconds=0
+            synthesized_state_machine_name(self.template), wait_seconds=0
         )
 
     def create_state_machine(self, name: str, wait_seconds: int) -> str:

@@ -1,0 +1,101 @@
+"""Checks of ``CustomizationWorkflow``'s props: each refuses a value with the prop's name, what
+it got and what is allowed, when the app is synthesized."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack, Token
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib.grader import GraderSpec
+from constructs_lib.steps.base import Schedules
+from constructs_lib.steps.history import PollSchedule
+
+SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
+
+
+def enabled_types(
+    types: Sequence[str], *, graders: Sequence[GraderSpec], distillation: bool
+) -> tuple[str, ...]:
+    """The approaches requests may use: the prop's, and those its options enable."""
+    unknown = sorted(set(types) - set(SUPPORTED_TYPES))
+    if unknown:
+        raise ValueError(
+            f"enabled_customization_types: {unknown} not supported by this prop; allowed: "
+            f"{list(SUPPORTED_TYPES)} (reinforcement fine-tuning is enabled by graders)"
+        )
+    if not types:
+        raise ValueError(
+            "enabled_customization_types must name at least one type, got an empty list"
+        )
+    enabled_by_options = (
+        ("DISTILLATION", distillation),
+        ("REINFORCEMENT_FINE_TUNING", bool(graders)),
+    )
+    return tuple(types) + tuple(t for t, on in enabled_by_options if on)
+
+
+def check_logs(bucket: s3.IBucket | None, prefix: str, *, distillation: bool) -> None:
+    if bucket is not None and not distillation:
+        raise ValueError("invocation_logs_bucket is for distillation: set distillation=True too")
+    if prefix.startswith("/") or "*" in prefix:
+        raise ValueError(
+            f"invocation_logs_prefix must be a key prefix (no leading '/', no '*'), got {prefix!r}"
+        )
+
+
+_NAME_MAX = 80
+_NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+
+
+def derive_state_machine_name(scope: Construct, name: str | None) -> str:
+    """The prop's name, checked, or one derived from the stack's: letters, digits, ``-`` and
+    ``_`` (what Step Functions allows and an execution tag can hold), at most 80."""
+    if name is not None:
+        if (
+            Token.is_unresolved(name)
+            or not name
+            or len(name) > _NAME_MAX
+            or _NAME_UNSAFE.search(name)
+        ):
+            raise ValueError(
+                f"state_machine_name must be 1-{_NAME_MAX} letters, digits, '-' or '_' "
+                f"(a literal, not a token), got {name!r}"
+            )
+        return name
+    stack_name = Stack.of(scope).stack_name
+    suffix = "-customization"
+    base = _NAME_UNSAFE.sub("-", stack_name)
+    if len(base) + len(suffix) <= _NAME_MAX:
+        return base + suffix
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+    return f"{base[: _NAME_MAX - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def literal(prop: str, value: Duration) -> Duration:
+    """A duration the construct computes with (the history budget, the retry counts)."""
+    if value.is_unresolved():
+        raise ValueError(
+            f"{prop} must be a literal duration, not a token: the workflow computes its "
+            "retries and history budget from it when it is built"
+        )
+    return value
+
+
+def poll_schedules(
+    *, job: tuple[Duration, Duration], serving: tuple[Duration, Duration]
+) -> Schedules:
+    for what, (first, cap) in (("job", job), ("serving", serving)):
+        first_prop, cap_prop = f"{what}_poll_interval", f"{what}_poll_max_interval"
+        seconds = literal(first_prop, first).to_seconds()
+        if seconds < 10:
+            raise ValueError(f"{first_prop} must be at least 10 seconds, got {seconds} seconds")
+        if literal(cap_prop, cap).to_seconds() < seconds:
+            raise ValueError(
+                f"{cap_prop} ({cap.to_seconds()} s) must be at least {first_prop} ({seconds} s)"
+            )
+    return Schedules(job=PollSchedule(*job), serving=PollSchedule(*serving))
