@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from constructs_lib import execution_encryption
 from constructs_lib.functions import WorkflowFunctions
 from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.nag import acknowledge, attr_ref
@@ -186,6 +187,8 @@ class CustomizationWorkflow(Construct):
         )
         self.abort_cleanup_rule = abort.rule
         self.dead_letter_queue = abort.dead_letter_queue
+        self.storage = storage
+        self.state_machine_name = ctx.state_machine_name
         self.steps = {step.key: step for step in ctx.steps}
         self.functions: dict[str, lambda_.Function] = {k: s.function for k, s in self.steps.items()}
 
@@ -256,9 +259,10 @@ class CustomizationWorkflow(Construct):
             logs=sfn.LogOptions(
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(key),
             comment="Bedrock model customization: validate, submit, wait, serve, notify; clean up on failure",
         )
+        # Encrypted with the key, with permissions that name this state machine's ARN.
+        execution_encryption.encrypt(state_machine, key, ctx.state_machine_name)
         acknowledge(
             state_machine,
             "IAM5",
@@ -300,8 +304,16 @@ class CustomizationWorkflow(Construct):
         return graders
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start executions (and read them)."""
+        """Let ``grantee`` start executions and read them (their data is encrypted with the
+        stack's key, under this state machine's encryption context)."""
         self.state_machine.grant_read(grantee)
+        execution_encryption.grant_executions(
+            grantee,
+            self.storage.key,
+            Stack.of(self),
+            self.state_machine_name,
+            start=True,
+        )
         return self.state_machine.grant_start_execution(grantee)
 
 

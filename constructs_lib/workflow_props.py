@@ -3,7 +3,6 @@ it got and what is allowed, when the app is synthesized."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 
@@ -12,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib.grader import GraderSpec
-from constructs_lib.steps.base import Schedules
+from constructs_lib.steps.base import Schedules, bounded_name
 from constructs_lib.steps.history import PollSchedule
 
 SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
@@ -68,12 +67,7 @@ def derive_state_machine_name(scope: Construct, name: str | None) -> str:
             )
         return name
     stack_name = Stack.of(scope).stack_name
-    suffix = "-customization"
-    base = _NAME_UNSAFE.sub("-", stack_name)
-    if len(base) + len(suffix) <= _NAME_MAX:
-        return base + suffix
-    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
-    return f"{base[: _NAME_MAX - len(suffix) - 9]}-{digest}{suffix}"
+    return bounded_name(_NAME_UNSAFE.sub("-", stack_name), "-customization", _NAME_MAX)
 
 
 def literal(prop: str, value: Duration) -> Duration:

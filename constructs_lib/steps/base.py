@@ -7,6 +7,7 @@ errors call for (``waits_out``), drawn from the same module.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -85,6 +86,15 @@ class StepContext:
             if step.kind in kinds and step.function.timeout
         ]
         return Duration.seconds(max(seconds))
+
+
+def bounded_name(base: str, suffix: str, limit: int) -> str:
+    """``base`` + ``suffix``, cut to ``limit`` characters with a digest of ``base`` when it
+    does not fit, so that two long bases still give two names."""
+    if len(base) + len(suffix) <= limit:
+        return base + suffix
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - len(suffix) - 9]}-{digest}{suffix}"
 
 
 class LambdaStep:

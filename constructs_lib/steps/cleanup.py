@@ -11,13 +11,13 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
+from constructs_lib.execution_encryption import grant_executions
 from constructs_lib.nag import account_arn, acknowledge, attr_ref
-from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
+from constructs_lib.steps import dead_letters
+from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, bounded_name
 from constructs_lib.steps.notification import Notify, allow_publishing
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
 
@@ -95,6 +95,7 @@ class AbortCleanup(LambdaStep):
         super().__init__(ctx)
         allow_cleaning_up(self)
         allow_publishing(self, topic, ctx.storage.key)
+        self.topic = topic
 
     def watch(self, state_machine: sfn.StateMachine, *, stragglers: Duration) -> None:
         """Clean up after ``state_machine``'s stopped and timed-out executions.
@@ -102,29 +103,20 @@ class AbortCleanup(LambdaStep):
         ``stragglers``: how long a task still running at the stop may go on creating
         something billable; the second pass comes after it.
         """
-        scope, key = self.ctx.scope, self.ctx.storage.key
-        self.dead_letter_queue = sqs.Queue(
-            scope,
-            "AbortCleanupDeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "SQS3",
-            "This queue is itself the dead-letter queue of the abort-cleanup rule; it needs none of its own.",
-        )
+        scope, key, name = self.ctx.scope, self.ctx.storage.key, self.ctx.state_machine_name
+        self.dead_letter_queue = dead_letters.dead_letter_queue(scope, key)
         self.function.add_environment(
             "STRAGGLER_WAIT_SECONDS", str(int(stragglers.to_seconds()) + 5)
         )
-        self.function.configure_async_invoke(retry_attempts=2)
+        dead_letters.send_failures_to(self.function, self.dead_letter_queue, key)
         self.function.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
         self._allow_describing(state_machine)
+        # Named, so that the key policy can name the rule's ARN without a dependency cycle.
+        rule_name = bounded_name(name, "-abort-cleanup", 64)
         self.rule = events.Rule(
             scope,
             "AbortCleanupRule",
+            rule_name=rule_name,
             description="Clean up after customization executions that were stopped, timed out or failed",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
@@ -144,7 +136,17 @@ class AbortCleanup(LambdaStep):
                 )
             ],
         )
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("events.amazonaws.com"))
+        dead_letters.allow_rule_to_dead_letter(
+            key,
+            self.ctx.stack.format_arn(service="events", resource="rule", resource_name=rule_name),
+        )
+        self.failure_alarm = dead_letters.alarm_on_dead_letters(
+            scope,
+            self.dead_letter_queue,
+            self.topic,
+            key,
+            bounded_name(name, "-abort-cleanup-failed", 255),
+        )
 
     def _allow_describing(self, state_machine: sfn.StateMachine) -> None:
         executions = self.ctx.stack.format_arn(
@@ -155,6 +157,10 @@ class AbortCleanup(LambdaStep):
         )
         # The history tells whether the workflow's own failure path ran (and notified).
         self.allow(["states:DescribeExecution", "states:GetExecutionHistory"], [executions])
+        # Execution data is encrypted with the stack's key: reading it decrypts.
+        grant_executions(
+            self.function, self.ctx.storage.key, self.ctx.stack, self.ctx.state_machine_name
+        )
         acknowledge(
             self.role,
             "IAM5",

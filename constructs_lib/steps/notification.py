@@ -13,7 +13,13 @@ from constructs_lib.steps.flow import Fragment
 def allow_publishing(step: LambdaStep, topic: sns.ITopic, key: kms.IKey) -> None:
     """Publish to the topic, which is encrypted with the stack's key."""
     step.allow(["sns:Publish"], [topic.topic_arn])
-    step.allow(["kms:GenerateDataKey", "kms:Decrypt"], [key.key_arn])
+    step.allow(
+        ["kms:GenerateDataKey", "kms:Decrypt"],
+        [key.key_arn],
+        conditions={
+            "StringEquals": {"kms:ViaService": f"sns.{step.ctx.stack.region}.amazonaws.com"}
+        },
+    )
 
 
 class Notify(LambdaStep):

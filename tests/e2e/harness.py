@@ -72,11 +72,23 @@ class TemplateResolver:
             "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{uuid.uuid5(uuid.NAMESPACE_URL, logical_id)}",
             "AWS::S3::Bucket": f"arn:aws:s3:::{self.physical_name(logical_id)}",
             "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}",
+            # CloudFormation's LogGroup Arn ends in ':*'.
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self.physical_name(logical_id)}:*",
         }
+        props = self.resources[logical_id].get("Properties", {})
+        arns["AWS::Events::Rule"] = (
+            f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{props.get('Name', logical_id)}"
+        )
+        arns["AWS::CloudWatch::Alarm"] = (
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{props.get('AlarmName', logical_id)}"
+        )
         if attribute == "Arn" and kind in arns:
             return arns[kind]
-        if attribute == "Name":
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
             return logical_id
+        if attribute == "Name":
+            given = self.resources[logical_id].get("Properties", {}).get("StateMachineName")
+            return str(given or logical_id)
         raise KeyError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, value: Any) -> Any:
