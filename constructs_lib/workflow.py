@@ -68,7 +68,8 @@ class CustomizationWorkflow(Construct):
     """Lambda handlers and the Standard state machine that runs a customization request.
 
     Attributes: ``state_machine``, ``functions`` (by name), ``steps`` (by name),
-    ``graders``, ``abort_cleanup_rule``, ``dead_letter_queue``, ``log_group``.
+    ``graders``, ``abort_cleanup_rule``, ``dead_letter_queue`` (where the abort cleanup's
+    failures go), ``abort_cleanup_alarm`` (on that queue), ``log_group``.
 
     :param storage: buckets and key.
     :param service_role: the role Bedrock assumes; the submit function may pass it.
@@ -179,6 +180,17 @@ class CustomizationWorkflow(Construct):
         timeout = literal("execution_timeout", execution_timeout)
         self.state_machine = self._state_machine(ctx, definition, timeout, log_retention)
         self.worst_case_history = _check_history(self.state_machine, ctx, timeout)
+        self._watch_for_aborts(ctx, topic, options)
+        self.storage = storage
+        self.state_machine_name = ctx.state_machine_name
+        self.steps = {step.key: step for step in ctx.steps}
+        self.functions: dict[str, lambda_.Function] = {k: s.function for k, s in self.steps.items()}
+
+    def _watch_for_aborts(
+        self, ctx: StepContext, topic: sns.ITopic, options: RequestOptions
+    ) -> None:
+        """The cleanup for executions that end without running their own (stopped, timed out,
+        failed outside any Catch), its dead-letter queue and its alarm."""
         abort = AbortCleanup(ctx, topic=topic)
         options.configure(abort)
         # Wait out tasks that may still be creating something billable when the execution stops.
@@ -187,10 +199,7 @@ class CustomizationWorkflow(Construct):
         )
         self.abort_cleanup_rule = abort.rule
         self.dead_letter_queue = abort.dead_letter_queue
-        self.storage = storage
-        self.state_machine_name = ctx.state_machine_name
-        self.steps = {step.key: step for step in ctx.steps}
-        self.functions: dict[str, lambda_.Function] = {k: s.function for k, s in self.steps.items()}
+        self.abort_cleanup_alarm = abort.failure_alarm
 
     def _definition(
         self,
