@@ -221,6 +221,17 @@ def test_the_abort_cleanups_failures_go_to_the_dead_letter_queue_which_it_may_wr
     [rule] = policies.logical_ids("AWS::Events::Rule")
     [target] = policies.resources[rule]["Properties"]["Targets"]
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    rule_arn = policies.resolve({"Fn::GetAtt": [rule, "Arn"]})
+    queue_policy = [
+        statement
+        for guarded, statement in policies.resource_policy_statements()
+        if policies.resources[guarded]["Type"] == "AWS::SQS::QueuePolicy"
+    ]
+    for source, allowed in ((rule_arn, True), (rule_arn + "-other", False)):
+        send = Request(
+            "sqs:SendMessage", queue_arn, {"aws:SourceArn": source}, service="events.amazonaws.com"
+        )
+        assert bool(policies.allowing(send, queue_policy)) is allowed, source
     [alarm] = policies.logical_ids("AWS::CloudWatch::Alarm")
     alarm_props = policies.resources[alarm]["Properties"]
     assert alarm_props["Dimensions"] == [
