@@ -20,6 +20,7 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import EvaluationFailed, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, execution_digest, job_folder
+from lambda_handlers.common.plan import batch_job_name as execution_batch_job_name
 from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluate_model import load_cases
@@ -32,8 +33,9 @@ FAILED = {"Failed", "Stopped", "Expired"}
 
 
 def batch_job_name(plan: Plan) -> str:
-    """Derived from the job's name, so cleanup can find it again."""
-    return f"{plan.jobName[:50].rstrip('-.+')}-eval-base"
+    """Derived from the execution (``common.plan.batch_job_name``), so cleanup finds it again and
+    another execution, whatever ``jobName`` it asks for, never has the same one."""
+    return execution_batch_job_name(plan.executionArn)
 
 
 def _settings_env() -> tuple[Settings, str]:
@@ -100,6 +102,8 @@ def start_batch_job(plan: Plan, cases: list[TestCase], model_id: str) -> tuple[s
         input_s3_uri=f"s3://{settings.artifacts_bucket}/{prefix}input/base.jsonl",
         output_s3_uri=output_uri,
         output_kms_key_id=settings.kms_key_arn or None,
+        # The stack and execution tags, set at creation: cleanup stops only a job carrying
+        # both, and IAM lets it stop no other.
         tags=plan.tags,
         client_request_token=f"eval-{execution_digest(plan.executionArn, 'batch')[:40]}",
     )

@@ -9,7 +9,10 @@ Two entry points, one logic:
   from the execution's input, which gives the same names and tokens.
 
 Resources are found by their deterministic names and touched only when they are this
-execution's (the job's ``clientRequestToken``, the execution tag on serving resources).
+execution's: the job by its ``clientRequestToken``; serving, the evaluation's batch job and a
+gated-out model by their tags, which must hold this stack's name and this execution
+(``missing_ownership_tag``). One that fails the check is reported as left alone, never
+stopped or deleted; the roles' ``aws:ResourceTag`` conditions refuse the same calls.
 What cannot be removed is reported with the command that removes it
 (``lambda_handlers.common.leftovers``).
 The custom model itself is kept: it is the product of a paid job and costs only
@@ -49,7 +52,7 @@ from lambda_handlers.common.leftovers import (
     stopping_job,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan, carries_execution_tag, make_plan
+from lambda_handlers.common.plan import Plan, batch_job_name, make_plan, missing_ownership_tag
 from lambda_handlers.common.request_checks import check_request
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.notify import publish
@@ -65,14 +68,32 @@ class _At:
         self.target = target
 
 
-def _is_ours(arn: str, execution_arn: str) -> bool:
+def _missing_tag(arn: str, plan: Plan) -> str | None:
+    """Which ownership tag the resource lacks (``missing_ownership_tag``), read from Bedrock."""
     tags = client("bedrock").list_tags_for_resource(resourceARN=arn).get("tags", [])
-    return carries_execution_tag(tags, execution_arn)
+    return missing_ownership_tag(list(tags), plan)
+
+
+def _left_alone(report: dict[str, Any], target: Target, name: str, missing: str) -> None:
+    """A resource found under this execution's name that is not its own: said, not touched."""
+    verb = "stopped" if target.action == "stop" else "deleted"
+    left_alone = Target(target.resource, target.arn, "left alone", None)
+    report["problems"].append(
+        left_alone.problem(
+            f"it has this execution's name ({name}) but not {missing}, so another execution "
+            f"or a person created it; not {verb}"
+        )
+    )
 
 
 def find_job(plan: Plan) -> dict[str, Any] | None:
     """The plan's customization job, if it exists and this execution started it: a job of
-    that name that another execution owns (another ``clientRequestToken``) is never touched."""
+    that name that another execution owns (another ``clientRequestToken``) is never touched.
+
+    The token is derived from the execution ARN, which names this stack's state machine (a
+    name unique in the account and Region), so it proves the stack too; no tag read is
+    needed. IAM asks for the tags as well: StopModelCustomizationJob carries the stack and
+    execution ``aws:ResourceTag`` conditions, which every job Submit creates satisfies."""
     try:
         job = client("bedrock").get_model_customization_job(jobIdentifier=plan.jobName)
     except ClientError as error:
@@ -93,7 +114,8 @@ def serving_kind(mode: str) -> str:
 
 def find_serving(plan: Plan) -> dict[str, Any] | None:
     """The plan's throughput or deployment, found by its derived name: ``arn``, ``mode``,
-    ``status`` and whether it carries this execution's tag (``ours``)."""
+    ``status``, whether it carries this stack's and this execution's tags (``ours``) and, if
+    not, which it lacks (``missing``)."""
     serving = plan.serving
     if serving.mode == "none" or not serving.name:
         return None
@@ -109,11 +131,13 @@ def find_serving(plan: Plan) -> dict[str, Any] | None:
         if is_not_found(error):
             return None  # never created
         raise
+    missing = _missing_tag(arn, plan)
     return {
         "arn": arn,
         "mode": serving.mode,
         "status": got["status"],
-        "ours": _is_ours(arn, plan.executionArn),
+        "ours": missing is None,
+        "missing": missing,
     }
 
 
@@ -145,21 +169,51 @@ def _ended_meanwhile(plan: Plan, error: ClientError) -> bool:
 
 
 def _stop_batch_evaluation(plan: Plan, report: dict[str, Any], at: _At) -> None:
-    """A batch inference job of the evaluation bills per token until it ends: stop it."""
+    """A batch inference job of the evaluation bills per token until it ends: stop it, if it
+    carries this stack's and this execution's tags. Its name is derived from the execution,
+    not from the request, so only a job someone else named the same is ever left alone."""
     if not plan.evaluation:
         return
-    from lambda_handlers.batch_evaluation import batch_job_name
-
-    name = batch_job_name(plan)
+    name = batch_job_name(plan.executionArn)
     at.target = looking_for("batch inference job", name, plan.executionArn)
     bedrock = client("bedrock")
     pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=name)
     for page in pages:
         for job in page.get("invocationJobSummaries", []):
-            if job["jobName"] == name and job["status"] in _RUNNING_BATCH:
-                at.target = stopping_batch_job(job["jobArn"])
-                bedrock.stop_model_invocation_job(jobIdentifier=job["jobArn"])
-                report.setdefault("stoppedBatchJobs", []).append(job["jobArn"])
+            if job["jobName"] != name or job["status"] not in _RUNNING_BATCH:
+                continue
+            stopping = stopping_batch_job(job["jobArn"])
+            at.target = looking_for("batch inference job", job["jobArn"], plan.executionArn)
+            missing = _batch_job_missing_tag(job["jobArn"], plan)
+            if missing == _ENDED:
+                continue
+            if missing is not None:
+                _left_alone(report, stopping, name, missing)
+                continue
+            at.target = stopping
+            bedrock.stop_model_invocation_job(jobIdentifier=job["jobArn"])
+            report.setdefault("stoppedBatchJobs", []).append(job["jobArn"])
+
+
+_ENDED = "ended"
+
+
+def _batch_job_missing_tag(arn: str, plan: Plan) -> str | None:
+    """``_missing_tag`` of a running batch job; ``_ENDED`` if it ended since it was listed
+    (Bedrock does not give the tags of a batch job that has finished, per the Terraform AWS
+    provider's documentation of ``aws_bedrock_model_invocation_job``)."""
+    try:
+        return _missing_tag(arn, plan)
+    except ClientError:
+        try:
+            status = client("bedrock").get_model_invocation_job(jobIdentifier=arn)["status"]
+        except ClientError as error:
+            if is_not_found(error):
+                return _ENDED
+            raise
+        if status not in _RUNNING_BATCH:
+            return _ENDED
+        raise
 
 
 def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
@@ -169,13 +223,8 @@ def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
     if found is None:
         return
     if not found["ours"]:
-        left_alone = Target(kind, found["arn"], "left alone", None)
-        report["problems"].append(
-            left_alone.problem(
-                f"it has this execution's name ({plan.serving.name}) but not its tag, so another "
-                "execution or a person created it; not deleted"
-            )
-        )
+        deleting = Target(kind, found["arn"], "delete", None)
+        _left_alone(report, deleting, plan.serving.name or "", found["missing"])
         return
     bedrock = client("bedrock")
     if found["mode"] == "provisioned-throughput":
@@ -187,12 +236,17 @@ def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
     report["deleted"].append(found["arn"])
 
 
-def _delete_model(model_arn: str, report: dict[str, Any], at: _At) -> None:
-    """A model that failed the quality gate costs storage every month: delete it."""
+def _delete_model(plan: Plan, model_arn: str, report: dict[str, Any], at: _At) -> None:
+    """A model that failed the quality gate costs storage every month: delete it, if it carries
+    this stack's and this execution's tags (Submit sets them on the model at creation)."""
     if not model_arn:
         return  # the job made no model
     at.target = deleting_model(model_arn)
     try:
+        missing = _missing_tag(model_arn, plan)
+        if missing is not None:
+            _left_alone(report, at.target, plan.customModelName, missing)
+            return
         client("bedrock").delete_custom_model(modelIdentifier=model_arn)
     except ClientError as error:
         if not is_not_found(error):
@@ -227,7 +281,9 @@ def clean_up(
         steps.insert(0, _stop_job)
     if delete_model:
         # The model's ARN: given, or read from the job by _stop_job (it runs first).
-        steps.append(lambda p, r, at: _delete_model(delete_model_arn or r.get("_model", ""), r, at))
+        steps.append(
+            lambda p, r, at: _delete_model(p, delete_model_arn or r.get("_model", ""), r, at)
+        )
     for step in steps:
         at = _At(looking_for("resources", plan.jobName, plan.executionArn))
         try:

@@ -102,10 +102,38 @@ def execution_tag_value(execution_arn: str) -> str:
 
 
 def carries_execution_tag(tags: list[dict[str, str]], execution_arn: str) -> bool:
-    """Whether Bedrock tags (``[{"key", "value"}]``) mark a resource as this execution's: the
-    one comparison cleanup and the ``cleanup`` command make. The plain ARN is accepted too."""
+    """Whether Bedrock tags (``[{"key", "value"}]``) mark a resource as this execution's. The
+    plain ARN is accepted too."""
     wanted = {execution_arn, execution_tag_value(execution_arn)}
     return any(t.get("key") == EXECUTION_TAG and t.get("value") in wanted for t in tags)
+
+
+def missing_ownership_tag(tags: list[dict[str, str]], plan: Plan) -> str | None:
+    """Which ownership tag a resource lacks, by its tags (``"this stack's tag (...)"``, ``"its
+    tag"``: this execution's); ``None`` when it is the plan's execution's to stop or delete: it
+    carries the plan's stack tag (when the plan names a stack, as every plan of a deployed
+    stack does) and this execution's tag. The one comparison cleanup and the ``cleanup``
+    command make before a Stop or Delete; the roles' ``aws:ResourceTag`` conditions say the
+    same to IAM."""
+    stack = plan.tags.get(STACK_TAG)
+    if stack and not any(t.get("key") == STACK_TAG and t.get("value") == stack for t in tags):
+        return f"this stack's tag ({STACK_TAG}={stack})"
+    if not carries_execution_tag(tags, plan.executionArn):
+        return "its tag"
+    return None
+
+
+# botocore's bedrock ``ModelInvocationJobName``: 1-63 characters,
+# ``[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}``.
+_BATCH_NAME_PREFIX = "eval-base-"
+_BATCH_NAME_HEX = 40
+
+
+def batch_job_name(execution_arn: str) -> str:
+    """The name of the evaluation's batch inference job: ``eval-base-`` and 40 hex digits of
+    the execution's digest (50 characters). Derived from the execution, never from the
+    request's ``jobName``: two executions never share it, so cleanup finds only its own."""
+    return _BATCH_NAME_PREFIX + execution_digest(execution_arn, "batch-name")[:_BATCH_NAME_HEX]
 
 
 # botocore's bedrock ``S3Uri``: each key segment ``[-!_*'().a-z0-9A-Z]+``. A job name (``JobName``:

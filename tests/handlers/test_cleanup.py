@@ -7,18 +7,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.stub import ANY
+from moto import mock_aws
 
 from lambda_handlers import cleanup
 from lambda_handlers.common.errors import BedrockThrottled, ServiceUnreachable
 from lambda_handlers.common.leftovers import is_not_found
 from lambda_handlers.common.notification import compose
-from lambda_handlers.common.plan import EXECUTION_TAG
+from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG, tag_list
 from tests.factories import (
     DEPLOYMENT_ARN,
     EXECUTION_ARN,
     JOB_ARN,
+    MODEL_ARN,
     NOW,
     PT_ARN,
     fine_tuning_request,
@@ -27,7 +31,13 @@ from tests.factories import (
 )
 from tests.handlers.test_handlers import deployment_description, pt_description, state
 
-OURS = {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+# What this stack's resources of this execution carry (plan_for plans for "BedrockCustomization").
+OURS = {
+    "tags": [
+        {"key": STACK_TAG, "value": "BedrockCustomization"},
+        {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+    ]
+}
 CLEANUP_COMMAND = f"bedrock-customize cleanup {EXECUTION_ARN}"
 
 
@@ -191,6 +201,7 @@ def test_a_batch_job_that_cannot_be_stopped_is_named(stub, lambda_context) -> No
         "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/o/"}},
     }
     bedrock.add_response("list_model_invocation_jobs", {"invocationJobSummaries": [summary]})
+    bedrock.add_response("list_tags_for_resource", OURS, {"resourceARN": batch_arn})
     bedrock.add_client_error("stop_model_invocation_job", "ConflictException", "busy")
     [problem] = cleanup.handler(state(plan), lambda_context)["problems"]
     assert problem["command"] == (
@@ -403,3 +414,292 @@ def test_an_abort_cleanup_that_cannot_finish_says_so_and_is_retried(
     assert outcome == "ABORTED" and failed_state["cleanupError"]["Error"] == named
     text = compose(outcome, failed_state)[1]
     assert f"Find and remove what is left: {CLEANUP_COMMAND}" in text
+
+
+# -- ownership: this stack's tag and this execution's, before every Stop and Delete ---------------
+
+BATCH_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdefabcdef"
+OTHER_EXECUTION = EXECUTION_ARN.replace("run-1", "run-2")
+
+
+def _tags(stack: str | None, execution: str | None) -> dict[str, Any]:
+    tags = []
+    if stack is not None:
+        tags.append({"key": STACK_TAG, "value": stack})
+    if execution is not None:
+        tags.append({"key": EXECUTION_TAG, "value": execution})
+    return {"tags": tags}
+
+
+NOT_OURS = {
+    "untagged": (
+        _tags(None, None),
+        "this stack's tag (bedrock-customize:stack=BedrockCustomization)",
+    ),
+    "another stack": (
+        _tags("OtherStack", EXECUTION_ARN),
+        "this stack's tag (bedrock-customize:stack=BedrockCustomization)",
+    ),
+    "another execution": (_tags("BedrockCustomization", OTHER_EXECUTION), "its tag"),
+    "no execution tag": (_tags("BedrockCustomization", None), "its tag"),
+}
+
+
+@pytest.mark.parametrize("owner", sorted(NOT_OURS))
+@pytest.mark.parametrize("mode", ["provisioned-throughput", "on-demand-deployment"])
+def test_serving_without_this_stacks_and_executions_tags_is_left_alone(
+    stub, lambda_context, mode: str, owner: str
+) -> None:
+    tags, missing = NOT_OURS[owner]
+    plan = serving_plan(mode)
+    bedrock = stub("bedrock")
+    bedrock.add_client_error("get_model_customization_job", "ResourceNotFoundException", "none")
+    if mode == "provisioned-throughput":
+        bedrock.add_response("get_provisioned_model_throughput", pt_description("InService"))
+        arn = PT_ARN
+    else:
+        bedrock.add_response("get_custom_model_deployment", deployment_description("Active"))
+        arn = DEPLOYMENT_ARN
+    bedrock.add_response("list_tags_for_resource", tags, {"resourceARN": arn})
+    # No delete is stubbed: a Delete call would fail the test (the stubber has no answer).
+    report = cleanup.handler(state(plan), lambda_context)
+    assert report["deleted"] == []
+    assert report["problems"] == [
+        {
+            "resource": cleanup.serving_kind(mode),
+            "arn": arn,
+            "action": "left alone",
+            "error": f"it has this execution's name ({plan.serving.name}) but not {missing}, so "
+            "another execution or a person created it; not deleted",
+            "command": None,
+        }
+    ]
+
+
+def evaluated_plan(**request: Any):
+    return plan_for(
+        fine_tuning_request(
+            serving={"mode": "on-demand-deployment"},
+            evaluation={"testDataConfig": {"s3Uri": "s3://data-bucket/test/t.jsonl"}},
+            **request,
+        )
+    )
+
+
+def batch_summary(name: str, status: str = "InProgress") -> dict[str, Any]:
+    return {
+        "jobArn": BATCH_ARN,
+        "jobName": name,
+        "modelId": "amazon.nova-lite-v1:0",
+        "roleArn": "arn:aws:iam::123456789012:role/b",
+        "status": status,
+        "submitTime": NOW,
+        "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://b/i.jsonl"}},
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/o/"}},
+    }
+
+
+def _nothing_served(bedrock: Any) -> None:
+    bedrock.add_client_error("get_model_customization_job", "ResourceNotFoundException", "none")
+    bedrock.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", "none")
+
+
+def test_the_batch_job_name_comes_from_the_execution_not_the_request() -> None:
+    from lambda_handlers.batch_evaluation import batch_job_name
+    from tests.service_model import strict_problems
+
+    first = evaluated_plan(jobName="support-triage-v1")
+    second = plan_for(
+        fine_tuning_request(
+            serving={"mode": "on-demand-deployment"},
+            evaluation={"testDataConfig": {"s3Uri": "s3://data-bucket/test/t.jsonl"}},
+            jobName="support-triage-v1",
+        ),
+        execution_arn=OTHER_EXECUTION,
+    )
+    assert first.jobName == second.jobName
+    assert batch_job_name(first) != batch_job_name(second)
+    assert "support-triage" not in batch_job_name(first)
+    assert batch_job_name(first) == batch_job_name(evaluated_plan(jobName="another-name"))
+    params = {
+        "jobName": batch_job_name(first),
+        "roleArn": "arn:aws:iam::123456789012:role/b",
+        "modelId": "amazon.nova-lite-v1:0",
+        "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://bucket/i.jsonl"}},
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://bucket/o/"}},
+    }
+    assert strict_problems("bedrock", "CreateModelInvocationJob", params) == []
+
+
+@mock_aws
+def test_the_batch_job_is_created_under_its_derived_name_with_both_tags(
+    stub, lambda_context, monkeypatch
+) -> None:
+    from lambda_handlers import batch_evaluation
+
+    monkeypatch.setenv("BATCH_ROLE_ARN", "arn:aws:iam::123456789012:role/batch")
+    boto3.client("s3").create_bucket(Bucket="artifacts-bucket")
+    plan = evaluated_plan(jobName="support-triage-v1")
+    tags = [
+        {"key": STACK_TAG, "value": "BedrockCustomization"},
+        {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+    ]
+    assert all(tag in tag_list(plan.tags) for tag in tags)
+    expected = {
+        "jobName": batch_evaluation.batch_job_name(plan),
+        "roleArn": ANY,
+        "modelId": "amazon.nova-lite-v1:0",
+        "inputDataConfig": ANY,
+        "outputDataConfig": ANY,
+        "timeoutDurationInHours": ANY,
+        "modelInvocationType": ANY,
+        "clientRequestToken": ANY,
+        "tags": tag_list(plan.tags),
+    }
+    stub("bedrock").add_response("create_model_invocation_job", {"jobArn": BATCH_ARN}, expected)
+    arn, _ = batch_evaluation.start_batch_job(plan, [], "amazon.nova-lite-v1:0")
+    assert arn == BATCH_ARN
+
+
+@pytest.mark.parametrize("owner", sorted(NOT_OURS))
+def test_a_batch_job_of_this_name_without_both_tags_is_left_alone(
+    stub, lambda_context, owner: str
+) -> None:
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    tags, missing = NOT_OURS[owner]
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    _nothing_served(bedrock)
+    bedrock.add_response(
+        "list_model_invocation_jobs",
+        {"invocationJobSummaries": [batch_summary(batch_job_name(plan))]},
+        {"nameContains": batch_job_name(plan)},
+    )
+    bedrock.add_response("list_tags_for_resource", tags, {"resourceARN": BATCH_ARN})
+    # No stop is stubbed: a StopModelInvocationJob call would fail the test.
+    report = cleanup.handler(state(plan), lambda_context)
+    assert "stoppedBatchJobs" not in report
+    assert report["problems"] == [
+        {
+            "resource": "batch inference job",
+            "arn": BATCH_ARN,
+            "action": "left alone",
+            "error": f"it has this execution's name ({batch_job_name(plan)}) but not {missing}, "
+            "so another execution or a person created it; not stopped",
+            "command": None,
+        }
+    ]
+
+
+def test_a_batch_job_of_this_execution_is_stopped(stub, lambda_context) -> None:
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    _nothing_served(bedrock)
+    bedrock.add_response(
+        "list_model_invocation_jobs",
+        {"invocationJobSummaries": [batch_summary(batch_job_name(plan))]},
+    )
+    bedrock.add_response("list_tags_for_resource", OURS, {"resourceARN": BATCH_ARN})
+    bedrock.add_response("stop_model_invocation_job", {}, {"jobIdentifier": BATCH_ARN})
+    report = cleanup.handler(state(plan), lambda_context)
+    assert report["stoppedBatchJobs"] == [BATCH_ARN] and report["problems"] == []
+
+
+def test_a_batch_job_that_ended_before_its_tags_were_read_is_no_problem(
+    stub, lambda_context
+) -> None:
+    """Bedrock gives no tags of a finished batch job: one that ended between the list and the
+    tag read needs no stop, and is no problem."""
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    _nothing_served(bedrock)
+    bedrock.add_response(
+        "list_model_invocation_jobs",
+        {"invocationJobSummaries": [batch_summary(batch_job_name(plan))]},
+    )
+    bedrock.add_client_error("list_tags_for_resource", "ValidationException", "job has ended")
+    bedrock.add_response(
+        "get_model_invocation_job",
+        batch_summary(batch_job_name(plan), "Completed"),
+        {"jobIdentifier": BATCH_ARN},
+    )
+    report = cleanup.handler(state(plan), lambda_context)
+    assert report == {"stoppedJob": None, "deleted": [], "problems": []}
+
+
+def test_unreadable_tags_of_a_running_batch_job_are_a_problem_not_a_stop(
+    stub, lambda_context
+) -> None:
+    from lambda_handlers.batch_evaluation import batch_job_name
+
+    plan = evaluated_plan()
+    bedrock = stub("bedrock")
+    _nothing_served(bedrock)
+    bedrock.add_response(
+        "list_model_invocation_jobs",
+        {"invocationJobSummaries": [batch_summary(batch_job_name(plan))]},
+    )
+    bedrock.add_client_error("list_tags_for_resource", "AccessDeniedException", "denied", 403)
+    bedrock.add_response("get_model_invocation_job", batch_summary(batch_job_name(plan)))
+    [problem] = cleanup.handler(state(plan), lambda_context)["problems"]
+    assert (problem["arn"], problem["action"]) == (BATCH_ARN, "find")
+    assert problem["error"] == "AccessDeniedException: denied"
+
+
+def gate_failed(plan: Any) -> dict[str, Any]:
+    return state(
+        plan,
+        error={"Error": "QualityGateFailed", "Cause": "gain 0.0 is below 0.1"},
+        job={"outputModelArn": MODEL_ARN},
+    )
+
+
+def test_a_gated_out_model_of_this_execution_is_deleted(stub, lambda_context) -> None:
+    plan = plan_for()
+    bedrock = stub("bedrock")
+    bedrock.add_response("get_model_customization_job", job_description(plan, "Completed"))
+    bedrock.add_response("list_tags_for_resource", OURS, {"resourceARN": MODEL_ARN})
+    bedrock.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL_ARN})
+    report = cleanup.handler(gate_failed(plan), lambda_context)
+    assert report["deletedModel"] == MODEL_ARN and report["problems"] == []
+
+
+@pytest.mark.parametrize("owner", sorted(NOT_OURS))
+def test_a_gated_out_model_without_both_tags_is_left_alone(
+    stub, lambda_context, owner: str
+) -> None:
+    tags, missing = NOT_OURS[owner]
+    plan = plan_for()
+    bedrock = stub("bedrock")
+    bedrock.add_response("get_model_customization_job", job_description(plan, "Completed"))
+    bedrock.add_response("list_tags_for_resource", tags, {"resourceARN": MODEL_ARN})
+    # No delete is stubbed: a DeleteCustomModel call would fail the test.
+    report = cleanup.handler(gate_failed(plan), lambda_context)
+    assert "deletedModel" not in report
+    assert report["problems"] == [
+        {
+            "resource": "custom model",
+            "arn": MODEL_ARN,
+            "action": "left alone",
+            "error": f"it has this execution's name ({plan.customModelName}) but not {missing}, "
+            "so another execution or a person created it; not deleted",
+            "command": None,
+        }
+    ]
+
+
+def test_a_job_of_another_execution_is_never_stopped(stub, lambda_context) -> None:
+    """The job is this execution's by its token (derived from the execution ARN, which names
+    this stack's state machine): a job of the same name with another token is not stopped."""
+    plan = plan_for()
+    bedrock = stub("bedrock")
+    bedrock.add_response(
+        "get_model_customization_job", job_description(plan, clientRequestToken="job-another")
+    )
+    report = cleanup.handler(state(plan), lambda_context)
+    assert report == {"stoppedJob": None, "deleted": [], "problems": []}
