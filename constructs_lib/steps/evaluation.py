@@ -25,7 +25,7 @@ from constructs_lib.steps.base_model_access import (
 )
 from constructs_lib.steps.flow import Fragment, when
 from constructs_lib.steps.history import PollSchedule
-from constructs_lib.steps.permissions import acknowledge_run_time_ids
+from constructs_lib.steps.permissions import acknowledge_run_time_ids, tagging_at_creation
 from lambda_handlers.evaluation.rounds import STOP_STARTING_MS
 
 
@@ -110,10 +110,11 @@ class PrepareEvaluation(LambdaStep):
             "input under the reports prefix, in a folder named after the job.",
         )
         # The job's modelId is the base model, or the inference profile it answers through.
-        self.allow(
-            ["bedrock:CreateModelInvocationJob", "bedrock:TagResource"],
-            ctx.arns.batch_jobs + ctx.arns.base_models + profile_arns(ctx.stack),
-        )
+        # It is tagged with the stack and this execution as it is created, and only then
+        # (``tagging_at_creation``): cleanup stops only a batch job that carries both.
+        resources = ctx.arns.batch_jobs + ctx.arns.base_models + profile_arns(ctx.stack)
+        self.allow(["bedrock:CreateModelInvocationJob"], resources)
+        self.allow(["bedrock:TagResource"], resources, tagging_at_creation(ctx))
         allow_resolving(self)
         iam.Grant.add_to_principal(
             grantee=self.function,

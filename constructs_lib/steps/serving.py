@@ -7,7 +7,11 @@ from constructs import Construct
 
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.flow import Fragment, unless
-from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
+from constructs_lib.steps.permissions import (
+    acknowledge_run_time_ids,
+    key_through_bedrock,
+    tagging_at_creation,
+)
 
 
 def unless_not_served(scope: Construct, *parts: Fragment) -> Fragment:
@@ -32,14 +36,13 @@ class StartServing(LambdaStep):
     def __init__(self, ctx: StepContext) -> None:
         super().__init__(ctx)
         arns = ctx.arns
+        resources = arns.custom_models + arns.serving
         self.allow(
-            [
-                "bedrock:CreateProvisionedModelThroughput",
-                "bedrock:CreateCustomModelDeployment",
-                "bedrock:TagResource",
-            ],
-            arns.custom_models + arns.serving,
+            ["bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"],
+            resources,
         )
+        # The stack's and this execution's tags, as serving is created (``tagging_at_creation``).
+        self.allow(["bedrock:TagResource"], resources, tagging_at_creation(ctx))
         self.function.add_to_role_policy(key_through_bedrock(ctx.storage.key, ctx.stack))
         acknowledge_run_time_ids(
             self.role, ["custom-model", "provisioned-model", "custom-model-deployment"]

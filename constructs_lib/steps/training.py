@@ -7,7 +7,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.flow import Fragment
-from constructs_lib.steps.permissions import acknowledge_run_time_ids, key_through_bedrock
+from constructs_lib.steps.permissions import (
+    acknowledge_run_time_ids,
+    key_through_bedrock,
+    tagging_at_creation,
+)
 from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION
 
 # The job's own outcomes, as check_job raises them: the only ends of following it that clean up.
@@ -27,11 +31,12 @@ class SubmitJob(LambdaStep):
     def __init__(self, ctx: StepContext, *, service_role: BedrockServiceRole) -> None:
         super().__init__(ctx)
         arns = ctx.arns
-        # Create (with tags) and read back its own job; pass the service role.
-        self.allow(
-            ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
-            arns.foundation_models + arns.jobs + arns.custom_models,
-        )
+        # Create (with tags) and read back its own job; pass the service role. Tags only as
+        # the job and its model are created: the stack's and this execution's, never onto a
+        # resource that already carries a stack tag (``tagging_at_creation``).
+        resources = arns.foundation_models + arns.jobs + arns.custom_models
+        self.allow(["bedrock:CreateModelCustomizationJob"], resources)
+        self.allow(["bedrock:TagResource"], resources, tagging_at_creation(ctx))
         self.allow(["bedrock:GetModelCustomizationJob"], arns.jobs)
         service_role.grant_pass_role(self.function)
         # The custom model is encrypted with the stack's key: Bedrock uses it on our behalf.
