@@ -395,12 +395,19 @@ def _passes(plan: Plan, passes: int, leave_job_running: bool) -> dict[str, Any]:
         return report
     wait(straggler_wait)
     again = clean_up(plan, leave_job_running=leave_job_running)
-    return {
+    merged = {
         **again,
         "stoppedJob": report["stoppedJob"] or again["stoppedJob"],
         "deleted": report["deleted"] + [a for a in again["deleted"] if a not in report["deleted"]],
         "problems": again["problems"],
     }
+    # A batch job the first pass stopped is no longer running in the second: keep both passes'.
+    batch_jobs = report.get("stoppedBatchJobs", []) + [
+        a for a in again.get("stoppedBatchJobs", []) if a not in report.get("stoppedBatchJobs", [])
+    ]
+    if batch_jobs:
+        merged["stoppedBatchJobs"] = batch_jobs
+    return merged
 
 
 def _found_anything(report: dict[str, Any]) -> bool:

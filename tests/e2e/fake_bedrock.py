@@ -115,6 +115,10 @@ class FakeBedrock:
     inference_profiles: dict[str, tuple[str, tuple[str, ...]]] = field(
         default_factory=lambda: dict(SYSTEM_PROFILES)
     )
+    # IAM's decision on a Stop or Delete, from the resource's tags, as the caller's policy
+    # makes it: ``authorize(action, arn, tags)`` returns None to allow, or why it refuses
+    # (AccessDeniedException). A test builds it from the synthesized template's statements.
+    authorize: Callable[[str, str, list[dict[str, str]]], str | None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # botocore event hooks: see the API parameters, then answer instead of sending.
@@ -146,6 +150,7 @@ class FakeBedrock:
                 pending = self.fail_next.get(operation)
                 if pending:
                     raise pending.pop(0)
+                self._authorize(operation, params)
                 response = getattr(self, f"_{operation}")(params)
                 assert_valid_response("bedrock", operation, response)
             except BedrockClientError as error:
@@ -156,6 +161,43 @@ class FakeBedrock:
                 return AWSResponse("https://bedrock.fake", error.status, {}, None), body
         response["ResponseMetadata"] = {"HTTPStatusCode": 200}
         return AWSResponse("https://bedrock.fake", 200, {}, None), response
+
+    def _authorize(self, operation: str, params: dict[str, Any]) -> None:
+        if self.authorize is None or not operation.startswith(("Stop", "Delete")):
+            return
+        arn, tags = self._tagged_resource(operation, params)
+        refused = self.authorize(f"bedrock:{operation}", arn, tags)
+        if refused:
+            raise BedrockClientError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: bedrock:{operation} on resource: {arn} "
+                f"({refused})",
+                403,
+            )
+
+    def _tagged_resource(
+        self, operation: str, params: dict[str, Any]
+    ) -> tuple[str, list[dict[str, str]]]:
+        """The resource a Stop or Delete names, with its tags (not found raises as Bedrock does)."""
+        if operation == "StopModelCustomizationJob":
+            job = self._find_job(params["jobIdentifier"])
+            return job["jobArn"], job["_tags"]
+        if operation == "StopModelInvocationJob":
+            for arn, batch in self.batch_jobs.items():
+                if arn.endswith(params["jobIdentifier"]):
+                    return arn, list(batch.get("tags", []))
+            raise BedrockClientError("ResourceNotFoundException", "no such batch job", 404)
+        if operation == "DeleteProvisionedModelThroughput":
+            pt = self._find_throughput(params["provisionedModelId"])
+            return pt["provisionedModelArn"], pt["tags"]
+        if operation == "DeleteCustomModelDeployment":
+            d = self._find_deployment(params["customModelDeploymentIdentifier"])
+            return d["customModelDeploymentArn"], d["tags"]
+        if operation == "DeleteCustomModel":
+            arn = params["modelIdentifier"]
+            made = [j["_model_tags"] for j in self.jobs.values() if self._model_arn(j) == arn]
+            return arn, made[0] if made else []
+        raise AssertionError(f"no resource known for {operation}")
 
     def operations(self) -> list[str]:
         return [op for op, _ in self.calls]
@@ -196,6 +238,7 @@ class FakeBedrock:
             "_polls": 0,
             "_stopped": False,
             "_tags": p.get("jobTags", []),
+            "_model_tags": p.get("customModelTags", []),
         }
         if p.get("customizationConfig"):
             self.jobs[arn]["customizationConfig"] = p["customizationConfig"]
@@ -229,9 +272,7 @@ class FakeBedrock:
         answer = {k: v for k, v in job.items() if not k.startswith("_")}
         answer["status"] = status
         if status == "Completed":
-            answer["outputModelArn"] = (
-                f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
-            )
+            answer["outputModelArn"] = self._model_arn(job)
             answer["trainingMetrics"] = {"trainingLoss": 0.42}
             answer["validationMetrics"] = [{"validationLoss": 0.51}]
         if status == "Failed":
@@ -258,6 +299,7 @@ class FakeBedrock:
         for pt in self.throughputs.values():
             if pt["clientRequestToken"] == p.get("clientRequestToken"):
                 return {"provisionedModelArn": pt["provisionedModelArn"]}
+        self._refuse_a_name_in_use(self.throughputs, p["provisionedModelName"])
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{_id12()}"
         self.throughputs[arn] = {
             "provisionedModelArn": arn,
@@ -271,6 +313,17 @@ class FakeBedrock:
             "_deleted": False,
         }
         return {"provisionedModelArn": arn}
+
+    @staticmethod
+    def _refuse_a_name_in_use(store: dict[str, dict[str, Any]], name: str) -> None:
+        """Serving names are unique in the account and Region while the resource exists. The
+        service model lists no ConflictException for these creates, and no source gives the
+        real answer's message: ValidationException with this message is a stand-in, and no
+        handler reads the message (Start serving fails, and cleanup follows)."""
+        for resource in store.values():
+            names = {resource.get("provisionedModelName"), resource.get("modelDeploymentName")}
+            if name in names and not resource["_deleted"]:
+                raise BedrockClientError("ValidationException", f"The name {name} is in use.")
 
     @staticmethod
     def _find_live(store: dict[str, dict[str, Any]], identifier: str, what: str) -> dict[str, Any]:
@@ -311,6 +364,7 @@ class FakeBedrock:
         for d in self.deployments.values():
             if d["clientRequestToken"] == p.get("clientRequestToken"):
                 return {"customModelDeploymentArn": d["customModelDeploymentArn"]}
+        self._refuse_a_name_in_use(self.deployments, p["modelDeploymentName"])
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_id12()}"
         self.deployments[arn] = {
             "customModelDeploymentArn": arn,
@@ -473,7 +527,29 @@ class FakeBedrock:
                 return {"tags": store[arn]["tags"]}
         if arn in self.jobs:
             return {"tags": self.jobs[arn]["_tags"]}
+        if arn in self.batch_jobs:
+            return {"tags": self._batch_job_tags(self.batch_jobs[arn])}
+        for job in self.jobs.values():
+            if arn == self._model_arn(job):  # the job's model: its customModelTags
+                return {"tags": job["_model_tags"]}
         raise BedrockClientError("ResourceNotFoundException", f"{arn} not found", 404)
+
+    @staticmethod
+    def _batch_job_tags(job: dict[str, Any]) -> list[dict[str, str]]:
+        """The tags a batch job was created with, while it runs. The Terraform AWS provider's
+        documentation of ``aws_bedrock_model_invocation_job`` says Bedrock does not give the tags
+        of a batch job that has finished; the error it answers is not documented, so this
+        ValidationException and its message are a stand-in."""
+        if job["status"] in {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}:
+            raise BedrockClientError(
+                "ValidationException", "Tags of a finished batch inference job are not available."
+            )
+        return list(job.get("tags", []))
+
+    @staticmethod
+    def _model_arn(job: dict[str, Any]) -> str:
+        """The custom model a job makes (GetModelCustomizationJob's ``outputModelArn``)."""
+        return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/{job['jobArn'][-12:]}"
 
     def existing_throughput(self, model_arn: str, status: str = "InService") -> str:
         """A provisioned throughput the user already runs, in ``status``."""
