@@ -1,7 +1,9 @@
 """Start serving the custom model: provisioned throughput or an on-demand deployment.
 
 Both calls carry a token derived from the execution, so a retry does not buy a second
-throughput. The created resource is tagged with the execution ARN.
+throughput. The created resource is tagged, in the create call itself, with this stack's name
+and the execution (``plan.tags``): the only time its tags are set, and what cleanup and IAM
+(``aws:ResourceTag``) ask for before deleting it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 (throttling, a lost response, a Lambda timeout) gets the same job back instead of
 starting a second paid one (Bedrock answers a create that repeats a token with the job
 it created). If the job name is taken, the existing job is adopted only when it carries
-this execution's token; a job of another execution is never touched.
+this execution's token; a job of another execution is never touched. The job and its model
+are tagged in the create call itself with this stack's name and the execution (``plan.tags``),
+the only time their tags are set.
 """
 
 from __future__ import annotations
