@@ -3,6 +3,10 @@
 ``start_handler`` records the model the endpoint serves now (for a rollback) and asks
 Bedrock to swap in the new one; ``check_handler`` reports when the endpoint serves it.
 The endpoint is the user's: cleanup never deletes it, whatever happens.
+
+Validate checked that the stack allows the target; ``start_handler`` checks again right
+before the update (the target may have lost the stack's promotion tag, or a later deploy
+removed it from the list, while the job trained) and refuses with ``AccessDenied``.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
-from lambda_handlers.common.errors import translate_client_error
+from lambda_handlers.common.errors import AccessDenied, translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.polling import first_poll, next_poll
 from lambda_handlers.common.progress import promotion_request, promotion_status
+from lambda_handlers.common.settings import Settings
+from lambda_handlers.preflight.promotion import target_problems
 
 
 def describe_target(target: dict[str, str]) -> dict[str, Any]:
@@ -38,7 +44,8 @@ def describe_target(target: dict[str, str]) -> dict[str, Any]:
 
 
 def promote(target: dict[str, str], model_arn: str) -> dict[str, Any]:
-    """Swap ``model_arn`` onto ``target``; returns the model it served before."""
+    """Swap ``model_arn`` onto ``target``; returns the model it served before. (Also the
+    command line's ``promote``, by an operator's own credentials: no stack policy there.)"""
     previous = describe_target(target).get("modelArn")
     operation, params = promotion_request(target, model_arn)
     try:
@@ -57,6 +64,9 @@ def promote(target: dict[str, str], model_arn: str) -> dict[str, Any]:
 def start_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     assert plan.promoteTo is not None
+    refused = target_problems(plan.promoteTo, Settings.from_env().policy, client("bedrock"))
+    if refused:
+        raise AccessDenied(f"not promoted: {refused[0]}")
     result = promote(plan.promoteTo, event["job"]["outputModelArn"])
     logger.info("promotion requested", extra=result)
     return {**result, "pollSeconds": first_poll("SERVING")}

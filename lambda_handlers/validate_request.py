@@ -2,9 +2,11 @@
 
 Event: ``{"request": <the execution input>, "execution": {"id": <execution ARN>}}``.
 Returns ``{"plan": <Plan>, "dataset": <summary of the data report>, "checks": {...}}``.
-Raises ``RequestInvalid`` listing every problem of the request and of the resources it
-names (missing data, an unusable promotion target, a base model that cannot answer for the
-evaluation: ``lambda_handlers/preflight``), ``TrainingDataInvalid`` with the data report's
+Raises ``RequestInvalid`` listing every problem of the request, what the stack does not
+allow (a promotion target it does not list or tag, more model units, a commitment or a
+cost ceiling than it allows: ``request_checks.policy_problems``), and the problems of the
+resources it names (missing data, an unusable promotion target, a base model that cannot
+answer for the evaluation: ``lambda_handlers/preflight``), ``TrainingDataInvalid`` with the data report's
 summary (the full report is written to the artifacts bucket), or ``EvaluationDataInvalid``
 for a test set the engine rejects, before anything is created.
 """
@@ -22,8 +24,12 @@ from lambda_handlers.common.errors import (
 from lambda_handlers.common.observability import entry_point, logger
 from lambda_handlers.common.plan import Plan, make_plan
 from lambda_handlers.common.reports import put_report
-from lambda_handlers.common.request import CustomizationRequest
-from lambda_handlers.common.request_checks import check_request
+from lambda_handlers.common.request import CustomizationRequest, StackPolicy
+from lambda_handlers.common.request_checks import (
+    check_request,
+    policy_problems,
+    training_cost_ceiling,
+)
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.preflight import check_test_set, request_problems
@@ -76,20 +82,31 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
         "records": {role: info["records"] for role, info in report["files"].items()},
         "warnings": report["warnings"],
     }
+    ceiling, whose = training_cost_ceiling(request, settings.policy)
     if "training" in report["files"]:
         dataset["trainingTokensPerEpoch"] = report["trainingTokensPerEpoch"]
         dataset["tokens"] = report["files"]["training"]["tokens"]
-        dataset["costEstimate"] = check_cost(request, plan, report["trainingTokensPerEpoch"])
-    elif request.maxTrainingCostUsd is not None:
+        dataset["costEstimate"] = check_cost(
+            request, plan, report["trainingTokensPerEpoch"], settings.policy
+        )
+    elif ceiling is not None:
         raise TrainingCostExceeded(
-            f"maxTrainingCostUsd is {request.maxTrainingCostUsd}, but tokens selected from invocation "
-            "logs cannot be estimated before the job; leave the ceiling out to submit"
+            f"the training cost is held to {ceiling:g} ({whose}), but tokens selected from "
+            "invocation logs cannot be estimated before the job, so the ceiling cannot be "
+            "enforced"
         )
     return dataset
 
 
-def check_cost(request: CustomizationRequest, plan: Plan, tokens_per_epoch: int) -> dict[str, Any]:
-    """The training cost estimate (tokens x epochs x price); refuse above maxTrainingCostUsd."""
+def check_cost(
+    request: CustomizationRequest,
+    plan: Plan,
+    tokens_per_epoch: int,
+    policy: StackPolicy,
+) -> dict[str, Any]:
+    """The training cost estimate (tokens x epochs x price); refuse above the ceiling: the
+    request's maxTrainingCostUsd, else the stack's (``training_cost_ceiling``)."""
+    ceiling, whose = training_cost_ceiling(request, policy)
     rft = (plan.customizationConfig or {}).get("rftConfig", {}).get("hyperParameters", {})
     try:
         epochs = epochs_for(
@@ -99,18 +116,16 @@ def check_cost(request: CustomizationRequest, plan: Plan, tokens_per_epoch: int)
     except ValueError as error:
         raise RequestInvalid([f"hyperParameters.epochCount: {error}"]) from error
     if epochs is None:
-        if request.maxTrainingCostUsd is not None:
+        if ceiling is not None:
             raise TrainingCostExceeded(
-                f"maxTrainingCostUsd is {request.maxTrainingCostUsd}, but the number of epochs is unknown "
-                "for this model: set epochCount to have the cost checked"
+                f"the training cost is held to {ceiling:g} ({whose}), but the number of epochs "
+                "is unknown for this model: set epochCount to have the cost checked"
             )
         return {"estimated": False, "reason": "the number of epochs is unknown for this model"}
-    check = check_training_cost(
-        plan.baseModelIdentifier, tokens_per_epoch, epochs, request.maxTrainingCostUsd
-    )
+    check = check_training_cost(plan.baseModelIdentifier, tokens_per_epoch, epochs, ceiling)
     if not check.allowed:
-        raise TrainingCostExceeded(check.reason)
-    return {"estimated": True, **check.estimate, "maxUsd": check.max_usd}
+        raise TrainingCostExceeded(f"{check.reason} ({whose})")
+    return {"estimated": True, **check.estimate, "maxUsd": check.max_usd, "ceiling": whose}
 
 
 @entry_point("execution.id")
@@ -118,13 +133,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = Settings.from_env()
     request = check_request(event.get("request"), settings.request_context())
     bedrock = client("bedrock")
-    problems, invocation = request_problems(
+    resource_problems, invocation = request_problems(
         request,
         client("s3"),
         bedrock,
         account=context.invoked_function_arn.split(":")[4],
         region=bedrock.meta.region_name,
+        policy=settings.policy,
     )
+    problems = policy_problems(request, settings.policy) + resource_problems
     if problems:
         raise RequestInvalid(problems)
     plan = make_plan(

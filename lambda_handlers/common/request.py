@@ -199,13 +199,43 @@ class CustomizationRequest(_Strict):
 
 
 @dataclass(frozen=True)
+class StackPolicy:
+    """What the stack owner lets executions do: promotion targets and spending limits.
+
+    Checked in Validate only (``request_checks.policy_problems`` and
+    ``preflight.promotion.target_problems``), never by ``check_request``: the abort cleanup
+    rebuilds an execution's plan with ``check_request``, and a limit lowered by a later
+    deploy must not turn a running execution's request into one cleanup would skip.
+
+    ``promotion_arns``: deployments and throughputs executions may promote onto;
+    ``promotion_tag``: ``(key, value)`` of the tag that marks more of them; neither: no
+    promotion. ``max_model_units``: the largest ``serving.modelUnits``;
+    ``allow_commitments``: whether ``serving.commitmentDuration`` may be asked for at all;
+    ``max_training_cost_usd``: the ceiling ``maxTrainingCostUsd`` may not exceed, and the
+    one a request without ``maxTrainingCostUsd`` is held to (``None``: no ceiling).
+    """
+
+    promotion_arns: tuple[str, ...] = ()
+    promotion_tag: tuple[str, str] | None = None
+    max_model_units: int = 1
+    allow_commitments: bool = False
+    max_training_cost_usd: float | None = None
+
+    @property
+    def promotes(self) -> bool:
+        """Whether any endpoint may be promoted onto."""
+        return bool(self.promotion_arns) or self.promotion_tag is not None
+
+
+@dataclass(frozen=True)
 class RequestContext:
     """What the deployed stack allows, passed to ``check_request``.
 
     ``data_bucket`` and ``data_prefixes``: where training and validation data may be;
     ``extra_data_buckets``: buckets the stack owner granted in full;
     ``output_bucket`` and ``output_prefix``: where Bedrock may write;
-    ``enabled_types``: the customization types this stack was deployed for.
+    ``enabled_types``: the customization types this stack was deployed for;
+    ``policy``: promotion targets and spending limits, which ``check_request`` does not read.
     """
 
     data_bucket: str
@@ -216,6 +246,7 @@ class RequestContext:
     enabled_types: tuple[str, ...] = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
     graders: dict[str, str] = field(default_factory=dict)  # name -> Lambda ARN the role may invoke
     invocation_logs_uris: tuple[str, ...] = ()  # s3:// prefixes the role may read logs from
+    policy: StackPolicy = field(default_factory=StackPolicy)  # Validate's checks only
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

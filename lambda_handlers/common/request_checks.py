@@ -26,6 +26,7 @@ from lambda_handlers.common.request import (
     CustomizationType,
     RequestContext,
     ServingMode,
+    StackPolicy,
     resolve_grader,
     split_s3_uri,
 )
@@ -441,6 +442,64 @@ def _tag_problems(raw: dict[str, Any]) -> list[str]:
                 f"tags.{key}: keys starting with {RESERVED_TAG_PREFIX!r} or 'aws:' are reserved"
             )
     return problems
+
+
+# -- what the stack owner allows (Validate only) -------------------------------------------
+
+# How the stack owner changes each setting: the construct prop and the app's context value.
+RAISE_MODEL_UNITS = "spending_limits.max_model_units (context maxModelUnits)"
+ALLOW_COMMITMENTS = "spending_limits.allow_commitments=True (context allowCommitments=true)"
+RAISE_COST_CEILING = "spending_limits.max_training_cost_usd (context maxTrainingCostUsd)"
+STACK_COST_CEILING = (
+    "this stack's spending_limits.max_training_cost_usd, context maxTrainingCostUsd"
+)
+ADD_PROMOTION_TARGETS = (
+    "promotion_targets.arns (context promotionTargetArns) or promotion_targets.tag "
+    "(context promotionTargetTagKey and promotionTargetTagValue)"
+)
+
+
+def policy_problems(request: CustomizationRequest, policy: StackPolicy) -> list[str]:
+    """What the stack's spending limits refuse in a request ``check_request`` accepted.
+
+    Run by Validate only: the abort cleanup rebuilds a running execution's plan with
+    ``check_request``, and a limit lowered by a later deploy must not make it skip one.
+    The promotion target is ``preflight.promotion.target_problems``'s (a tag needs Bedrock).
+    """
+    problems: list[str] = []
+    serving = request.serving
+    if serving.modelUnits > policy.max_model_units:
+        problems.append(
+            f"serving.modelUnits: the request asks for {serving.modelUnits}; this stack allows at "
+            f"most {policy.max_model_units}; the stack owner raises it with {RAISE_MODEL_UNITS}"
+        )
+    if serving.commitmentDuration is not None and not policy.allow_commitments:
+        problems.append(
+            f"serving.commitmentDuration: the request asks for {serving.commitmentDuration}; this "
+            "stack allows no commitment (one bills every hour of its term and cannot be "
+            f"cancelled); the stack owner allows them with {ALLOW_COMMITMENTS}"
+        )
+    asked, ceiling = request.maxTrainingCostUsd, policy.max_training_cost_usd
+    if asked is not None and ceiling is not None and asked > ceiling:
+        problems.append(
+            f"maxTrainingCostUsd: the request asks for {asked:g}; this stack's ceiling is "
+            f"{ceiling:g}; ask for at most that, or the stack owner raises it with "
+            f"{RAISE_COST_CEILING}"
+        )
+    return problems
+
+
+def training_cost_ceiling(
+    request: CustomizationRequest, policy: StackPolicy
+) -> tuple[float | None, str]:
+    """The ceiling the training cost is held to and whose it is: the request's
+    ``maxTrainingCostUsd`` (never above the stack's, ``policy_problems`` sees to that), else
+    the stack's ``max_training_cost_usd``, else none."""
+    if request.maxTrainingCostUsd is not None:
+        return request.maxTrainingCostUsd, "maxTrainingCostUsd"
+    if policy.max_training_cost_usd is not None:
+        return policy.max_training_cost_usd, STACK_COST_CEILING
+    return None, "no ceiling"
 
 
 # -- the whole request ------------------------------------------------------------------

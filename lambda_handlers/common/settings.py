@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambda_handlers.common.request import RequestContext
+from lambda_handlers.common.request import RequestContext, StackPolicy
 
 
 def _list(value: str) -> tuple[str, ...]:
     return tuple(v for v in (s.strip() for s in value.split(",")) if v)
+
+
+def stack_policy(env: Mapping[str, str]) -> StackPolicy:
+    """Promotion targets and spending limits, as the construct sets them on the functions that
+    check them; unset, the construct's defaults: no promotion, 1 model unit, no commitment,
+    no ceiling."""
+    tag_key = env.get("PROMOTION_TARGET_TAG_KEY", "")
+    ceiling = env.get("MAX_TRAINING_COST_USD", "")
+    return StackPolicy(
+        promotion_arns=_list(env.get("PROMOTION_TARGET_ARNS", "")),
+        promotion_tag=(tag_key, env.get("PROMOTION_TARGET_TAG_VALUE", "")) if tag_key else None,
+        max_model_units=int(env.get("MAX_MODEL_UNITS") or 1),
+        allow_commitments=env.get("ALLOW_COMMITMENTS", "").lower() == "true",
+        max_training_cost_usd=float(ceiling) if ceiling else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,7 @@ class Settings:
     stack_name: str
     graders: dict[str, str]
     invocation_logs_uris: tuple[str, ...]
+    policy: StackPolicy
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,6 +67,7 @@ class Settings:
             stack_name=env.get("STACK_NAME", ""),
             graders=json.loads(env.get("GRADERS") or "{}"),
             invocation_logs_uris=_list(env.get("INVOCATION_LOGS_URIS", "")),
+            policy=stack_policy(env),
         )
 
     def request_context(self) -> RequestContext:
@@ -62,4 +80,5 @@ class Settings:
             enabled_types=self.enabled_types,
             graders=dict(self.graders),
             invocation_logs_uris=self.invocation_logs_uris,
+            policy=self.policy,
         )

@@ -1,6 +1,11 @@
-"""Can the request's promotion target take the new model, now and later?
+"""May the request promote onto its target, and can the target take the new model?
 
-A target (``serving.promoteTo``) must exist in this account and Region, be in a state that
+The stack owner chooses the targets (``target_problems``): a listed ARN, or an endpoint that
+carries the stack's promotion tag (read with ListTagsForResource); a stack with neither
+allows no promotion. Checked in Validate and again by Promote right before the update, so
+a target that lost its tag meanwhile is not updated.
+
+A target (``serving.promoteTo``) must also exist in this account and Region, be in a state that
 takes an update, and serve a model of the request's base model:
 
 - a custom model deployment takes ``UpdateCustomModelDeployment`` when ``Active`` and no
@@ -27,11 +32,50 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.common.errors import error_code, translate_client_error
+from lambda_handlers.common.request import StackPolicy
+from lambda_handlers.common.request_checks import ADD_PROMOTION_TARGETS
 
 _ARN = re.compile(r"^arn:[^:]+:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.+)$")
 _CONTEXT_SUFFIX = re.compile(r":\d+k$")
 _READY = {"customModelDeploymentArn": "Active", "provisionedModelArn": "InService"}
 _WHAT = {"customModelDeploymentArn": "deployment", "provisionedModelArn": "provisioned throughput"}
+
+
+def target_problems(promote: dict[str, str], policy: StackPolicy, bedrock: Any) -> list[str]:
+    """Why the stack does not allow promoting onto ``promote`` (one ARN, as the request gives
+    it): not listed, and (with a promotion tag) not carrying the tag."""
+    [(kind, arn)] = promote.items()
+    where = f"serving.promoteTo.{kind}"
+    if not policy.promotes:
+        return [
+            f"{where}: this stack allows no promotion targets, so {arn} cannot be promoted onto; "
+            f"the stack owner enables promotion with {ADD_PROMOTION_TARGETS}"
+        ]
+    if arn in policy.promotion_arns:
+        return []
+    allowed = []
+    if policy.promotion_arns:
+        allowed.append(f"the endpoints {', '.join(policy.promotion_arns)}")
+    if policy.promotion_tag is not None:
+        key, value = policy.promotion_tag
+        if _tag_value(bedrock, arn, key) == value:
+            return []
+        allowed.append(f"endpoints tagged {key}={value}")
+    return [
+        f"{where}: {arn} is not a promotion target this stack allows (it allows "
+        f"{' and '.join(allowed)}); the stack owner allows more with {ADD_PROMOTION_TARGETS}"
+    ]
+
+
+def _tag_value(bedrock: Any, arn: str, key: str) -> str | None:
+    """The value of tag ``key`` on ``arn``; ``None`` when it has none or does not exist."""
+    try:
+        tags = bedrock.list_tags_for_resource(resourceARN=arn).get("tags", [])
+    except ClientError as error:
+        if error_code(error) in {"ResourceNotFoundException", "ValidationException"}:
+            return None
+        raise translate_client_error(error, f"ListTagsForResource {arn}") from error
+    return next((str(t.get("value")) for t in tags if t.get("key") == key), None)
 
 
 def promotion_problems(

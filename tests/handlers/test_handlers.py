@@ -791,9 +791,12 @@ OLD_MODEL = (
 )
 
 
-def test_promotion_onto_throughput_records_the_old_model(stub, lambda_context) -> None:
+def test_promotion_onto_throughput_records_the_old_model(
+    stub, lambda_context, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lambda_handlers import promote
 
+    monkeypatch.setenv("PROMOTION_TARGET_ARNS", PRODUCTION_PT)  # the stack allows it
     plan = plan_for(
         fine_tuning_request(
             serving={"mode": "none", "promoteTo": {"provisionedModelArn": PRODUCTION_PT}}
@@ -836,9 +839,10 @@ def test_promotion_onto_throughput_records_the_old_model(stub, lambda_context) -
         promote.check_handler({**event, "promotion": result}, lambda_context)
 
 
-def test_promotion_onto_a_deployment(stub, lambda_context) -> None:
+def test_promotion_onto_a_deployment(stub, lambda_context, monkeypatch: pytest.MonkeyPatch) -> None:
     from lambda_handlers import promote
 
+    monkeypatch.setenv("PROMOTION_TARGET_ARNS", DEPLOYMENT_ARN)  # the stack allows it
     plan = plan_for(
         fine_tuning_request(
             serving={"mode": "none", "promoteTo": {"customModelDeploymentArn": DEPLOYMENT_ARN}}

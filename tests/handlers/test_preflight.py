@@ -398,7 +398,10 @@ def test_validate_rejects_a_test_set_with_nothing_to_evaluate(stub, lambda_conte
 
 
 @mock_aws
-def test_validate_lists_every_resource_problem_at_once(stub, lambda_context) -> None:
+def test_validate_lists_every_resource_problem_at_once(
+    stub, lambda_context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMOTION_TARGET_ARNS", PT_ARN)  # allowed, but no longer there
     s3 = _buckets(b"")
     s3.delete_object(Bucket="data-bucket", Key="test/held-out.jsonl")
     bedrock = stub("bedrock")
