@@ -64,6 +64,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return result
 
 
+# Endpoints the full stack lets executions promote onto: these two, and those tagged so.
+PROMOTION_TARGET_ARNS = (
+    "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456",
+    "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/b1b2b3b4b5b6",
+)
+PROMOTION_TAG = ("promotion-target", "customization")
+
 # Every optional feature on, an account and Region pinned: the other template to check.
 FULL_CONTEXT = {
     "notificationEmails": "ml-platform@example.com,oncall@example.com",
@@ -73,6 +80,13 @@ FULL_CONTEXT = {
     "enableDistillation": "true",
     "invocationLogsBucket": "bedrock-invocation-logs",
     "invocationLogsPrefix": "logs/",
+    # What executions may do: promotion onto two listed endpoints and tagged ones, more model
+    # units, commitments (tests/e2e/test_stack_limits.py).
+    "promotionTargetArns": ",".join(PROMOTION_TARGET_ARNS),
+    "promotionTargetTagKey": PROMOTION_TAG[0],
+    "promotionTargetTagValue": PROMOTION_TAG[1],
+    "maxModelUnits": "4",
+    "allowCommitments": "true",
     "account": "123456789012",
     "region": "us-east-1",
 }

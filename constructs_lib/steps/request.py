@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -16,19 +17,92 @@ from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.base_model_access import allow_resolving
 from constructs_lib.steps.flow import Fragment
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
+from constructs_lib.steps.promotion import PromotionTargets
+
+# The largest modelUnits a request may name (lambda_handlers/common/request.py).
+_MAX_UNITS = 100
+
+
+@dataclass(frozen=True)
+class SpendingLimits:
+    """What an execution may spend, whatever its request says: at most ``max_model_units``
+    of provisioned throughput, a commitment only if ``allow_commitments``, and a training
+    cost estimate held to ``max_training_cost_usd`` (``None``: the request's own ceiling,
+    if any). ``checked`` refuses limits that cannot be enforced, at synthesis."""
+
+    max_model_units: int = 1
+    allow_commitments: bool = False
+    max_training_cost_usd: float | None = None
+
+    def checked(self) -> SpendingLimits:
+        units, ceiling = self.max_model_units, self.max_training_cost_usd
+        if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= _MAX_UNITS:
+            raise ValueError(
+                f"spending_limits.max_model_units must be a whole number from 1 to {_MAX_UNITS} (what a request "
+                f"may ask for), got {units!r}"
+            )
+        if not isinstance(self.allow_commitments, bool):
+            raise ValueError(
+                f"spending_limits.allow_commitments must be true or false, got {self.allow_commitments!r}"
+            )
+        if ceiling is not None and (
+            isinstance(ceiling, bool)
+            or not isinstance(ceiling, int | float)
+            or not math.isfinite(ceiling)
+            or ceiling <= 0  # a number token is a large negative number: refused here too
+            or Token.is_unresolved(ceiling)
+        ):
+            raise ValueError(
+                f"spending_limits.max_training_cost_usd must be a number of US dollars above 0, or None for no "
+                f"ceiling, got {ceiling!r}"
+            )
+        return SpendingLimits(
+            units, self.allow_commitments, None if ceiling is None else float(ceiling)
+        )
+
+    def environment(self) -> dict[str, str]:
+        """What Validate reads (``Settings.policy``)."""
+        return {
+            "MAX_MODEL_UNITS": str(self.max_model_units),
+            "ALLOW_COMMITMENTS": "true" if self.allow_commitments else "false",
+            "MAX_TRAINING_COST_USD": (
+                "" if self.max_training_cost_usd is None else repr(self.max_training_cost_usd)
+            ),
+        }
+
+
+DEFAULT_LIMITS = SpendingLimits()
+"""1 model unit, no commitment, no ceiling of the stack's own."""
 
 
 @dataclass(frozen=True)
 class RequestOptions:
-    """What requests may name besides the stack's buckets: graders and invocation logs.
+    """What requests may name besides the stack's buckets (graders, invocation logs), and
+    what the stack owner allows executions (promotion targets, spending limits).
 
-    Every function that checks requests must know them: the abort cleanup rebuilds an
-    execution's plan from its request and would otherwise skip an RFT or logs job.
+    Every function that checks requests must know the first two (``configure``): the abort
+    cleanup rebuilds an execution's plan from its request and would otherwise skip an RFT or
+    logs job. The others are Validate's alone (``configure_policy``), so a limit lowered by a
+    later deploy never stops the cleanup of an execution that started under the old one.
     """
 
     graders: Sequence[RftGrader] = ()
     invocation_logs: Sequence[tuple[s3.IBucket, str]] = ()
     """``(bucket, key prefix)`` of Bedrock invocation logs, for distillation."""
+    promotion: PromotionTargets = field(default_factory=PromotionTargets)
+    limits: SpendingLimits = field(default_factory=SpendingLimits)
+
+    def checked(self, stack: Stack) -> RequestOptions:
+        """These options, with promotion targets and limits the stack can enforce (or raise)."""
+        return replace(self, promotion=self.promotion.checked(stack), limits=self.limits.checked())
+
+    def configure_policy(self, step: LambdaStep) -> None:
+        """Give Validate's function the promotion targets and spending limits it enforces."""
+        for name, value in {
+            **self.promotion.environment(),
+            **self.limits.environment(),
+        }.items():
+            step.function.add_environment(name, value)
 
     def configure(self, step: LambdaStep) -> None:
         """Give ``step``'s function the settings that decide which requests are valid."""
@@ -69,8 +143,9 @@ class ValidateRequest(LambdaStep):
     ) -> None:
         super().__init__(ctx)
         self._read_data(extra_data_buckets)
-        self._read_what_later_states_need(extra_data_buckets)
+        self._read_what_later_states_need(extra_data_buckets, options.promotion)
         options.configure(self)
+        options.configure_policy(self)
         for bucket, prefix in options.invocation_logs:
             self._read_invocation_logs(bucket, prefix)
 
@@ -96,9 +171,12 @@ class ValidateRequest(LambdaStep):
             ],
         )
 
-    def _read_what_later_states_need(self, extra_data_buckets: Sequence[s3.IBucket]) -> None:
-        """Listing the data (a missing object answers 403 without it), the promotion target and
-        the model it serves, and how the base model answers."""
+    def _read_what_later_states_need(
+        self, extra_data_buckets: Sequence[s3.IBucket], promotion: PromotionTargets
+    ) -> None:
+        """Listing the data (a missing object answers 403 without it), the promotion target
+        (only those the stack allows: their tag, their state) and the model it serves, and how
+        the base model answers."""
         storage = self.ctx.storage
         self.allow(
             ["s3:ListBucket"],
@@ -108,15 +186,18 @@ class ValidateRequest(LambdaStep):
         if extra_data_buckets:
             # Granted in full for reading already; listing tells a missing object from a 403.
             self.allow(["s3:ListBucket"], [b.bucket_arn for b in extra_data_buckets])
-        arns = self.ctx.arns
-        self.allow(
-            ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"],
-            arns.serving,
-        )
-        self.allow(["bedrock:GetCustomModel"], arns.custom_models)
-        acknowledge_run_time_ids(
-            self.role, ["provisioned-model", "custom-model-deployment", "custom-model"]
-        )
+        if promotion.enabled:
+            tags = ["bedrock:ListTagsForResource"] if promotion.tag is not None else []
+            promotion.grant(
+                self,
+                [
+                    "bedrock:GetCustomModelDeployment",
+                    "bedrock:GetProvisionedModelThroughput",
+                    *tags,
+                ],
+            )
+            self.allow(["bedrock:GetCustomModel"], self.ctx.arns.custom_models)
+            acknowledge_run_time_ids(self.role, ["custom-model"])
         allow_resolving(self)
 
     def _read_invocation_logs(self, bucket: s3.IBucket, prefix: str) -> None:

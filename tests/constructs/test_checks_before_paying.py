@@ -54,14 +54,20 @@ def test_the_validator_may_list_the_data_prefixes_so_a_missing_object_is_not_a_4
 
 
 def test_the_validator_may_read_the_promotion_target_and_how_the_base_model_answers(
-    synthesized: Synthesized,
+    synthesized: Synthesized, synthesized_full: Synthesized
 ) -> None:
+    # A stack that allows promotion onto tagged endpoints (the full one) reads any of them;
+    # the default stack allows none and reads none (tests/constructs/test_stack_limits.py).
+    promoting = _role_statements(
+        synthesized_full, _function_role(synthesized_full, "validate_request.handler")
+    )
+    reads = json.dumps(_granting(promoting, "bedrock:GetCustomModelDeployment"))
+    assert "custom-model-deployment/*" in reads and "provisioned-model/*" in reads
+    assert "custom-model/*" in json.dumps(_granting(promoting, 'bedrock:GetCustomModel"'))
     statements = _role_statements(
         synthesized, _function_role(synthesized, "validate_request.handler")
     )
-    reads = json.dumps(_granting(statements, "bedrock:GetCustomModelDeployment"))
-    assert "custom-model-deployment/*" in reads and "provisioned-model/*" in reads
-    assert "custom-model/*" in json.dumps(_granting(statements, 'bedrock:GetCustomModel"'))
+    assert _granting(statements, "bedrock:GetCustomModelDeployment") == []
     [foundation] = _granting(statements, "bedrock:GetFoundationModel")
     assert all("foundation-model/" in json.dumps(r) for r in foundation["Resource"])
     [listing] = _granting(statements, "bedrock:ListInferenceProfiles")
