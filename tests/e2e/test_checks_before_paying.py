@@ -26,6 +26,7 @@ from lambda_handlers.evaluate_model import FAIL_FAST_AFTER
 from tests.conftest import FakeLambdaContext
 from tests.e2e.fake_bedrock import ACCOUNT, REGION, FakeBedrock, FakeBedrockRuntime
 from tests.e2e.harness import Execution, OfflineWorkflow
+from tests.e2e.test_stack_limits import LISTED_DEPLOYMENT, tag_as_promotion_target
 from tests.factories import conversation_records, fine_tuning_request, jsonl
 
 NOVA_LITE_MODEL = (
@@ -160,29 +161,35 @@ def test_a_test_set_that_breaks_its_format_fails_in_validate_before_submit(
 # -- the promotion target ---------------------------------------------------------------------
 
 
+# Each runs on the stack that allows promotion (every option on), onto an endpoint it allows:
+# listed, or tagged as its owner marks the endpoints executions may promote onto.
+
+
 def _missing_deployment(bedrock: FakeBedrock) -> dict[str, str]:
-    arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/abcdefabcdef"
-    return {"customModelDeploymentArn": arn}
+    return {"customModelDeploymentArn": LISTED_DEPLOYMENT}  # listed, but not there
 
 
 def _llama_deployment(bedrock: FakeBedrock) -> dict[str, str]:
     llama = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/meta.llama3-1-8b-instruct-v1:0:128k/bbbbbbbbbbbb"
-    return {"customModelDeploymentArn": bedrock.existing_deployment(llama)}
+    arn = tag_as_promotion_target(bedrock, bedrock.existing_deployment(llama))
+    return {"customModelDeploymentArn": arn}
 
 
 def _updating_deployment(bedrock: FakeBedrock) -> dict[str, str]:
-    arn = bedrock.existing_deployment(NOVA_LITE_MODEL)
+    arn = tag_as_promotion_target(bedrock, bedrock.existing_deployment(NOVA_LITE_MODEL))
     bedrock.deployments[arn]["_update"] = "Updating"  # someone else's update is running
     return {"customModelDeploymentArn": arn}
 
 
 def _updating_throughput(bedrock: FakeBedrock) -> dict[str, str]:
-    return {"provisionedModelArn": bedrock.existing_throughput(NOVA_LITE_MODEL, status="Updating")}
+    arn = bedrock.existing_throughput(NOVA_LITE_MODEL, status="Updating")
+    return {"provisionedModelArn": tag_as_promotion_target(bedrock, arn)}
 
 
 def _base_model_throughput(bedrock: FakeBedrock) -> dict[str, str]:
     base = f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-lite-v1:0:300k"
-    return {"provisionedModelArn": bedrock.existing_throughput(base)}
+    arn = bedrock.existing_throughput(base)
+    return {"provisionedModelArn": tag_as_promotion_target(bedrock, arn)}
 
 
 @pytest.mark.parametrize(
@@ -197,11 +204,11 @@ def _base_model_throughput(bedrock: FakeBedrock) -> dict[str, str]:
     ids=["missing", "another-base-model", "deployment-updating", "throughput-updating", "base"],
 )
 def test_an_unusable_promotion_target_fails_in_validate_before_submit(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock, target: Any, expected: str
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock, target: Any, expected: str
 ) -> None:
     promote_to = target(bedrock)
-    request = request_for(workflow, serving={"mode": "none", "promoteTo": promote_to})
-    execution = workflow.run(request)
+    request = request_for(workflow_full, serving={"mode": "none", "promoteTo": promote_to})
+    execution = workflow_full.run(request)
 
     assert_stopped_in_validate(execution, bedrock, "RequestInvalid")
     message = error_message(execution)
@@ -212,13 +219,13 @@ def test_an_unusable_promotion_target_fails_in_validate_before_submit(
 
 
 def test_a_usable_promotion_target_passes_and_is_promoted(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    production = bedrock.existing_throughput(NOVA_LITE_MODEL)
+    production = tag_as_promotion_target(bedrock, bedrock.existing_throughput(NOVA_LITE_MODEL))
     request = request_for(
-        workflow, serving={"mode": "none", "promoteTo": {"provisionedModelArn": production}}
+        workflow_full, serving={"mode": "none", "promoteTo": {"provisionedModelArn": production}}
     )
-    execution = workflow.run(request)
+    execution = workflow_full.run(request)
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert bedrock.throughputs[production]["modelArn"] == execution.output["job"]["outputModelArn"]

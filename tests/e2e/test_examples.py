@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 
 from lambda_handlers.graders import judge
+from tests.conftest import PROMOTION_TARGET_ARNS
 from tests.e2e.fake_bedrock import REGION, FakeBedrock, FakeBedrockRuntime
 from tests.e2e.harness import Execution, OfflineWorkflow
 from tests.e2e.test_approaches import log_record, prompt_records, put_logs, rft_records
@@ -35,6 +36,7 @@ SCHEMA = json.loads((ROOT / "schemas" / "customization-request.v1.json").read_te
 DATA_BUCKET = "your-data-bucket"
 LOGS_BUCKET = "your-invocation-logs-bucket"
 PROMOTION_TARGET = "arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/abcdef123456"
+LISTED_TARGET = PROMOTION_TARGET_ARNS[0]  # a deployment the full stack lets executions promote onto
 PREVIOUS_MODEL = (
     "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
 )
@@ -281,8 +283,13 @@ def check_evaluation(run: Run, execution: Execution) -> None:
 
 
 def prepare_promotion(run: Run) -> None:
+    """The stack is deployed with ``-c promotionTargetArns=<the deployment>`` (the full
+    stack lists one), and the deployment is there, serving a model of the same base model."""
     fine_tuning_data(run, "support-triage")
-    run.replacements[PROMOTION_TARGET] = run.bedrock.existing_deployment(PREVIOUS_MODEL)
+    made = run.bedrock.existing_deployment(PREVIOUS_MODEL)
+    deployment = {**run.bedrock.deployments.pop(made), "customModelDeploymentArn": LISTED_TARGET}
+    run.bedrock.deployments[LISTED_TARGET] = deployment
+    run.replacements[PROMOTION_TARGET] = LISTED_TARGET
 
 
 def check_promotion(run: Run, execution: Execution) -> None:
@@ -335,7 +342,7 @@ EXAMPLE_RUNS = {
         "workflow", prepare_evaluation, check_evaluation, runtime=True
     ),
     "promotion-onto-existing-endpoint.json": Example(
-        "workflow", prepare_promotion, check_promotion
+        "workflow_full", prepare_promotion, check_promotion
     ),
     "time-to-live.json": Example("workflow", prepare_time_to_live, check_time_to_live),
 }

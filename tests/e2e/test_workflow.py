@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.fake_bedrock import REGION, BedrockClientError, FakeBedrock
 from tests.e2e.harness import Execution, OfflineWorkflow
+from tests.e2e.test_stack_limits import tag_as_promotion_target
 from tests.factories import conversation_records, fine_tuning_request, jsonl, pretraining_records
 
 
@@ -243,7 +244,10 @@ def test_a_rejected_submit_is_not_retried(workflow: OfflineWorkflow, bedrock: Fa
 # -- serving fails --------------------------------------------------------------------------------
 
 
-def test_serving_failure_is_cleaned_up(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> None:
+def test_serving_failure_is_cleaned_up(
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    workflow = workflow_full  # a stack that allows 2 model units
     bedrock.serving_statuses = ["Creating", "Failed"]
     execution = workflow.run(
         request_for(workflow, serving={"mode": "provisioned-throughput", "modelUnits": 2})
@@ -600,12 +604,13 @@ def test_evaluation_needs_serving(workflow: OfflineWorkflow, bedrock: FakeBedroc
 
 
 def test_a_passing_model_is_promoted_onto_the_existing_deployment(
-    workflow: OfflineWorkflow,
+    workflow_full: OfflineWorkflow,
     bedrock: FakeBedrock,
     runtime,
 ) -> None:
+    workflow = workflow_full  # a stack that allows promotion onto endpoints tagged so
     old_model = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
-    production = bedrock.existing_deployment(old_model)
+    production = tag_as_promotion_target(bedrock, bedrock.existing_deployment(old_model))
     request = evaluated_request(workflow, {"metric": "exact_match", "minImprovement": 0.5})
     request["serving"]["promoteTo"] = {"customModelDeploymentArn": production}
     request["serving"]["timeToLiveHours"] = 2  # the evaluation endpoint goes away later
@@ -629,13 +634,14 @@ def test_a_passing_model_is_promoted_onto_the_existing_deployment(
 
 
 def test_a_failing_model_is_not_promoted_and_production_is_untouched(
-    workflow: OfflineWorkflow,
+    workflow_full: OfflineWorkflow,
     bedrock: FakeBedrock,
     runtime,
 ) -> None:
+    workflow = workflow_full  # a stack that allows promotion onto endpoints tagged so
     runtime.answer = lambda model_id, prompt: "no idea"
     old_model = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
-    production = bedrock.existing_deployment(old_model)
+    production = tag_as_promotion_target(bedrock, bedrock.existing_deployment(old_model))
     request = evaluated_request(workflow, {"metric": "exact_match", "threshold": 0.5})
     request["serving"]["promoteTo"] = {"customModelDeploymentArn": production}
     execution = workflow.run(request)
@@ -649,10 +655,14 @@ def test_a_failing_model_is_not_promoted_and_production_is_untouched(
 
 
 def test_promotion_without_serving_goes_straight_after_training(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock
+    workflow_full: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    production = bedrock.existing_deployment(
-        "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+    workflow = workflow_full  # a stack that allows promotion onto endpoints tagged so
+    production = tag_as_promotion_target(
+        bedrock,
+        bedrock.existing_deployment(
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
+        ),
     )
     execution = workflow.run(
         request_for(
