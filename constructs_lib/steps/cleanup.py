@@ -19,34 +19,48 @@ from constructs_lib.nag import account_arn, acknowledge, attr_ref
 from constructs_lib.steps import dead_letters
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, bounded_name
 from constructs_lib.steps.notification import Notify, allow_publishing
-from constructs_lib.steps.permissions import acknowledge_run_time_ids
+from constructs_lib.steps.permissions import acknowledge_run_time_ids, owned_by_this_stack
 
 
 def allow_cleaning_up(step: LambdaStep) -> None:
-    """Stop the job and a batch evaluation job, delete serving: what both cleanups do."""
-    arns = step.ctx.arns
+    """Stop the job and a batch evaluation job, delete serving: what both cleanups do.
+
+    Reads (Get, List, ListTagsForResource) are unconditioned: cleanup reads a resource to learn
+    whether it is this execution's. Every Stop and Delete carries ``owned_by_this_stack``: the
+    resource must be tagged with this stack and one of its state machine's executions. Which
+    execution is the handler's check alone (IAM cannot compare a tag with the calling
+    execution): the job's token, the other resources' execution tag (lambda_handlers/cleanup.py).
+    """
+    arns, owned = step.ctx.arns, owned_by_this_stack(step.ctx)
     acknowledge_run_time_ids(
         step.role, ["model-customization-job", "provisioned-model", "custom-model-deployment"]
     )
-    step.allow(["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], arns.jobs)
+    step.allow(["bedrock:GetModelCustomizationJob"], arns.jobs)
+    step.allow(["bedrock:StopModelCustomizationJob"], arns.jobs, owned)
     step.allow(
         [
             "bedrock:GetProvisionedModelThroughput",
-            "bedrock:DeleteProvisionedModelThroughput",
             "bedrock:GetCustomModelDeployment",
-            "bedrock:DeleteCustomModelDeployment",
             "bedrock:ListTagsForResource",
         ],
         arns.serving,
     )
-    step.allow(["bedrock:StopModelInvocationJob"], arns.batch_jobs)
+    step.allow(
+        ["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
+        arns.serving,
+        owned,
+    )
+    # A batch job's tags, and its status when they cannot be read (it ended meanwhile).
+    step.allow(["bedrock:GetModelInvocationJob", "bedrock:ListTagsForResource"], arns.batch_jobs)
+    step.allow(["bedrock:StopModelInvocationJob"], arns.batch_jobs, owned)
     # ListModelInvocationJobs is a list action: it takes no resource ARN.
     step.allow(["bedrock:ListModelInvocationJobs"], ["*"])
     acknowledge(
         step.role,
         "IAM5",
         "bedrock:ListModelInvocationJobs supports no resource-level permission (Resource '*' is "
-        "required); cleanup lists by the derived job name and stops only that job.",
+        "required); cleanup lists by the name derived from the execution and stops only the job "
+        "tagged with this stack and execution.",
         findings=["Resource::*"],
     )
     acknowledge_run_time_ids(step.role, ["model-invocation-job"])
@@ -65,8 +79,10 @@ class Cleanup(LambdaStep):
     def __init__(self, ctx: StepContext) -> None:
         super().__init__(ctx)
         allow_cleaning_up(self)
-        # A model that fails the quality gate is deleted (it costs storage every month).
-        self.allow(["bedrock:DeleteCustomModel"], ctx.arns.custom_models)
+        # A model that fails the quality gate is deleted (it costs storage every month), if
+        # it is tagged with this stack and one of its executions; its tags are read first.
+        self.allow(["bedrock:ListTagsForResource"], ctx.arns.custom_models)
+        self.allow(["bedrock:DeleteCustomModel"], ctx.arns.custom_models, owned_by_this_stack(ctx))
         acknowledge_run_time_ids(self.role, ["custom-model"])
 
     def then_notify(self, notify: Notify) -> sfn.IChainable:

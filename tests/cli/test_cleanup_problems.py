@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lambda_handlers.common.plan import EXECUTION_TAG
+from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG
 from tests.cli.helpers import run
 from tests.cli.test_operator_commands import active_deployment, setup
 from tests.factories import DEPLOYMENT_ARN, EXECUTION_ARN, MODEL_ARN, NOW, job_description
@@ -32,7 +32,13 @@ def refused_deletion(stub) -> None:
     bedrock.add_response("get_model_customization_job", job_description(plan, "Completed"))
     bedrock.add_response("get_custom_model_deployment", active_deployment(plan))
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
     )
     bedrock.add_client_error(
         "delete_custom_model_deployment", "AccessDeniedException", "not authorized", 403

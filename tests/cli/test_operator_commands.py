@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambda_handlers.common.plan import EXECUTION_TAG
+from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG
 from tests.cli.helpers import cells, run
 from tests.factories import (
     DEPLOYMENT_ARN,
@@ -80,7 +80,12 @@ def setup(stub, status: str = "InProgress", tagged_for: str = EXECUTION_ARN):
     )
     bedrock.add_response(
         "list_tags_for_resource",
-        {"tags": [{"key": EXECUTION_TAG, "value": tagged_for}]},
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": tagged_for},
+            ]
+        },
         {"resourceARN": DEPLOYMENT_ARN},
     )
     return plan, sfn, bedrock
@@ -117,7 +122,13 @@ def test_cleanup_stops_the_job_and_deletes_serving(stub) -> None:
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
     bedrock.add_response("get_custom_model_deployment", active_deployment(plan))
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
     )
     bedrock.add_response(
         "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
@@ -138,7 +149,13 @@ def test_serving_of_another_execution_is_left_alone_and_the_exit_is_1(stub) -> N
     bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
     bedrock.add_response("get_custom_model_deployment", active_deployment(plan))
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": other}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": other},
+            ]
+        },
     )
     code, out, err = run("cleanup", EXECUTION_ARN)
     assert code == 1, err
