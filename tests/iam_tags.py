@@ -1,29 +1,17 @@
 """The synthesized roles' Bedrock statements, evaluated as IAM evaluates tag conditions.
 
-Enough of IAM for the ownership conditions (``constructs_lib/steps/permissions.py``): Allow
-statements, ``*``/``?`` wildcards in actions and resources, and the condition operators
-``StringEquals``, ``StringLike`` and ``Null``. A condition on a key the request does not
-carry fails (``Null`` excepted), as in IAM. Any other operator on a statement that would
-otherwise apply raises, so a new one cannot pass unexamined.
+Read through ``tests/policy_eval.py``, the one evaluator of the synthesized policies
+(Allow statements, wildcards, ``StringEquals``/``StringLike``/``ArnLike``/``Null``); these
+are the shapes the ownership tests ask in.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
-from tests.e2e.harness import TemplateResolver
-
-Statement = dict[str, Any]
-
-
-def _values(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _like(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+from tests.policy_eval import Policies, Request, Statement
+from tests.policy_eval import allowing as _allowing
 
 
 def function_role(template: dict[str, Any], handler: str) -> str:
@@ -39,15 +27,7 @@ def function_role(template: dict[str, Any], handler: str) -> str:
 def role_statements(template: dict[str, Any], role: str) -> list[Statement]:
     """Every statement of the role's inline policies and attached ``AWS::IAM::Policy``s,
     resolved to concrete values (``TemplateResolver``: us-east-1, account 123456789012)."""
-    resolver = TemplateResolver(template)
-    found: list[Statement] = []
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in props.get("Roles", []):
-            found += resolver.resolve(props["PolicyDocument"])["Statement"]
-    for policy in template["Resources"][role]["Properties"].get("Policies", []):
-        found += resolver.resolve(policy["PolicyDocument"])["Statement"]
-    return found
+    return list(Policies(template).identity_statements(role))
 
 
 def raw_role_statements(template: dict[str, Any], role: str) -> list[Statement]:
@@ -60,43 +40,11 @@ def raw_role_statements(template: dict[str, Any], role: str) -> list[Statement]:
     return found
 
 
-def _condition_holds(operator: str, keys: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    for key, listed in keys.items():
-        present = context.get(key)
-        if operator == "Null":
-            # "true": the key must be absent; "false": present.
-            if (present is None) != (str(listed).lower() == "true"):
-                return False
-            continue
-        if present is None:
-            return False
-        if operator == "StringEquals":
-            matched = present in _values(listed)
-        elif operator == "StringLike":
-            matched = any(_like(p, present) for p in _values(listed))
-        else:
-            raise NotImplementedError(f"condition operator {operator} is not modelled")
-        if not matched:
-            return False
-    return True
-
-
 def allowing(
     statements: list[Statement], action: str, resource: str, context: Mapping[str, str]
 ) -> list[Statement]:
     """The Allow statements that allow ``action`` on ``resource`` with ``context``."""
-    found = []
-    for statement in statements:
-        if statement.get("Effect") != "Allow":
-            continue
-        if not any(_like(a, action) for a in _values(statement.get("Action", []))):
-            continue
-        if not any(_like(r, resource) for r in _values(statement.get("Resource", []))):
-            continue
-        conditions = statement.get("Condition", {})
-        if all(_condition_holds(op, keys, context) for op, keys in conditions.items()):
-            found.append(statement)
-    return found
+    return _allowing(statements, Request(action, resource, context))
 
 
 def resource_tags(tags: list[dict[str, str]]) -> dict[str, str]:

@@ -58,13 +58,19 @@ EXACT_OPERATORS = ("StringEquals", "ArnEquals", "StringEqualsIgnoreCase")
 def conditions_hold(
     conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]
 ) -> bool:
-    """Every operator, every key: the context's value matches one of the listed values."""
+    """Every operator, every key: the context's value matches one of the listed values. A key
+    the request does not carry fails the condition, as in IAM, except under ``Null``
+    (``"true"``: the key must be absent; ``"false"``: present)."""
     for operator, keys in conditions.items():
-        if operator not in _OPERATORS:
+        if operator != "Null" and operator not in _OPERATORS:
             raise NotImplementedError(f"condition operator {operator} is not modelled")
-        test = _OPERATORS[operator]
         for key, listed in keys.items():
             present = context.get(key)
+            if operator == "Null":
+                if (present is None) != (str(listed).lower() == "true"):
+                    return False
+                continue
+            test = _OPERATORS[operator]
             if present is None or not any(test(p, present) for p in _values(listed)):
                 return False
     return True
@@ -72,6 +78,28 @@ def conditions_hold(
 
 def _matches(patterns: Any, value: str) -> bool:
     return any(_like(p, value) for p in _values(patterns))
+
+
+def allowing(statements: list[Statement], request: Request) -> list[Statement]:
+    """The Allow statements among ``statements`` that allow ``request`` (a statement with a
+    principal applies only to a request from that service)."""
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if request.service is not None:
+            principal = statement.get("Principal", {})
+            if not isinstance(principal, dict) or request.service not in _values(
+                principal.get("Service", [])
+            ):
+                continue
+        if not _matches(statement.get("Action", []), request.action):
+            continue
+        if not _matches(statement.get("Resource", []), request.resource):
+            continue
+        if conditions_hold(statement.get("Condition", {}), request.context):
+            found.append(statement)
+    return found
 
 
 class Policies:
@@ -120,23 +148,7 @@ class Policies:
 
     def allowing(self, request: Request, statements: list[Statement]) -> list[Statement]:
         """The Allow statements among ``statements`` that allow ``request``."""
-        found = []
-        for statement in statements:
-            if statement.get("Effect") != "Allow":
-                continue
-            if request.service is not None:
-                principal = statement.get("Principal", {})
-                if not isinstance(principal, dict) or request.service not in _values(
-                    principal.get("Service", [])
-                ):
-                    continue
-            if not _matches(statement.get("Action", []), request.action):
-                continue
-            if not _matches(statement.get("Resource", "*"), request.resource):
-                continue
-            if conditions_hold(statement.get("Condition", {}), request.context):
-                found.append(statement)
-        return found
+        return allowing(statements, request)
 
     def role_allows(self, request: Request) -> list[Statement]:
         assert request.role is not None
