@@ -26,7 +26,7 @@ from constructs_lib.steps.permissions import (
     acknowledge_run_time_ids,
     key_through_bedrock,
 )
-from lambda_handlers.common.request import TAG_PATTERN
+from lambda_handlers.common.request import RESERVED_TAG_PREFIX, TAG_PATTERN
 
 _ENDPOINT_READS = ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"]
 _ENDPOINT_UPDATES = [
@@ -153,8 +153,12 @@ def _check_tag(tag: tuple[str, str]) -> None:
         raise ValueError(
             f"promotion_targets.tag: {key!r} is not a tag key (1-128 of {TAG_PATTERN})"
         )
-    if key.lower().startswith("aws:"):
-        raise ValueError(f"promotion_targets.tag: {key!r} is reserved by AWS")
+    if key.lower().startswith("aws:") or key.startswith(RESERVED_TAG_PREFIX):
+        # The workflow's own tags mark what executions create: never a promotion target.
+        raise ValueError(
+            f"promotion_targets.tag: {key!r} is reserved (keys starting with 'aws:' or "
+            f"{RESERVED_TAG_PREFIX!r})"
+        )
     if len(value) > 256 or not re.match(TAG_PATTERN, value):
         raise ValueError(
             f"promotion_targets.tag: {value!r} is not a tag value (0-256 of {TAG_PATTERN})"

@@ -259,7 +259,16 @@ def test_a_target_that_is_not_one_literal_endpoint_arn_is_refused(arn: str, expe
     assert expected in str(raised.value)
 
 
-@pytest.mark.parametrize("tag", [("", "x"), ("aws:owner", "x"), ("bad*key", "x"), ("k", "v" * 257)])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        ("", "x"),
+        ("aws:owner", "x"),
+        ("bedrock-customize:stack", "x"),
+        ("bad*key", "x"),
+        ("k", "v" * 257),
+    ],
+)
 def test_a_tag_that_cannot_be_a_tag_is_refused(tag: tuple[str, str]) -> None:
     with pytest.raises(ValueError, match=r"promotion_targets\.tag"):
         PromotionTargets(tag=tag).checked(pinned_stack())
