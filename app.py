@@ -9,6 +9,13 @@ Context ``notificationEmails`` (comma-separated) subscribes addresses to outcome
 graders and enables reinforcement fine-tuning; ``judgeModelId`` is the judge grader's model;
 ``enableDistillation=true`` enables distillation, with ``invocationLogsBucket`` and
 ``invocationLogsPrefix`` for distillation from invocation logs.
+
+What executions may do (defaults: no promotion, 1 model unit, no commitment, no ceiling):
+``promotionTargetArns`` (comma-separated ARNs of custom model deployments and provisioned
+throughputs) and/or ``promotionTargetTagKey`` with ``promotionTargetTagValue`` (a tag that
+marks endpoints) name the endpoints requests may promote onto; ``maxModelUnits`` is the
+largest ``serving.modelUnits``; ``allowCommitments=true`` lets requests buy throughput with
+a commitment; ``maxTrainingCostUsd`` is a training cost ceiling requests cannot raise.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import BedrockCustomizationStack
 from constructs_lib.grader import GraderSpec
+from constructs_lib.steps.promotion import PromotionTargets
+from constructs_lib.steps.request import SpendingLimits
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
@@ -44,6 +53,23 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     def listed(name: str) -> list[str]:
         return [v.strip() for v in (app.node.try_get_context(name) or "").split(",") if v.strip()]
 
+    def number(name: str, default: float | None) -> float | None:
+        value = app.node.try_get_context(name)
+        if value is None or str(value).strip() == "":
+            return default
+        try:
+            return float(str(value))
+        except ValueError:
+            raise ValueError(f"context {name}: expected a number, got {value!r}") from None
+
+    tag_key = app.node.try_get_context("promotionTargetTagKey")
+    tag_value = app.node.try_get_context("promotionTargetTagValue")
+    if tag_value is not None and not tag_key:
+        raise ValueError("context promotionTargetTagValue needs promotionTargetTagKey too")
+    units = number("maxModelUnits", 1.0)
+    if units is None or not units.is_integer():
+        raise ValueError(f"context maxModelUnits: expected a whole number, got {units!r}")
+
     BedrockCustomizationStack(
         app,
         app.node.try_get_context("stackName") or "BedrockCustomization",
@@ -62,6 +88,15 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
         distillation=str(app.node.try_get_context("enableDistillation") or "").lower() == "true",
         invocation_logs_bucket_name=app.node.try_get_context("invocationLogsBucket") or None,
         invocation_logs_prefix=app.node.try_get_context("invocationLogsPrefix") or "",
+        promotion_targets=PromotionTargets(
+            arns=listed("promotionTargetArns"),
+            tag=(str(tag_key), str(tag_value or "")) if tag_key else None,
+        ),
+        spending_limits=SpendingLimits(
+            max_model_units=int(units),
+            allow_commitments=str(app.node.try_get_context("allowCommitments")).lower() == "true",
+            max_training_cost_usd=number("maxTrainingCostUsd", None),
+        ),
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

@@ -12,6 +12,8 @@ from constructs import Construct
 from constructs_lib.grader import GraderSpec
 from constructs_lib.notifications import CustomizationNotifications
 from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.steps.promotion import NO_PROMOTION, PromotionTargets
+from constructs_lib.steps.request import DEFAULT_LIMITS, SpendingLimits
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow import SUPPORTED_TYPES, CustomizationWorkflow
 
@@ -37,6 +39,8 @@ class BedrockCustomizationStack(Stack):
         distillation: bool = False,
         invocation_logs_bucket_name: str | None = None,
         invocation_logs_prefix: str = "",
+        promotion_targets: PromotionTargets = NO_PROMOTION,
+        spending_limits: SpendingLimits = DEFAULT_LIMITS,
         **kwargs: Any,
     ) -> None:
         """
@@ -54,6 +58,8 @@ class BedrockCustomizationStack(Stack):
         :param invocation_logs_bucket_name: an existing bucket with Bedrock invocation logs,
             for distillation from logs. Default: none.
         :param invocation_logs_prefix: the logs' key prefix in that bucket. Default: all.
+        :param promotion_targets: endpoints executions may promote onto. Default: none.
+        :param spending_limits: model units, commitments, a cost ceiling. Default: 1, no, none.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
@@ -84,6 +90,8 @@ class BedrockCustomizationStack(Stack):
                 else None
             ),
             invocation_logs_prefix=invocation_logs_prefix,
+            promotion_targets=promotion_targets,
+            spending_limits=spending_limits,
         )
         outputs = {
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,

@@ -48,8 +48,19 @@ from constructs_lib.steps.history import (
 )
 from constructs_lib.steps.notification import Notify
 from constructs_lib.steps.permissions import BedrockArns
-from constructs_lib.steps.promotion import CheckPromotion, Promote, ScheduleExpiry
-from constructs_lib.steps.request import RequestOptions, ValidateRequest
+from constructs_lib.steps.promotion import (
+    NO_PROMOTION,
+    CheckPromotion,
+    Promote,
+    PromotionTargets,
+    ScheduleExpiry,
+)
+from constructs_lib.steps.request import (
+    DEFAULT_LIMITS,
+    RequestOptions,
+    SpendingLimits,
+    ValidateRequest,
+)
 from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.training import CheckJob, SubmitJob
@@ -106,6 +117,18 @@ class CustomizationWorkflow(Construct):
         distillation from logs; Bedrock's role and the validator may read them under
         ``invocation_logs_prefix``. Default: none (prompts in the data bucket only).
     :param invocation_logs_prefix: key prefix of the logs in that bucket. Default: all.
+    :param promotion_targets: the endpoints executions may promote onto
+        (``serving.promoteTo``): ``arns``, literal ARNs of custom model deployments and
+        provisioned throughputs of this account and Region, which the promote roles may
+        update exactly; and/or ``tag``, ``(key, value)`` of a tag that marks more (Validate
+        and Promote read it; the update permission carries an ``aws:ResourceTag``
+        condition). Default: none, so Validate refuses every request with ``promoteTo``.
+    :param spending_limits: what a request may spend: ``max_model_units``, the largest
+        ``serving.modelUnits`` (default 1); ``allow_commitments``, whether it may buy
+        throughput with a commitment at all (default: false); ``max_training_cost_usd``, a
+        ceiling on the estimated training cost it cannot raise (a higher
+        ``maxTrainingCostUsd`` is refused, a request without one is held to it, so a model
+        without a published training price is refused; default: none).
     :param state_machine_name: the state machine's name. Fixed before deployment because
         the policies name its ARN (the key's encryption context, its executions' tags).
         Default: ``<stack name>-customization``, made to fit Step Functions' 80 characters.
@@ -133,6 +156,8 @@ class CustomizationWorkflow(Construct):
         distillation: bool = False,
         invocation_logs_bucket: s3.IBucket | None = None,
         invocation_logs_prefix: str = "",
+        promotion_targets: PromotionTargets = NO_PROMOTION,
+        spending_limits: SpendingLimits = DEFAULT_LIMITS,
         state_machine_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -160,7 +185,8 @@ class CustomizationWorkflow(Construct):
         )
         if distillation:
             service_role.allow_distillation(log_locations)
-        options = RequestOptions(graders=self.graders, invocation_logs=log_locations)
+        options = RequestOptions(self.graders, log_locations, promotion_targets, spending_limits)
+        options = options.checked(Stack.of(self))
         ctx = StepContext(
             self,
             self.functions_factory,
@@ -234,8 +260,8 @@ class CustomizationWorkflow(Construct):
             ),
             promotion.when_promoting(
                 self,
-                Promote(ctx).fragment(on_error),
-                CheckPromotion(ctx).poll(on_error),
+                Promote(ctx, targets=options.promotion).fragment(on_error),
+                CheckPromotion(ctx, targets=options.promotion).poll(on_error),
             ),
             ScheduleExpiry(ctx, cleanup=cleanup).fragment(on_error),
             notify.success(),

@@ -36,7 +36,7 @@ from lambda_handlers.common.errors import (
     TrainingDataInvalid,
 )
 from lambda_handlers.common.notification import compose, sns_message
-from lambda_handlers.common.plan import EXECUTION_TAG, build_create_job_request
+from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG, build_create_job_request
 from tests.factories import (
     DEPLOYMENT_ARN,
     EXECUTION_ARN,
@@ -466,7 +466,12 @@ def test_cleanup_stops_a_running_job_and_deletes_our_throughput(stub, lambda_con
     )
     bedrock.add_response(
         "list_tags_for_resource",
-        {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]},
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
         {"resourceARN": PT_ARN},
     )
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
@@ -484,7 +489,13 @@ def test_cleanup_deletes_our_deployment(stub, lambda_context) -> None:
         {"customModelDeploymentIdentifier": plan.serving.name},
     )
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
     )
     bedrock.add_response(
         "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
@@ -501,7 +512,13 @@ def test_cleanup_leaves_resources_of_other_executions_alone(stub, lambda_context
     )
     bedrock.add_response("get_provisioned_model_throughput", pt_description("InService"))
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": "another-arn"}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": "another-arn"},
+            ]
+        },
     )
     report = cleanup.handler(state(plan), lambda_context)
     assert report["stoppedJob"] is None and report["deleted"] == []
@@ -998,6 +1015,16 @@ def test_cleanup_stops_the_evaluations_batch_job(stub, lambda_context) -> None:
         },
         {"nameContains": batch_job_name(plan)},
     )
+    bedrock.add_response(
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
+        {"resourceARN": BATCH_ARN},
+    )
     bedrock.add_response("stop_model_invocation_job", {}, {"jobIdentifier": BATCH_ARN})
     report = cleanup.handler(state(plan), lambda_context)
     assert report["stoppedBatchJobs"] == [BATCH_ARN]
@@ -1058,7 +1085,13 @@ def test_abort_cleanup_looks_again_for_what_a_running_task_created(
     )
     bedrock.add_response("get_custom_model_deployment", deployment_description("Creating"))
     bedrock.add_response(
-        "list_tags_for_resource", {"tags": [{"key": EXECUTION_TAG, "value": EXECUTION_ARN}]}
+        "list_tags_for_resource",
+        {
+            "tags": [
+                {"key": STACK_TAG, "value": "BedrockCustomization"},
+                {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+            ]
+        },
     )
     bedrock.add_response(
         "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
