@@ -12,10 +12,11 @@ Later commands that watch an execution use the same pieces: ``table`` for what t
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -56,6 +57,15 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+class _Console(Console):
+    """A rich console that leaves a closed pipe to ``main``: rich's own handling exits 1,
+    the code of invalid data."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
+
+
 def make_console(stream: TextIO) -> Console:
     """A rich console on ``stream``: full rendering on a terminal, plain text otherwise.
 
@@ -64,8 +74,8 @@ def make_console(stream: TextIO) -> Console:
     """
     common: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
     if _is_terminal(stream):
-        return Console(file=stream, force_terminal=True, **common)
-    return Console(
+        return _Console(file=stream, force_terminal=True, **common)
+    return _Console(
         file=stream,
         force_terminal=False,
         force_interactive=False,
@@ -76,13 +86,40 @@ def make_console(stream: TextIO) -> Console:
     )
 
 
+class _TextAsBinary:
+    """A text stream taking bytes (a ``StringIO`` standing in for stdout in tests)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(data.decode("utf-8", "surrogateescape"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 class Output:
     """Where a command writes: results to stdout, errors and progress to stderr."""
 
     def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
         self._stdout = stdout
+        self._stderr = stderr
         self.stdout_console = make_console(stdout)
         self.stderr_console = make_console(stderr)
+
+    def data_stream(self) -> IO[bytes]:
+        """stdout as a binary stream, for data written to ``-``."""
+        buffer = getattr(self._stdout, "buffer", None)
+        if buffer is not None:
+            self._stdout.flush()
+            return cast("IO[bytes]", buffer)
+        return cast("IO[bytes]", _TextAsBinary(self._stdout))
+
+    def to_stderr(self) -> Output:
+        """An ``Output`` whose results go to stderr: stdout carries data (``-``)."""
+        return Output(self._stderr, self._stderr)
 
     @property
     def is_terminal(self) -> bool:

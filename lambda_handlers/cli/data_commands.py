@@ -3,19 +3,33 @@ and ``prepare-rft``.
 
 Each command parses its arguments, calls the library (the validation engine,
 ``lambda_handlers.datatools``) and prints a short report, or the full one as JSON with
-``--json``. ``validate`` exits 0 when the data is valid and 1 when it is not.
+``--json``. ``validate`` exits 0 when the data is valid and 1 when it is not. The commands
+that write files (``split``, ``augment``, ``prepare-rft``) refuse an output that exists unless
+``--force``, take ``-`` for stdout (their report then goes to stderr) and write through a
+device, FIFO or symlink rather than replace it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from rich.table import Column, Table
 
 from lambda_handlers.cli.console import Output
-from lambda_handlers.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, library_errors
+from lambda_handlers.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EnvironmentProblem,
+    UsageError,
+    library_errors,
+    os_error,
+)
+from lambda_handlers.cli.help import add_command
+from lambda_handlers.datatools._jsonl import Target, check_distinct
 from lambda_handlers.datatools.augment import MAX_FACTOR, augment_jsonl
 from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
 from lambda_handlers.datatools.pricing import estimate_training_cost
@@ -23,8 +37,11 @@ from lambda_handlers.datatools.split import split_jsonl
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
 from lambda_handlers.validation.rules import DatasetRules, rules_for
+from lambda_handlers.validation.sources import describe_path
 
 TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
+NOVA = "amazon.nova-lite-v1:0:300k"
+STDOUT = "-"
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 """Inputs smaller than this validate in a few seconds: no progress bar."""
 
@@ -204,18 +221,71 @@ def _beside(source: Path, suffix: str) -> Path:
 
 def _input_file(path: Path) -> Path:
     """``path``, or a usage error when it is not an existing file (checked before any write)."""
-    if not path.exists():
-        raise UsageError(f"no such file: {path}")
-    if not path.is_file():
-        raise UsageError(f"not a file: {path}")
+    what = describe_path(path)
+    if what is not None:
+        raise UsageError(f"{path} is {what}, not a file; give the path of a JSONL file")
+    if not os.access(path, os.R_OK):
+        raise EnvironmentProblem(f"{path}: permission denied; check its permissions")
     return path
+
+
+def _output(out: Output, path: Path, flag: str, force: bool) -> Target:
+    """Where to write ``path``: stdout for ``-``; refused when it exists (without ``--force``).
+
+    A device or a FIFO (``/dev/null``, a named pipe) exists but is written through, never
+    replaced, so it needs no ``--force``; a symlink is followed.
+    """
+    if str(path) == STDOUT:
+        return out.data_stream()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not path.is_symlink() and not path.parent.is_dir():
+            raise UsageError(
+                f"{flag} {path}: no such folder {path.parent}; create it or choose another path"
+            ) from None
+        return path
+    except OSError as error:
+        raise os_error(error) from error
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{flag} {path} is a folder; give the path of a file")
+    if stat.S_ISREG(mode) and not force:
+        raise UsageError(
+            f"{path} exists; pass --force to replace it, or choose another path with {flag}"
+        )
+    return path
+
+
+def _outputs(out: Output, source: Path, force: bool, /, **paths: tuple[str, Path]) -> list[Target]:
+    """The targets of ``paths`` (name: (flag, path)), checked against the source and each other
+    before the existence check, so the more useful message comes first."""
+    if sum(str(path) == STDOUT for _, path in paths.values()) > 1:
+        flags = " and ".join(flag for flag, _ in paths.values())
+        raise UsageError(f"only one of {flags} can be - (stdout)")
+    with library_errors():
+        check_distinct(
+            source, **{name: path for name, (_, path) in paths.items() if str(path) != STDOUT}
+        )
+    return [_output(out, path, flag, force) for flag, path in paths.values()]
+
+
+def _reporting(out: Output, *targets: Target) -> Output:
+    """Where the command's own report goes: stderr when stdout carries the data."""
+    return out.to_stderr() if any(not isinstance(t, Path) for t in targets) else out
 
 
 def cmd_split(args: argparse.Namespace, out: Output) -> int:
     """``split FILE --validation-fraction F``: write FILE's training and validation halves."""
     source = _input_file(args.file)
-    train_out = args.train_out or _beside(source, ".train.jsonl")
-    validation_out = args.validation_out or _beside(source, ".validation.jsonl")
+    train_path = args.train_out or _beside(source, ".train.jsonl")
+    validation_path = args.validation_out or _beside(source, ".validation.jsonl")
+    train_out, validation_out = _outputs(
+        out,
+        source,
+        args.force,
+        train_out=("--train-out", train_path),
+        validation_out=("--validation-out", validation_path),
+    )
     with library_errors():
         report = split_jsonl(
             source,
@@ -226,6 +296,7 @@ def cmd_split(args: argparse.Namespace, out: Output) -> int:
             stratify=args.stratify,
             label_field=args.label_field,
         )
+    out = _reporting(out, train_out, validation_out)
     if args.json:
         out.json(report.to_dict())
         return EXIT_OK
@@ -237,25 +308,36 @@ def cmd_split(args: argparse.Namespace, out: Output) -> int:
     if report.unparsed:
         notes.append(f"{report.unparsed} unparsed lines kept in training")
     out.line(
-        f"{report.train} records -> {train_out}, {report.validation} -> {validation_out} "
-        f"({', '.join(notes)})"
+        f"{report.train} records -> {report.train_out}, {report.validation} -> "
+        f"{report.validation_out} ({', '.join(notes)})"
     )
     return EXIT_OK
+
+
+def _skipped_note(count: int, first: Any) -> str:
+    return f"{_plural(count, 'record')} skipped, first on line {first.line}: {first.reason}"
 
 
 def cmd_augment(args: argparse.Namespace, out: Output) -> int:
     """``augment FILE --factor N``: write FILE with prefixed prompt variants."""
     source = _input_file(args.file)
-    target = args.out or _beside(source, ".augmented.jsonl")
+    (target,) = _outputs(
+        out, source, args.force, out=("--out", args.out or _beside(source, ".augmented.jsonl"))
+    )
     with library_errors():
         report = augment_jsonl(source, target, factor=args.factor, seed=args.seed)
+    out = _reporting(out, target)
     if args.json:
         out.json(report.to_dict())
         return EXIT_OK
     unchanged = report.without_prompt + report.unparsed
+    skipped = (
+        f"; {_skipped_note(report.skipped, report.skipped_examples[0])}" if report.skipped else ""
+    )
     out.line(
-        f"{report.lines_written} lines -> {target} ({report.augmented} records x{report.factor}, "
-        f"{unchanged} copied unchanged); near-duplicates: validate and deduplicate before training"
+        f"{report.lines_written} lines -> {report.out} ({report.augmented} records "
+        f"x{report.factor}, {unchanged} copied unchanged{skipped}); near-duplicates: run "
+        "validate (it warns on them) and deduplicate before training"
     )
     return EXIT_OK
 
@@ -264,21 +346,19 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def cmd_prepare_rft(args: argparse.Namespace, out: Output) -> int:
-    """``prepare-rft PAIRS``: write the RFT records of PAIRS' preference pairs."""
-    source = _input_file(args.file)
-    target = args.out or _beside(source, ".rft.jsonl")
-    with library_errors():
-        report = prepare_rft(source, target)
-    if args.json:
-        out.json(report.to_dict())
-        return EXIT_OK
+def _rft_notes(report: Any) -> list[str]:
     notes = []
     if report.invalid:
         first = report.invalid_examples[0]
         notes.append(
             f"{_plural(report.invalid, 'invalid pair')} skipped, "
             f"first on line {first.line}: {first.reason}"
+        )
+    if report.repeated:
+        first = report.repeated_examples[0]
+        notes.append(
+            f"{_plural(report.repeated, 'repeated pair')} written once, "
+            f"first on line {first.line} (same as line {first.same_as})"
         )
     if report.identical:
         notes.append(
@@ -289,8 +369,24 @@ def cmd_prepare_rft(args: argparse.Namespace, out: Output) -> int:
         notes.append(
             f"Bedrock RFT needs {report.rft_min_records} to {report.rft_max_records} records"
         )
+    return notes
+
+
+def cmd_prepare_rft(args: argparse.Namespace, out: Output) -> int:
+    """``prepare-rft PAIRS``: write the RFT records of PAIRS' preference pairs."""
+    source = _input_file(args.file)
+    (target,) = _outputs(
+        out, source, args.force, out=("--out", args.out or _beside(source, ".rft.jsonl"))
+    )
+    with library_errors():
+        report = prepare_rft(source, target)
+    out = _reporting(out, target)
+    if args.json:
+        out.json(report.to_dict())
+        return EXIT_OK
+    notes = _rft_notes(report)
     detail = f" ({'; '.join(notes)})" if notes else ""
-    out.line(f"{report.written} RFT records -> {target}{detail}")
+    out.line(f"{report.written} RFT records -> {report.out}{detail}")
     return EXIT_OK
 
 
@@ -306,9 +402,38 @@ def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 
 
+_OUTPUT_HELP = (
+    "An output that exists is refused unless --force; - writes to stdout (the summary then "
+    "goes to stderr); a device, FIFO or symlink is written through, never replaced. Outputs "
+    "are written whole or not at all."
+)
+
+
+def _force_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace an output file that already exists"
+    )
+
+
 def _add_validate(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "validate", help="check a dataset against the model's real format and quotas"
+    parser = add_command(
+        subparsers,
+        "validate",
+        summary="check a dataset against the model's real format and quotas",
+        description="Check TRAIN (and --validation) against the format and quotas of the base "
+        "model and customization type, line by line, and print a summary and a table of "
+        "findings (--json: the full report). Errors make the data invalid: lines that are not "
+        "UTF-8 JSON objects (a byte-order mark, gzip or UTF-16 is named as such), records "
+        "nested too deeply to read, a key given twice in one record, wrong fields or types, "
+        "records over the limits, an empty file. Warnings never block: blank lines, exact "
+        "duplicates, near-duplicates (equal once case, whitespace and punctuation are "
+        "ignored), validation records also in training, imbalanced labels.\n\n"
+        "Exit 0 when the data is valid, 1 when it is not.",
+        examples=(
+            f"bedrock-customize validate train.jsonl --type FINE_TUNING --base-model {NOVA}",
+            "bedrock-customize validate s3://bucket/train.jsonl --validation s3://bucket/val.jsonl "
+            f"--type FINE_TUNING --base-model {NOVA} --json",
+        ),
     )
     _dataset_arguments(parser)
     parser.add_argument("--validation", help="validation JSONL: a local path or s3://bucket/key")
@@ -319,8 +444,17 @@ def _add_validate(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _add_estimate_cost(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "estimate-cost", help="estimate the training cost of a dataset (tokens x epochs x price)"
+    parser = add_command(
+        subparsers,
+        "estimate-cost",
+        summary="estimate the training cost of a dataset (tokens x epochs x price)",
+        description="Estimate the tokens of TRAIN and what training on them for --epochs "
+        "epochs costs at the published price. An estimate, not a quote: the source and date "
+        "of the price are printed, and an unknown price is said to be unknown.",
+        examples=(
+            "bedrock-customize estimate-cost train.jsonl --type FINE_TUNING "
+            "--base-model cohere.command-text-v14:7:4k --epochs 3",
+        ),
     )
     _dataset_arguments(parser)
     parser.add_argument("--epochs", type=int, required=True, help="number of epochs")
@@ -328,12 +462,18 @@ def _add_estimate_cost(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _add_split(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "split",
-        help="split a JSONL file into training and validation files, deterministically",
+        summary="split a JSONL file into training and validation files, deterministically",
         description="Split FILE into FILE.train.jsonl and FILE.validation.jsonl (by default) "
         "with exactly round(F x records) records in validation, per label when stratified. "
-        "The same seed always gives the same files.",
+        "The same seed always gives the same files. " + _OUTPUT_HELP,
+        examples=(
+            "bedrock-customize split data.jsonl --validation-fraction 0.1 --seed 7",
+            "bedrock-customize split data.jsonl --validation-fraction 0.2 --stratify "
+            "--train-out train.jsonl --validation-out - | wc -l",
+        ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="JSONL file to split")
     parser.add_argument(
@@ -355,21 +495,34 @@ def _add_split(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="field holding the label when stratifying (default: completion)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    parser.add_argument("--train-out", type=Path, metavar="PATH", help="training output file")
     parser.add_argument(
-        "--validation-out", type=Path, metavar="PATH", help="validation output file"
+        "--train-out", type=Path, metavar="PATH", help="training output file, or - for stdout"
     )
+    parser.add_argument(
+        "--validation-out",
+        type=Path,
+        metavar="PATH",
+        help="validation output file, or - for stdout",
+    )
+    _force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=cmd_split)
 
 
 def _add_augment(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "augment",
-        help="add prefixed copies of each prompt (naive; validate and deduplicate afterwards)",
+        summary="add prefixed copies of each prompt (naive; validate and deduplicate afterwards)",
         description="Write each prompt/completion record followed by N-1 copies whose prompt "
         "starts with a prefix such as 'Question: '. A naive technique: it repeats completions "
-        "and can cause overfitting. Split first and augment only the training file.",
+        "and can cause overfitting. Split first and augment only the training file. A record "
+        "that cannot be written back as JSON (a lone surrogate escape, a number out of range) "
+        "is skipped and reported with its line; the run goes on. " + _OUTPUT_HELP,
+        examples=(
+            "bedrock-customize augment train.jsonl --factor 3 --seed 7",
+            "bedrock-customize augment train.jsonl --factor 2 --out - | head",
+        ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="JSONL file to augment")
     parser.add_argument(
@@ -381,25 +534,37 @@ def _add_augment(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     parser.add_argument(
-        "--out", type=Path, metavar="PATH", help="output file (default: FILE.augmented.jsonl)"
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="output file, or - for stdout (default: FILE.augmented.jsonl)",
     )
+    _force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=cmd_augment)
 
 
 def _add_prepare_rft(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "prepare-rft",
-        help="turn preference pairs into reinforcement fine-tuning (RFT) records",
+        summary="turn preference pairs into reinforcement fine-tuning (RFT) records",
         description="Write one RFT record per valid line of PAIRS ({prompt, chosen, rejected, "
         "score?}): the prompt as the user message, chosen/rejected/score as the "
-        "reference_answer that the preference grader reads. Invalid pairs are skipped and "
-        f"counted with their line. Bedrock RFT needs at least {RFT_MIN_RECORDS} records.",
+        "reference_answer that the preference grader reads. Invalid pairs (and pairs that "
+        "cannot be written back as JSON) are skipped and counted with their line; a pair "
+        "repeated on a later line is written once. Bedrock RFT needs at least "
+        f"{RFT_MIN_RECORDS} records. " + _OUTPUT_HELP,
+        examples=("bedrock-customize prepare-rft pairs.jsonl --out rft.jsonl",),
     )
     parser.add_argument("file", type=Path, metavar="PAIRS", help="JSONL file of preference pairs")
     parser.add_argument(
-        "--out", type=Path, metavar="PATH", help="output file (default: PAIRS.rft.jsonl)"
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="output file, or - for stdout (default: PAIRS.rft.jsonl)",
     )
+    _force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=cmd_prepare_rft)
 

@@ -11,6 +11,7 @@ from rich.table import Column, Table
 
 from lambda_handlers.cli.console import Output
 from lambda_handlers.cli.errors import EXIT_OK, library_errors
+from lambda_handlers.cli.help import add_command
 from lambda_handlers.common.catalogue import models
 from lambda_handlers.datatools.compare_costs import (
     COMMAND_LINE,
@@ -59,37 +60,36 @@ def catalogue_rows() -> list[dict[str, Any]]:
     return rows
 
 
+MODELS_WIDTH = 100
+"""Columns of the ``models`` table, piped or on a terminal."""
+
+
 def _model_cell(row: dict[str, Any]) -> str:
-    # The name goes under the id rather than in a column of its own: the table stays
-    # narrow enough for a terminal.
+    # The name and Regions go under the id, the details in one column beside it: the table
+    # fits 100 columns, the id is never cut and each detail keeps a line of its own.
     name = f"{row['name']} (legacy)" if row.get("legacy") else row["name"]
-    return f"{row['model_id']}\n{name}"
+    return f"{row['model_id']}\n{name}\n{', '.join(row['regions'])}"
 
 
-def _hyperparameters_cell(row: dict[str, Any]) -> str:
+def _details_cell(row: dict[str, Any]) -> str:
+    lines = [", ".join(row["approaches"]), "serving: " + ", ".join(row["serving_modes"])]
     if row["hyperparameters"] is None:
-        return row.get("hyperparameters_note") or "not published"
-    return "\n".join(h.get("description") or h["name"] for h in row["hyperparameters"])
+        lines.append(row.get("hyperparameters_note") or "hyperparameters not published")
+    else:
+        lines += [h.get("description") or h["name"] for h in row["hyperparameters"]]
+    return "\n".join(lines)
 
 
 def catalogue_table(out: Output, rows: list[dict[str, Any]]) -> Table:
-    """The rows as a table: one value a line in a cell, a rule between models."""
+    """The rows as a table of ``MODELS_WIDTH`` columns: one value a line, a rule between models."""
     table = out.table(
-        Column("MODEL (id, name)", overflow="fold"),
-        Column("APPROACHES", no_wrap=True),
-        Column("SERVING", no_wrap=True),
-        Column("REGIONS", no_wrap=True),
-        Column("HYPERPARAMETERS (min to max, default)", max_width=56, overflow="fold"),
+        Column("MODEL (id, name, Regions)", no_wrap=True),
+        Column("APPROACHES, SERVING, HYPERPARAMETERS", overflow="fold"),
         row_lines=True,
     )
+    table.width = MODELS_WIDTH
     for row in rows:
-        table.add_row(
-            _model_cell(row),
-            "\n".join(row["approaches"]),
-            "\n".join(row["serving_modes"]),
-            "\n".join(row["regions"]),
-            _hyperparameters_cell(row),
-        )
+        table.add_row(_model_cell(row), _details_cell(row))
     return table
 
 
@@ -263,21 +263,29 @@ _PRICE_FLAGS = (
 
 
 def _add_models(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "models",
-        help="list the customizable base models, their approaches and hyperparameters",
+        summary="list the customizable base models, their approaches and hyperparameters",
         description="The model catalogue: approaches, serving modes, Regions and "
-        "hyperparameter ranges of each customizable base model.",
+        "hyperparameter ranges of each customizable base model, as a table that fits 100 "
+        "columns (--json: every field).",
+        examples=("bedrock-customize models", "bedrock-customize models --json"),
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=cmd_models)
 
 
 def _add_compare_costs(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "compare-costs",
-        help="estimate what serving a workload costs: base model on demand, custom model on "
+        summary="estimate what serving a workload costs: base model on demand, custom model on "
         "provisioned throughput, distilled student per token",
+        examples=(
+            "bedrock-customize compare-costs --requests-per-day 5000 --input-tokens 800 "
+            "--output-tokens 200 --base-model amazon.nova-lite-v1:0:300k",
+        ),
         description="An ESTIMATE of the cost of serving REQUESTS a day for DAYS days each way, "
         "the cheapest option and the daily volume above which provisioned throughput is "
         "cheaper than on demand. Prices come from the package's prices.json (source and date "

@@ -3,7 +3,8 @@
 
 They run with your AWS credentials, in the Region of the ARN they are given. The actions
 themselves are library code (``lambda_handlers.cli.operations``, ``lambda_handlers.promote``),
-the same the workflow runs; AWS errors arrive translated and end the command with exit 1.
+the same the workflow runs; AWS errors arrive translated: exit 3 for credentials, network or
+access, 1 for a request AWS refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.table import Column, Table
 
 from lambda_handlers.cli.console import Output
 from lambda_handlers.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, library_errors
+from lambda_handlers.cli.help import add_command
 
 
 def _use_region_of(arn: str) -> None:
@@ -125,22 +127,55 @@ def cmd_promote(args: argparse.Namespace, out: Output) -> int:
 # --- the parsers -----------------------------------------------------------------------------
 
 
+_EXECUTION = "arn:aws:states:us-east-1:111122223333:execution:BedrockCustomization:run-1"
+
+
 def _add_cleanup(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "cleanup", help="list and remove what an execution created (job, serving, model)"
+    parser = add_command(
+        subparsers,
+        "cleanup",
+        summary="DELETE what an execution created (job, serving, model); --dry-run only lists",
+        description="Read the plan of EXECUTION_ARN from its history, list what of it exists "
+        "(the customization job, the provisioned throughput or deployment, the custom model) "
+        "and remove it with the workflow's own cleanup: it STOPS the job and DELETES the "
+        "serving resource, and with --delete-model the custom model too. This cannot be "
+        "undone: run it with --dry-run first to see what it would remove. Only what carries "
+        "the execution's tag is removed. Uses your AWS credentials, in the ARN's Region.\n\n"
+        "Exit 1 when something could not be removed (each named with the command that "
+        "removes it).",
+        examples=(
+            f"bedrock-customize cleanup {_EXECUTION} --dry-run",
+            f"bedrock-customize cleanup {_EXECUTION}",
+            f"bedrock-customize cleanup {_EXECUTION} --delete-model",
+        ),
     )
-    parser.add_argument("execution_arn", help="the Step Functions execution ARN")
-    parser.add_argument("--dry-run", action="store_true", help="only list what exists")
     parser.add_argument(
-        "--delete-model", action="store_true", help="also delete the custom model (storage costs)"
+        "execution_arn", metavar="EXECUTION_ARN", help="the Step Functions execution ARN"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="only list what exists; delete nothing"
+    )
+    parser.add_argument(
+        "--delete-model",
+        action="store_true",
+        help="also delete the custom model (it costs storage; deleting it cannot be undone)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=cmd_cleanup)
 
 
 def _add_promote(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "promote", help="swap a model onto a deployment or throughput (a rollback, by hand)"
+    parser = add_command(
+        subparsers,
+        "promote",
+        summary="swap a model onto a deployment or throughput (a rollback, by hand)",
+        description="Point the custom-model deployment or provisioned throughput --target at "
+        "the custom model --model, for example back to the previousModelArn an execution "
+        "recorded. Uses your AWS credentials, in the target's Region.",
+        examples=(
+            "bedrock-customize promote --target arn:aws:bedrock:us-east-1:111122223333:"
+            "custom-model-deployment/abcdef123456 --model PREVIOUS_MODEL_ARN",
+        ),
     )
     parser.add_argument(
         "--target", required=True, help="custom-model-deployment or provisioned-model ARN"

@@ -22,20 +22,30 @@ examples, or paraphrases reviewed by a person, when you can get them.
 Lines are read and written one at a time, so memory does not grow with the file. Originals
 are copied byte for byte (a newline is added to a last line that lacks one, so a variant
 never joins it). Records without a string ``"prompt"`` and lines that are not JSON objects
-are copied unchanged and counted; blank lines are dropped and counted.
+are copied unchanged and counted; blank lines are dropped and counted. A record that cannot
+be written back as JSON (text with a lone surrogate escape, a number out of range) is
+skipped, original included, and reported with its line and reason; the run goes on.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.datatools._jsonl import atomic_output, check_distinct, is_blank, parse_object
+from lambda_handlers.datatools._jsonl import (
+    Target,
+    check_distinct,
+    encode_record,
+    is_blank,
+    open_output,
+    parse_object,
+)
 
+MAX_EXAMPLES = 20
+"""Skipped records kept with their line and reason; the count is never capped."""
 MAX_FACTOR = 20
 """Most copies of a record (the original plus variants) that ``augment_jsonl`` writes.
 
@@ -67,6 +77,14 @@ DEFAULT_PREFIXES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class SkippedRecord:
+    """A record that was not written, and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class AugmentReport:
     """What an augmentation did, in numbers."""
 
@@ -86,6 +104,10 @@ class AugmentReport:
     """Lines that are not JSON objects, copied unchanged."""
     skipped_blank: int
     lines_written: int
+    skipped: int = 0
+    """Records that cannot be written back as JSON: not written at all, not even the original."""
+    skipped_examples: list[SkippedRecord] = field(default_factory=list)
+    """The first ``MAX_EXAMPLES`` of them, with their line and reason."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -118,7 +140,7 @@ def _check_arguments(factor: int, seed: int, prefixes: Sequence[str]) -> tuple[s
 
 def augment_jsonl(
     source: Path,
-    out: Path,
+    out: Target,
     *,
     factor: int,
     seed: int = 0,
@@ -128,44 +150,71 @@ def augment_jsonl(
 
     The prefixes of one record's variants are distinct, drawn by ``random.Random(seed)``, so
     the same input, factor, seed and prefixes always give the same bytes. ``factor=1`` copies
-    the records (dropping blank lines). Raises ``ValueError`` for a factor outside
-    1..``MAX_FACTOR``, for unusable prefixes, or when ``out`` is ``source``; nothing is
-    written when it raises.
+    the records (dropping blank lines). ``out`` is a path or a binary stream (see
+    ``open_output``). Raises ``ValueError`` for a factor outside 1..``MAX_FACTOR``, for
+    unusable prefixes, or when ``out`` is ``source``; nothing is written when it raises.
     """
     chosen = _check_arguments(factor, seed, prefixes)
     check_distinct(source, out=out)
     rng = random.Random(seed)
-    records = augmented = variants = without_prompt = unparsed = blank = 0
-    with source.open("rb") as handle, atomic_output(out) as sink:
-        for line in handle:
+    counts = dict.fromkeys(("records", "augmented", "variants", "without", "unparsed"), 0)
+    blank = 0
+    skipped: list[SkippedRecord] = []
+    n_skipped = 0
+    with source.open("rb") as handle, open_output(out) as sink:
+        for number, line in enumerate(handle, start=1):
             if is_blank(line):
                 blank += 1
                 continue
-            records += 1
-            sink.write(line if line.endswith(b"\n") else line + b"\n")
-            record = parse_object(line)
-            if record is None:
-                unparsed += 1
+            counts["records"] += 1
+            try:
+                lines = _record_lines(line, rng, chosen, factor, counts)
+            except ValueError as problem:
+                n_skipped += 1
+                if len(skipped) < MAX_EXAMPLES:
+                    skipped.append(SkippedRecord(number, str(problem)))
                 continue
-            prompt = record.get("prompt")
-            if not isinstance(prompt, str):
-                without_prompt += 1
-                continue
-            augmented += 1
-            for prefix in rng.sample(chosen, factor - 1):
-                variant = {**record, "prompt": prefix + prompt}
-                sink.write(json.dumps(variant, ensure_ascii=False).encode("utf-8") + b"\n")
-                variants += 1
+            for written in lines:
+                sink.write(written)
     return AugmentReport(
         source=str(source),
-        out=str(out),
+        out=str(out) if isinstance(out, Path) else "-",
         factor=factor,
         seed=seed,
-        records=records,
-        augmented=augmented,
-        variants=variants,
-        without_prompt=without_prompt,
-        unparsed=unparsed,
+        records=counts["records"],
+        augmented=counts["augmented"],
+        variants=counts["variants"],
+        without_prompt=counts["without"],
+        unparsed=counts["unparsed"],
         skipped_blank=blank,
-        lines_written=records + variants,
+        lines_written=counts["records"] - n_skipped + counts["variants"],
+        skipped=n_skipped,
+        skipped_examples=skipped,
     )
+
+
+def _record_lines(
+    line: bytes,
+    rng: random.Random,
+    chosen: tuple[str, ...],
+    factor: int,
+    counts: dict[str, int],
+) -> list[bytes]:
+    """The lines one input line becomes; ``ValueError`` when the record cannot be written."""
+    original = line if line.endswith(b"\n") else line + b"\n"
+    record = parse_object(line)
+    if record is None:
+        counts["unparsed"] += 1
+        return [original]
+    encode_record(record)  # the original must be writable JSON too, or it is skipped
+    prompt = record.get("prompt")
+    if not isinstance(prompt, str):
+        counts["without"] += 1
+        return [original]
+    variants = [
+        encode_record({**record, "prompt": prefix + prompt}) + b"\n"
+        for prefix in rng.sample(chosen, factor - 1)
+    ]
+    counts["augmented"] += 1
+    counts["variants"] += len(variants)
+    return [original, *variants]

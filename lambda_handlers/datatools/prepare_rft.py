@@ -21,6 +21,10 @@ can be traced back to its pair.
   when ``score`` is present and not a number from 0 to 1. Other fields are dropped (and
   the pairs that had some are counted): RFT passes extra fields to the grader, but the
   preference grader reads none.
+- A pair that cannot be written back as JSON (text with a lone surrogate escape, a number
+  out of range) is invalid too, reported with its line like the others.
+- A pair with the same prompt, chosen, rejected and score as an earlier one is written once;
+  the repeats are counted with their line and the line they repeat.
 - A pair whose chosen and rejected answers are the same text (surrounding whitespace
   aside) is kept and counted: it is
   valid, but every response scores 0.5 on it, so it teaches nothing and costs a prompt.
@@ -34,13 +38,19 @@ is within those bounds. Writing fewer is not an error here: files can be concate
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.datatools._jsonl import atomic_output, check_distinct, is_blank, parse_object
+from lambda_handlers.datatools._jsonl import (
+    Target,
+    check_distinct,
+    encode_record,
+    is_blank,
+    open_output,
+    parse_object,
+)
 from lambda_handlers.validation.rules import all_rules
 
 MAX_EXAMPLES = 20
@@ -65,6 +75,14 @@ class InvalidPair:
 
     line: int
     reason: str
+
+
+@dataclass(frozen=True)
+class RepeatedPair:
+    """A pair not written because an earlier line holds the same one."""
+
+    line: int
+    same_as: int
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,10 @@ class PrepareRftReport:
     rft_max_records: int
     within_rft_bounds: bool
     """Whether ``written`` is within Bedrock's RFT record bounds."""
+    repeated: int = 0
+    """Valid pairs not written because an earlier line holds the same pair."""
+    repeated_examples: list[RepeatedPair] = field(default_factory=list)
+    """The first ``MAX_EXAMPLES`` of them."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -123,66 +145,106 @@ def _problem(pair: dict[str, Any] | None) -> str | None:
 
 def rft_record(pair: dict[str, Any], line: int) -> dict[str, Any]:
     """The RFT record of a valid pair found on ``line`` (1-based)."""
+    return {"id": f"pair-{line}", **_rft_body(pair)}
+
+
+def _rft_body(pair: dict[str, Any]) -> dict[str, Any]:
     reference: dict[str, Any] = {"chosen": pair["chosen"], "rejected": pair["rejected"]}
     if "score" in pair:
         reference["score"] = pair["score"]
     return {
-        "id": f"pair-{line}",
         "messages": [{"role": "user", "content": pair["prompt"]}],
         "reference_answer": reference,
     }
 
 
-def prepare_rft(source: Path, out: Path) -> PrepareRftReport:
+class _Tally:
+    """The counts of a conversion, and the first lines of each kind of finding."""
+
+    def __init__(self) -> None:
+        self.pairs = self.written = self.with_score = self.extra = self.blank = 0
+        self.invalid: list[InvalidPair] = []
+        self.n_invalid = 0
+        self.identical: list[int] = []
+        self.n_identical = 0
+        self.repeated: list[RepeatedPair] = []
+        self.n_repeated = 0
+        self.first_line_of: dict[int, int] = {}
+
+    def reject(self, line: int, reason: str) -> None:
+        self.n_invalid += 1
+        if len(self.invalid) < MAX_EXAMPLES:
+            self.invalid.append(InvalidPair(line, reason))
+
+    def record(self, pair: dict[str, Any], line: int) -> bytes | None:
+        """The output line of a valid pair, or ``None`` for a repeat (or a ``ValueError``)."""
+        body = encode_record(_rft_body(pair))
+        key = hash(body)
+        first = self.first_line_of.setdefault(key, line)
+        if first != line:
+            self.n_repeated += 1
+            if len(self.repeated) < MAX_EXAMPLES:
+                self.repeated.append(RepeatedPair(line, first))
+            return None
+        self.written += 1
+        self.with_score += "score" in pair
+        self.extra += any(name not in FIELDS for name in pair)
+        if pair["chosen"].strip() == pair["rejected"].strip():
+            self.n_identical += 1
+            if len(self.identical) < MAX_EXAMPLES:
+                self.identical.append(line)
+        # As json.dumps writes rft_record(pair, line): the id first.
+        return f'{{"id": "pair-{line}", '.encode() + body[1:] + b"\n"
+
+
+def prepare_rft(source: Path, out: Target) -> PrepareRftReport:
     """Write the RFT records of ``source``'s valid preference pairs to ``out``.
 
-    Raises ``ValueError`` when ``out`` is ``source`` or when no pair is valid (nothing is
-    written then), ``FileNotFoundError`` for a missing source.
+    ``out`` is a path or a binary stream (see ``open_output``). Raises ``ValueError`` when
+    ``out`` is ``source`` or when no pair is valid (nothing is written then),
+    ``FileNotFoundError`` for a missing source.
     """
     check_distinct(source, out=out)
-    pairs = written = invalid = identical = with_score = extra = blank = 0
-    invalid_examples: list[InvalidPair] = []
-    identical_lines: list[int] = []
-    with source.open("rb") as handle, atomic_output(out) as sink:
+    tally = _Tally()
+    with source.open("rb") as handle, open_output(out) as sink:
         for number, line in enumerate(handle, start=1):
             if is_blank(line):
-                blank += 1
+                tally.blank += 1
                 continue
-            pairs += 1
+            tally.pairs += 1
             pair = parse_object(line)
             problem = _problem(pair)
             if pair is None or problem is not None:
-                invalid += 1
-                if len(invalid_examples) < MAX_EXAMPLES:
-                    invalid_examples.append(InvalidPair(number, problem or "not a JSON object"))
+                tally.reject(number, problem or "not a JSON object")
                 continue
-            record = rft_record(pair, number)
-            sink.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-            written += 1
-            with_score += "score" in pair
-            extra += any(name not in FIELDS for name in pair)
-            if pair["chosen"].strip() == pair["rejected"].strip():
-                identical += 1
-                if len(identical_lines) < MAX_EXAMPLES:
-                    identical_lines.append(number)
-        if written == 0:
+            try:
+                written = tally.record(pair, number)
+            except ValueError as unwritable:
+                tally.reject(number, str(unwritable))
+                continue
+            if written is not None:
+                sink.write(written)
+        if tally.written == 0:
             raise ValueError(
-                f"{source} has no valid preference pair ({pairs} non-blank lines, {invalid} "
-                'invalid); each line needs {"prompt", "chosen", "rejected"} as strings'
+                f"{source} has no valid preference pair ({tally.pairs} non-blank lines, "
+                f'{tally.n_invalid} invalid); each line needs {{"prompt", "chosen", "rejected"}} '
+                "as strings"
             )
     return PrepareRftReport(
         source=str(source),
-        out=str(out),
-        pairs=pairs,
-        written=written,
-        invalid=invalid,
-        invalid_examples=invalid_examples,
-        identical=identical,
-        identical_lines=identical_lines,
-        with_score=with_score,
-        extra_fields_dropped=extra,
-        skipped_blank=blank,
+        out=str(out) if isinstance(out, Path) else "-",
+        pairs=tally.pairs,
+        written=tally.written,
+        invalid=tally.n_invalid,
+        invalid_examples=tally.invalid,
+        identical=tally.n_identical,
+        identical_lines=tally.identical,
+        with_score=tally.with_score,
+        extra_fields_dropped=tally.extra,
+        skipped_blank=tally.blank,
         rft_min_records=RFT_MIN_RECORDS,
         rft_max_records=RFT_MAX_RECORDS,
-        within_rft_bounds=RFT_MIN_RECORDS <= written <= RFT_MAX_RECORDS,
+        within_rft_bounds=RFT_MIN_RECORDS <= tally.written <= RFT_MAX_RECORDS,
+        repeated=tally.n_repeated,
+        repeated_examples=tally.repeated,
     )

@@ -32,7 +32,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_handlers.datatools._jsonl import atomic_output, check_distinct, is_blank, parse_object
+from lambda_handlers.datatools._jsonl import (
+    Target,
+    check_distinct,
+    is_blank,
+    open_output,
+    parse_object,
+)
 
 MAX_LABELS = 1000
 """Most distinct label values a stratified split accepts.
@@ -149,10 +155,14 @@ def _count(source: Path, stratify: bool, label_field: str) -> _Strata:
     return strata
 
 
+def _shown(target: Target) -> str:
+    return str(target) if isinstance(target, Path) else "-"
+
+
 def split_jsonl(
     source: Path,
-    train_out: Path,
-    validation_out: Path,
+    train_out: Target,
+    validation_out: Target,
     *,
     validation_fraction: float,
     seed: int = 0,
@@ -169,7 +179,8 @@ def split_jsonl(
     Raises ``ValueError`` for a fraction outside (0, 1), for a split that would leave
     either side empty, for outputs that are the source or each other, and for a stratified
     split over a field with more than ``MAX_LABELS`` values. A missing source raises
-    ``FileNotFoundError``. Nothing is written when it raises.
+    ``FileNotFoundError``. Nothing is written when it raises. An output is a path or a
+    binary stream (see ``open_output``: ``-`` on the command line).
     """
     _check_arguments(validation_fraction, seed, stratify, label_field)
     check_distinct(source, train_out=train_out, validation_out=validation_out)
@@ -205,8 +216,8 @@ def split_jsonl(
     )
     return SplitReport(
         source=str(source),
-        train_out=str(train_out),
-        validation_out=str(validation_out),
+        train_out=_shown(train_out),
+        validation_out=_shown(validation_out),
         validation_fraction=validation_fraction,
         seed=seed,
         stratified=stratify,
@@ -223,8 +234,8 @@ def split_jsonl(
 
 def _write_split(
     source: Path,
-    train_out: Path,
-    validation_out: Path,
+    train_out: Target,
+    validation_out: Target,
     strata: _Strata,
     needed: dict[str | None, int],
     seed: int,
@@ -238,8 +249,8 @@ def _write_split(
     changed = ValueError(f"{source} changed while it was being split; split it again")
     with (
         source.open("rb") as handle,
-        atomic_output(train_out) as train,
-        atomic_output(validation_out) as validation,
+        open_output(train_out) as train,
+        open_output(validation_out) as validation,
     ):
         for line in handle:
             if is_blank(line):

@@ -274,7 +274,7 @@ def test_arguments_argparse_cannot_parse_exit_with_2(data: Path) -> None:
     assert out == ""
 
 
-def test_a_write_that_fails_exits_1_with_one_line(
+def test_a_full_disk_exits_3_with_one_line_naming_the_fix(
     data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def disk_full(*args: object, **kwargs: object) -> None:
@@ -282,8 +282,10 @@ def test_a_write_that_fails_exits_1_with_one_line(
 
     monkeypatch.setattr(data_commands, "split_jsonl", disk_full)
     code, out, err = run("split", str(data), "--validation-fraction", "0.2")
-    assert (code, out) == (1, "")
-    assert error_line(err) == "error: No space left on device: data.train.jsonl"
+    assert (code, out) == (3, "")
+    assert error_line(err) == (
+        "error: data.train.jsonl: no space left on device; free some space or write elsewhere"
+    )
 
 
 # --- augment ---------------------------------------------------------------------------------

@@ -91,7 +91,11 @@ def test_every_command_has_one_command_function_named_after_it(argv: list[str]) 
     [
         (UsageError("bad\n  input"), 2, "error: bad input"),
         (CommandFailed("it failed"), 1, "error: it failed"),
-        (KeyboardInterrupt(), 130, "interrupted"),
+        (
+            KeyboardInterrupt(),
+            130,
+            "error: interrupted; no output was left half-written: run the command again",
+        ),
     ],
 )
 def test_errors_become_one_stderr_line_and_their_exit_code(
@@ -109,9 +113,15 @@ def test_errors_become_one_stderr_line_and_their_exit_code(
     [
         (
             ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetObject"),
-            "error: GetObject: AccessDeniedException: no",
+            "error: GetObject: AccessDeniedException: no; access denied: use credentials allowed "
+            "to call GetObject on this resource",
         ),
-        (NoCredentialsError(), "error: Unable to locate credentials"),
+        (
+            NoCredentialsError(),
+            "error: Unable to locate credentials: no usable AWS credentials; configure them (aws "
+            "configure, AWS_PROFILE, or the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "variables) and run again",
+        ),
     ],
 )
 def test_aws_errors_are_one_line_not_a_traceback(
@@ -122,7 +132,7 @@ def test_aws_errors_are_one_line_not_a_traceback(
 
     monkeypatch.setattr(data_commands, "open_source", fail)
     code, out, err = run("validate", str(good), "--type", "FINE_TUNING", "--base-model", NOVA)
-    assert (code, out, err) == (1, "", line + "\n")
+    assert (code, out, err) == (3, "", line + "\n")
 
 
 def test_help_exits_0() -> None:
