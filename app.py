@@ -16,6 +16,7 @@ throughputs) and/or ``promotionTargetTagKey`` with ``promotionTargetTagValue`` (
 marks endpoints) name the endpoints requests may promote onto; ``maxModelUnits`` is the
 largest ``serving.modelUnits``; ``allowCommitments=true`` lets requests buy throughput with
 a commitment; ``maxTrainingCostUsd`` is a training cost ceiling requests cannot raise.
+``stateMachineName`` names the state machine (default ``<stackName>-customization``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
             allow_commitments=str(app.node.try_get_context("allowCommitments")).lower() == "true",
             max_training_cost_usd=number("maxTrainingCostUsd", None),
         ),
+        state_machine_name=app.node.try_get_context("stateMachineName") or None,
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

@@ -7,6 +7,8 @@ from constructs_lib.grader import GraderSpec, RftGrader
 from constructs_lib.notifications import CustomizationNotifications
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.stack import BedrockCustomizationStack
+from constructs_lib.steps.promotion import PromotionTargets
+from constructs_lib.steps.request import SpendingLimits
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow import CustomizationWorkflow
 
@@ -17,5 +19,7 @@ __all__ = [
     "CustomizationStorage",
     "CustomizationWorkflow",
     "GraderSpec",
+    "PromotionTargets",
     "RftGrader",
+    "SpendingLimits",
 ]

@@ -41,6 +41,7 @@ class BedrockCustomizationStack(Stack):
         invocation_logs_prefix: str = "",
         promotion_targets: PromotionTargets = NO_PROMOTION,
         spending_limits: SpendingLimits = DEFAULT_LIMITS,
+        state_machine_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         """
@@ -60,6 +61,8 @@ class BedrockCustomizationStack(Stack):
         :param invocation_logs_prefix: the logs' key prefix in that bucket. Default: all.
         :param promotion_targets: endpoints executions may promote onto. Default: none.
         :param spending_limits: model units, commitments, a cost ceiling. Default: 1, no, none.
+        :param state_machine_name: the state machine's name. Default:
+            ``<stack name>-customization``.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
@@ -92,6 +95,7 @@ class BedrockCustomizationStack(Stack):
             invocation_logs_prefix=invocation_logs_prefix,
             promotion_targets=promotion_targets,
             spending_limits=spending_limits,
+            state_machine_name=state_machine_name,
         )
         outputs = {
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,

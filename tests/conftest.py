@@ -89,6 +89,7 @@ FULL_CONTEXT = {
     "allowCommitments": "true",
     "account": "123456789012",
     "region": "us-east-1",
+    "stateMachineName": "ml-platform-runs",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.conftest import FULL_CONTEXT, Synthesized
 from tests.e2e.fake_bedrock import ACCOUNT, REGION
 from tests.policy_eval import EXACT_OPERATORS, Policies, Request
 
@@ -61,6 +61,12 @@ def test_the_state_machine_is_encrypted_with_the_key_under_its_own_name(policies
     }
     # What CloudFormation's Ref gives (and so the rule and every ARN built from the name).
     assert policies.resolve({"Ref": machine}) == arn
+
+
+def test_a_name_given_by_context_is_the_one_every_condition_names(synthesized_full):
+    """The full template names its state machine by context; the tests here run on it too."""
+    _, arn, _ = _state_machine(Policies(synthesized_full.template))
+    assert arn.endswith(f":stateMachine:{FULL_CONTEXT['stateMachineName']}")
 
 
 @pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
