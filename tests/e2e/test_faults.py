@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.fake_bedrock import BedrockClientError, FakeBedrock
 from tests.e2e.harness import Execution, OfflineWorkflow
-from tests.e2e.test_workflow import request_for
+from tests.e2e.requests import request_for
 
 FOLLOWED = {
     "job": ("check_job.handler", "GetModelCustomizationJob", "Check job status"),

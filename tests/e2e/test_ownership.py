@@ -20,8 +20,8 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG, batch_job_name
 from tests.e2e.fake_bedrock import ACCOUNT, REGION, FakeBedrock
 from tests.e2e.harness import STACK_NAME, Execution, OfflineWorkflow
+from tests.e2e.requests import request_for
 from tests.e2e.test_real_answers import invoke_abort_cleanup
-from tests.e2e.test_workflow import request_for
 from tests.factories import conversation_records, jsonl
 from tests.iam_tags import allowing, function_role, resource_tags, role_statements
 

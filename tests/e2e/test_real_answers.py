@@ -21,7 +21,7 @@ from lambda_handlers.common.aws import client
 from lambda_handlers.common.plan import EXECUTION_TAG, carries_execution_tag, job_folder
 from tests.e2e.fake_bedrock import ACCOUNT, REGION, BedrockClientError, FakeBedrock
 from tests.e2e.harness import Execution, OfflineWorkflow, state_machine_definition
-from tests.e2e.test_workflow import error_message, request_for
+from tests.e2e.requests import error_message, request_for
 
 HOSTILE = "run(1)!-café'ü"  # Step Functions takes it; a tag value cannot hold ( ) ! ' é ü
 

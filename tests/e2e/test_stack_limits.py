@@ -29,7 +29,8 @@ from tests.conftest import PROMOTION_TAG, PROMOTION_TARGET_ARNS, Synthesized, sy
 from tests.e2e.conftest import _offline
 from tests.e2e.fake_bedrock import ACCOUNT, REGION, FakeBedrock
 from tests.e2e.harness import Execution, OfflineWorkflow
-from tests.factories import conversation_records, fine_tuning_request, jsonl
+from tests.e2e.requests import error_message, request_for
+from tests.factories import fine_tuning_request, jsonl
 
 NOVA_LITE_MODEL = (
     f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-lite-v1:0:300k/aaaaaaaaaaaa"
@@ -37,23 +38,6 @@ NOVA_LITE_MODEL = (
 LISTED_DEPLOYMENT, LISTED_THROUGHPUT = PROMOTION_TARGET_ARNS
 HOW_TO_ALLOW = "promotion_targets.arns (context promotionTargetArns)"
 CEILING_USD = 0.05
-
-
-def request_for(workflow: OfflineWorkflow, **overrides: Any) -> dict[str, Any]:
-    train = workflow.put_data("training/train.jsonl", jsonl(conversation_records(12)))
-    validation = workflow.put_data(
-        "validation/val.jsonl", jsonl(conversation_records(3, offset=100))
-    )
-    request = fine_tuning_request(
-        trainingDataConfig={"s3Uri": train},
-        validationDataConfig={"validators": [{"s3Uri": validation}]},
-    )
-    request.update(overrides)
-    return request
-
-
-def error_message(execution: Execution) -> str:
-    return str(json.loads(execution.cause or "{}")["errorMessage"])
 
 
 def assert_refused_before_submit(execution: Execution, bedrock: FakeBedrock, error: str) -> None:

@@ -13,26 +13,10 @@ import boto3
 import pytest
 
 from tests.e2e.fake_bedrock import REGION, BedrockClientError, FakeBedrock
-from tests.e2e.harness import Execution, OfflineWorkflow
+from tests.e2e.harness import OfflineWorkflow
+from tests.e2e.requests import error_message, request_for
 from tests.e2e.test_stack_limits import tag_as_promotion_target
 from tests.factories import conversation_records, fine_tuning_request, jsonl, pretraining_records
-
-
-def request_for(workflow: OfflineWorkflow, **overrides: Any) -> dict[str, Any]:
-    train = workflow.put_data("training/train.jsonl", jsonl(conversation_records(12)))
-    validation = workflow.put_data(
-        "validation/val.jsonl", jsonl(conversation_records(3, offset=100))
-    )
-    base = fine_tuning_request(
-        trainingDataConfig={"s3Uri": train},
-        validationDataConfig={"validators": [{"s3Uri": validation}]},
-    )
-    base.update(overrides)
-    return base
-
-
-def error_message(execution: Execution) -> str:
-    return json.loads(execution.cause)["errorMessage"]
 
 
 def only_notification(workflow: OfflineWorkflow) -> dict[str, Any]:
