@@ -295,6 +295,27 @@ class OfflineWorkflow:
             raise AssertionError(f"{function_arn} failed: {result}")
         return result
 
+    def deliver_status_change(
+        self, execution_arn: str, status: str, request: Any, **detail: Any
+    ) -> Any:
+        """What the abort-cleanup rule delivers for an execution of this state machine (an
+        ``aws.states`` "Step Functions Execution Status Change"), run by the abort cleanup;
+        returns its report, or fails the test if the function failed."""
+        event = {
+            "version": "0",
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": execution_arn,
+                "stateMachineArn": self.state_machine_arn,
+                "status": status,
+                "input": json.dumps(request),
+                **detail,
+            },
+        }
+        [abort] = [k for k, f in self.functions.items() if f.handler.endswith("abort_handler")]
+        return self.invoke_arn(abort, event)
+
     def read_data(self, uri: str) -> bytes:
         bucket, _, key = uri[len("s3://") :].partition("/")
         return (

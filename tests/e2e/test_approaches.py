@@ -326,15 +326,7 @@ def test_a_stopped_rft_execution_still_stops_its_job(
     boto3.client("stepfunctions", region_name="us-east-1").stop_execution(executionArn=arn)
     assert workflow_full.wait(arn).status == "ABORTED"
 
-    event = {
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {"executionArn": arn, "status": "ABORTED", "input": json.dumps(request)},
-    }
-    abort = next(
-        k for k, f in workflow_full.functions.items() if f.handler.endswith("abort_handler")
-    )
-    report = workflow_full.invoke_arn(abort, event)
+    report = workflow_full.deliver_status_change(arn, "ABORTED", request)
     [job_arn] = bedrock.jobs
     assert report["stoppedJob"] == job_arn
     assert bedrock.running_jobs() == []

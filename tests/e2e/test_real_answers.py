@@ -37,24 +37,13 @@ def sent_texts(workflow: OfflineWorkflow) -> list[str]:
 def invoke_abort_cleanup(workflow: OfflineWorkflow, execution: Execution, request: Any) -> Any:
     """What the status-change rule delivers for an execution that ended, run by the abort
     cleanup function with its environment from the template."""
-    detail = {
-        "executionArn": execution.arn,
-        "status": execution.status,
-        "input": json.dumps(request),
-        "error": execution.error,
-        "cause": execution.cause,
-    }
-    event = {
-        "version": "0",
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": detail,
-    }
-    abort_id = next(k for k, f in workflow.functions.items() if f.handler.endswith("abort_handler"))
-    headers: dict[str, str] = {}
-    report = json.loads(workflow.invoke(abort_id, json.dumps(event), headers))
-    assert headers == {}, report
-    return report
+    return workflow.deliver_status_change(
+        execution.arn,
+        execution.status,
+        request,
+        error=execution.error,
+        cause=execution.cause,
+    )
 
 
 # -- a job name in use -------------------------------------------------------------------------

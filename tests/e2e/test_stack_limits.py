@@ -14,7 +14,6 @@ with a training cost ceiling, synthesized here.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -324,21 +323,7 @@ def test_abort_cleanup_cleans_up_a_request_over_a_lowered_limit(
         k for k, f in workflow_full.functions.items() if f.handler.endswith("abort_handler")
     )
     workflow_full.functions[abort_id].environment.update(lowered)
-    event = {
-        "version": "0",
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {
-            "executionArn": arn,
-            "stateMachineArn": slow,
-            "status": "ABORTED",
-            "input": json.dumps(request),
-        },
-    }
-    headers: dict[str, str] = {}
-    report = json.loads(workflow_full.invoke(abort_id, json.dumps(event), headers))
-
-    assert headers == {}, report
+    report = workflow_full.deliver_status_change(arn, "ABORTED", request, stateMachineArn=slow)
     [job_arn] = bedrock.jobs
     assert report["stoppedJob"] == job_arn
     assert bedrock.running_jobs() == []

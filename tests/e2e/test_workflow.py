@@ -388,25 +388,7 @@ def test_stopped_execution_is_cleaned_up_by_the_abort_handler(
         "the job keeps training (and billing) after the execution stops"
     )
 
-    # What the EventBridge rule delivers for an aborted execution of this state machine.
-    event = {
-        "version": "0",
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {
-            "executionArn": arn,
-            "stateMachineArn": slow,
-            "status": "ABORTED",
-            "input": json.dumps(request),
-        },
-    }
-    abort_logical_id = next(
-        k for k, f in workflow.functions.items() if f.handler.endswith("abort_handler")
-    )
-    headers: dict[str, str] = {}
-    report = json.loads(workflow.invoke(abort_logical_id, json.dumps(event), headers))
-
-    assert headers == {}, report
+    report = workflow.deliver_status_change(arn, "ABORTED", request, stateMachineArn=slow)
     [job_arn] = bedrock.jobs
     assert report["stoppedJob"] == job_arn
     assert bedrock.running_jobs() == []
