@@ -23,7 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from constructs_lib.nag import acknowledge
 
@@ -82,21 +82,30 @@ def send_failures_to(function: lambda_.Function, queue: sqs.Queue, key: kms.IKey
     )
 
 
-def allow_rule_to_dead_letter(key: kms.IKey, rule_arn: str) -> None:
-    """EventBridge encrypts what the rule could not deliver, for this rule only."""
-    stack = Stack.of(key)
+def _from_source(scope: IConstruct, source_arn: str) -> dict[str, dict[str, str]]:
+    """A service principal's request on behalf of exactly one resource of this account."""
+    return {
+        "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+        "ArnEquals": {"aws:SourceArn": source_arn},
+    }
+
+
+def _allow_on_key(key: kms.IKey, sid: str, service: str, source_arn: str) -> None:
+    """``service`` may encrypt and decrypt with ``key`` for ``source_arn`` only."""
     key.add_to_resource_policy(
         iam.PolicyStatement(
-            sid="AllowAbortCleanupRuleDeadLetters",
-            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            sid=sid,
+            principals=[iam.ServicePrincipal(service)],
             actions=["kms:GenerateDataKey", "kms:Decrypt"],
             resources=["*"],  # a key policy's resource is always the key itself
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnEquals": {"aws:SourceArn": rule_arn},
-            },
+            conditions=_from_source(key, source_arn),
         )
     )
+
+
+def allow_rule_to_dead_letter(key: kms.IKey, rule_arn: str) -> None:
+    """EventBridge encrypts what the rule could not deliver, for this rule only."""
+    _allow_on_key(key, "AllowAbortCleanupRuleDeadLetters", "events.amazonaws.com", rule_arn)
 
 
 def alarm_on_dead_letters(
@@ -129,26 +138,14 @@ def alarm_on_dead_letters(
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
     alarm.add_alarm_action(cw_actions.SnsAction(topic))
-    conditions = {
-        "StringEquals": {"aws:SourceAccount": stack.account},
-        "ArnEquals": {"aws:SourceArn": alarm_arn},
-    }
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowAbortCleanupAlarmToPublish",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=["*"],  # a key policy's resource is always the key itself
-            conditions=conditions,
-        )
-    )
+    _allow_on_key(key, "AllowAbortCleanupAlarmToPublish", "cloudwatch.amazonaws.com", alarm_arn)
     topic.add_to_resource_policy(
         iam.PolicyStatement(
             sid="AllowAbortCleanupAlarm",
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["sns:Publish"],
             resources=[topic.topic_arn],
-            conditions=conditions,
+            conditions=_from_source(scope, alarm_arn),
         )
     )
     return alarm
