@@ -65,6 +65,7 @@ def validate_files(
     customization_type: str,
     base_model: str,
     max_examples: int,
+    near_duplicates: bool = False,
 ) -> dict[str, Any]:
     """The validation report of the files, with a progress bar for large inputs on a terminal."""
     rules = _rules(base_model, customization_type)
@@ -84,6 +85,7 @@ def validate_files(
             max_examples=max_examples,
             progress=advance,
             rules=rules,
+            near_duplicates=near_duplicates,
         )
 
 
@@ -162,6 +164,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
         customization_type=args.type,
         base_model=args.base_model,
         max_examples=args.max_examples,
+        near_duplicates=True,
     )
     if args.json:
         out.json(report)

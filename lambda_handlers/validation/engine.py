@@ -5,12 +5,21 @@ at once with a typed msgspec decoder (types, required fields and unknown fields 
 checked in C) and computes sizes, fingerprints and labels for the block in bulk. A
 block with anything wrong in it goes through the careful path instead, line by line,
 which finds and names every problem. Memory holds one block plus, per record, an
-8-byte fingerprint and a 4-byte line number for the duplicate and leakage checks.
+8-byte fingerprint and a 4-byte line number for the duplicate and leakage checks (and an
+8-byte near-duplicate key when those are looked for).
+
+What a JSON reader would get wrong is found too, cheaply: a file that is gzip or UTF-16,
+or starts with a byte-order mark (``sniff``, on its first bytes); a record nested deeper
+than the decoder follows (a finding on its line, the rest still checked); a key given twice
+(on the fast path, only a line with spare bytes enough to hide one is looked at; on the
+careful path, only a line with more colons than members); an empty training file.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +31,9 @@ import numpy as np
 from lambda_handlers.validation import tokens as token_estimate
 from lambda_handlers.validation.findings import CODES, Findings, Severity
 from lambda_handlers.validation.formats import CHECKERS, RecordContext, _type_name
+from lambda_handlers.validation.near import line_key, line_keys
 from lambda_handlers.validation.rules import DatasetRules, rules_for
+from lambda_handlers.validation.sniff import UTF8_BOM, duplicate_key, sniff
 from lambda_handlers.validation.sources import ByteSource
 
 REPORT_VERSION = "1"
@@ -40,24 +51,40 @@ class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _prompt_completion_lines = msgspec.json.Decoder(_PromptCompletion)
 _NEWLINE = ord("\n")
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _OPEN_BRACE = ord("{")
 
 
-def _line_layout(block: memoryview) -> tuple[int, bool]:
-    """``(number of lines, whether every line starts with "{")`` of a block.
+_NO_ENDS = np.zeros(0, np.int64)
+
+
+def _line_layout(block: memoryview) -> tuple[int, bool, np.ndarray]:
+    """``(number of lines, whether every line starts with "{", line lengths)`` of a block.
 
     When every line starts with ``{`` there is no blank line, so as many decoded
-    records as lines means exactly one record on every line.
+    records as lines means exactly one record on every line. The lengths do not count
+    the newline.
     """
     data = np.frombuffer(block, dtype=np.uint8)
     newlines = np.flatnonzero(data == _NEWLINE)
     ends_open = len(data) > 0 and data[-1] != _NEWLINE
     n_lines = len(newlines) + (1 if ends_open else 0)
     if not len(data):
-        return 0, False
+        return 0, False, _NO_ENDS
     starts = data[newlines[: n_lines - 1] + 1] if n_lines > 1 else data[:0]
     objects_only = bool(data[0] == _OPEN_BRACE) and bool(np.all(starts == _OPEN_BRACE))
-    return n_lines, objects_only
+    ends = np.append(newlines, len(data)) if ends_open else newlines
+    lengths = np.diff(ends, prepend=-1) - 1
+    return n_lines, objects_only, lengths
+
+
+def _stdlib_parses(raw: bytes) -> bool:
+    """Whether Python's json reads the line (it takes lone surrogates, msgspec does not)."""
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 class TokenHistogram:
@@ -111,9 +138,14 @@ class _Scan:
     chars_max: int = 0
     histogram: TokenHistogram = field(default_factory=TokenHistogram)
     fingerprints: list[np.ndarray] = field(default_factory=list)
+    near: list[np.ndarray] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)
     labels: Counter[str] | None = field(default_factory=Counter)
     media_kinds: frozenset[str] = frozenset()
+    unreadable: bool = False
+    """The file is not UTF-8 text at all (gzip, UTF-16): one finding says so."""
+    near_duplicates: bool = False
+    """Whether records get near-duplicate keys (see ``lambda_handlers.validation.near``)."""
 
     # -- per block ------------------------------------------------------------------
 
@@ -123,6 +155,7 @@ class _Scan:
         text_bytes: np.ndarray,
         chars: np.ndarray,
         fingerprints: np.ndarray,
+        near: np.ndarray | None,
         labels: Sequence[str | None],
         fast_labels: bool = False,
     ) -> None:
@@ -144,6 +177,8 @@ class _Scan:
         self.tokens_max = max(self.tokens_max, int(est.max()))
         self.chars_max = max(self.chars_max, int(chars.max()))
         self.fingerprints.append(fingerprints)
+        if near is not None:
+            self.near.append(near)
         self.lines.append(line_numbers)
         if self.labels is not None:
             if fast_labels:  # all strings: counted in C
@@ -169,14 +204,19 @@ class _Scan:
             self.findings.counts[code] += len(over) - self.findings.max_examples
 
     def fast_block(
-        self, first_line: int, block: memoryview, n_lines: int, objects_only: bool
+        self,
+        first_line: int,
+        block: memoryview,
+        n_lines: int,
+        objects_only: bool,
+        lengths: np.ndarray,
     ) -> bool:
         """Prompt/completion lines decoded and measured in bulk; False if the block needs care."""
         if not objects_only:
             return False
         try:
             records = _prompt_completion_lines.decode_lines(block)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             return False
         # Every line starts an object: as many records as lines means one record per line.
         if len(records) != n_lines:
@@ -198,12 +238,15 @@ class _Scan:
             text_bytes = np.fromiter(map(utf8, prompts), np.int64, n) + np.fromiter(
                 map(utf8, completions), np.int64, n
             )
+        if _may_repeat_a_key(block, lengths, text_bytes):
+            return False
         self.records += n
         self.take(
             np.arange(first_line, first_line + n, dtype=np.uint32),
             text_bytes,
             chars,
             np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, n),
+            line_keys(block, lengths) if self.near_duplicates else None,
             completions,
             fast_labels=True,  # all strings: counted in C
         )
@@ -219,6 +262,8 @@ class _Scan:
         kept_bytes: list[int] = []
         kept_chars: list[int] = []
         kept_prints: list[int] = []
+        kept_near: list[int] = []
+        near = self.near_duplicates
         kept_labels: list[str | None] = []
         for offset, raw in enumerate(lines):
             line = first_line + offset
@@ -230,6 +275,15 @@ class _Scan:
                 obj = _generic.decode(raw)
             except (msgspec.DecodeError, UnicodeDecodeError) as error:
                 self._undecodable(line, raw, error)
+                continue
+            except RecursionError:
+                self.findings.add(
+                    "too-deeply-nested",
+                    self.role,
+                    line,
+                    "$",
+                    "nested deeper than a JSON reader follows; flatten the record",
+                )
                 continue
             if not isinstance(obj, dict):
                 self.findings.add(
@@ -253,6 +307,14 @@ class _Scan:
                 media=self.rules.media,
                 multi_turn=self.rules.multi_turn,
             )
+            twice = duplicate_key(raw, obj)
+            if twice is not None:
+                ctx.report(
+                    "duplicate-key",
+                    "$",
+                    f"key {twice!r} appears twice in one object; readers keep the first, the "
+                    "last or refuse: give each key once",
+                )
             result = checker(obj, ctx)
             if result is None or not ctx.ok:
                 continue
@@ -261,12 +323,15 @@ class _Scan:
             kept_bytes.append(result.text_bytes)
             kept_chars.append(result.chars)
             kept_prints.append(result.fingerprint)
+            if near:
+                kept_near.append(line_key(raw))
             kept_labels.append(result.label)
         self.take(
             np.array(kept_lines, dtype=np.uint32),
             np.array(kept_bytes, dtype=np.int64),
             np.array(kept_chars, dtype=np.int64),
             np.array(kept_prints, dtype=np.int64),
+            np.array(kept_near, dtype=np.int64) if near else None,
             kept_labels,
         )
 
@@ -282,7 +347,13 @@ class _Scan:
                 f"invalid UTF-8 at byte {bad.start + 1} of the line",
             )
             return
-        self.findings.add("not-json", self.role, line, "$", f"not valid JSON: {error}")
+        if _LONE_SURROGATE.search(raw) and _stdlib_parses(raw):
+            message = "a lone surrogate escape (such as \\ud800) is not valid Unicode: fix the text"
+        elif "out of range" in str(error):
+            message = "a number out of range (beyond what a double holds): write it smaller"
+        else:
+            message = f"not valid JSON: {error}"
+        self.findings.add("not-json", self.role, line, "$", message)
 
     # -- per file -------------------------------------------------------------------
 
@@ -290,6 +361,9 @@ class _Scan:
         if not self.fingerprints:
             return np.zeros(0, np.int64), np.zeros(0, np.uint32)
         return np.concatenate(self.fingerprints), np.concatenate(self.lines)
+
+    def all_near_keys(self) -> np.ndarray:
+        return np.concatenate(self.near) if self.near else np.zeros(0, np.int64)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -307,53 +381,134 @@ class _Scan:
         }
 
 
+def _first_block(scan: _Scan, block: memoryview) -> memoryview | None:
+    """The first block without a UTF-8 byte-order mark, or ``None`` when the file cannot
+    be read as JSONL at all (gzip, UTF-16, UTF-32): one finding instead of one per line."""
+    head = bytes(block[:4])
+    problem = sniff(head)
+    if problem is not None:
+        scan.findings.add("file-encoding", scan.role, 1, "$", problem)
+        scan.unreadable = True
+        return None
+    if head.startswith(UTF8_BOM):
+        scan.findings.add(
+            "file-encoding",
+            scan.role,
+            1,
+            "$",
+            "the file starts with a UTF-8 byte-order mark, which JSON readers reject on the "
+            "first line; save it as UTF-8 without one",
+        )
+        return block[len(UTF8_BOM) :]
+    return block
+
+
 def _scan(
     source: ByteSource,
     role: str,
     rules: DatasetRules,
     findings: Findings,
     progress: Callable[[int], None] | None,
+    near_duplicates: bool = False,
 ) -> _Scan:
-    scan = _Scan(role, source.name, rules, findings)
+    scan = _Scan(role, source.name, rules, findings, near_duplicates=near_duplicates)
     fast = rules.format == "prompt-completion"
     first_line = 1
-    for block in source.line_blocks():
-        n_lines, objects_only = _line_layout(block)
-        if not (fast and scan.fast_block(first_line, block, n_lines, objects_only)):
+    for raw_block in source.line_blocks():
+        block = _first_block(scan, raw_block) if first_line == 1 else raw_block
+        if block is None:
+            scan.bytes_read = source.size or len(raw_block)
+            break
+        n_lines, objects_only, lengths = _line_layout(block)
+        if not (fast and scan.fast_block(first_line, block, n_lines, objects_only, lengths)):
             scan.careful_block(first_line, block)
         first_line += n_lines
-        scan.bytes_read += len(block)
+        scan.bytes_read += len(raw_block)
         if progress:
-            progress(len(block))
+            progress(len(raw_block))
     return scan
 
 
-def _duplicates(scan: _Scan) -> None:
-    prints, lines = scan.all_fingerprints()
-    if len(prints) < 2:
-        return
-    order = np.argsort(prints, kind="stable")
-    ordered_prints, ordered_lines = prints[order], lines[order]
-    repeat = ordered_prints[1:] == ordered_prints[:-1]
-    if not repeat.any():
-        return
-    starts = np.concatenate(([True], ~repeat))
-    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
-    positions = np.nonzero(repeat)[0] + 1
-    later = ordered_lines[positions]
-    first = ordered_lines[group_first[positions]]
+_MIN_OVERHEAD = len(b'{"prompt":"","completion":""}')
+_SMALLEST_REPEAT = len(b',"prompt":""')
+
+
+def _may_repeat_a_key(block: memoryview, lengths: np.ndarray, text_bytes: np.ndarray) -> bool:
+    """Whether a line of a decoded prompt/completion block may give a key twice.
+
+    The decoder keeps the last value of a repeated key, so a repeat can only hide in the
+    bytes a line has beyond its text and the smallest record around it: at least the
+    length of ``,"prompt":""``. Lines with fewer extra bytes (escapes, spaces) need no
+    look; the others are searched for a second key.
+    """
+    spare = lengths - text_bytes
+    suspects = np.flatnonzero(spare >= _MIN_OVERHEAD + _SMALLEST_REPEAT)
+    if not len(suspects):
+        return False
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    for i in suspects:
+        line = bytes(block[int(starts[i]) : int(starts[i] + lengths[i])])
+        if line.count(b'"prompt"') > 1 or line.count(b'"completion"') > 1:
+            return True
+    return False
+
+
+def _report_later(
+    scan: _Scan, code: str, later: np.ndarray, first: np.ndarray, message: str
+) -> None:
+    """One finding per later line (the first ``max_examples`` by line, the rest counted)."""
     by_line = np.argsort(later, kind="stable")
     shown = by_line[: scan.findings.max_examples]
     for i in shown:
-        scan.findings.add(
-            "duplicate-record",
-            scan.role,
-            int(later[i]),
-            "$",
-            f"same record as line {int(first[i])}",
+        scan.findings.add(code, scan.role, int(later[i]), "$", message.format(int(first[i])))
+    if len(later) > len(shown):
+        scan.findings.counts[code] += len(later) - len(shown)
+
+
+def _repeats(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(later, first)``: indices of the records whose key an earlier one has, and of the
+    earliest record with that key."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeat = ordered[1:] == ordered[:-1]
+    starts = np.concatenate(([True], ~repeat))
+    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
+    positions = np.nonzero(repeat)[0] + 1
+    return order[positions], order[group_first[positions]]
+
+
+def _duplicates(scan: _Scan) -> None:
+    """Exact duplicates, then near-duplicates that are not exact ones (when looked for)."""
+    prints, lines = scan.all_fingerprints()
+    if len(prints) < 2:
+        return
+    later, first = _repeats(prints)
+    if len(later):
+        _report_later(
+            scan, "duplicate-record", lines[later], lines[first], "same record as line {}"
         )
-    if len(positions) > len(shown):
-        scan.findings.counts["duplicate-record"] += len(positions) - len(shown)
+    if scan.near_duplicates:
+        _near_duplicates(scan, scan.all_near_keys(), prints, lines)
+
+
+def _near_duplicates(scan: _Scan, near: np.ndarray, prints: np.ndarray, lines: np.ndarray) -> None:
+    later, first = _repeats(near)
+    if not len(later):
+        return
+    # An exact repeat is reported as such: a near repeat counts when it is the first record
+    # with its exact print and differs from the record it nearly repeats.
+    _, first_of_print = np.unique(prints, return_index=True)
+    is_first = np.zeros(len(prints), dtype=bool)
+    is_first[first_of_print] = True
+    keep = is_first[later] & (prints[later] != prints[first])
+    if keep.any():
+        _report_later(
+            scan,
+            "near-duplicate-record",
+            lines[later[keep]],
+            lines[first[keep]],
+            "equal to line {} once case, whitespace and punctuation are ignored",
+        )
 
 
 def _leakage(training: _Scan, validation: _Scan) -> None:
@@ -397,6 +552,15 @@ def _counts(
 ) -> None:
     n = training.records
     n_val = sum(v.records for v in validations)
+    if not n and not training.unreadable:
+        findings.add(
+            "empty-file",
+            "training",
+            None,
+            "$",
+            "the training file has no records (it is empty or holds only blank lines); "
+            "every model and approach needs at least one",
+        )
     if rules.min_records is not None and n < rules.min_records:
         findings.add(
             "too-few-records",
@@ -478,19 +642,24 @@ def validate_dataset(
     max_examples: int = 5,
     progress: Callable[[int], None] | None = None,
     rules: DatasetRules | None = None,
+    near_duplicates: bool = False,
 ) -> dict[str, Any]:
     """Check a training file (and a validation file) for a model and approach; return the report.
 
     The report (a JSON-ready dict) has the verdict, counts per finding code split into
     errors and warnings, the first ``max_examples`` examples of each code with file,
     line and JSON path, record and token statistics, and the limits applied.
+
+    ``near_duplicates`` also looks for records equal once case, whitespace and punctuation
+    are ignored (a warning); it normalizes every byte, which doubles the time of a
+    prompt/completion file (see ``lambda_handlers.validation.near``).
     """
     if max_examples < 0:
         raise ValueError(f"max_examples must be 0 or more, got {max_examples}")
     rules = rules or rules_for(base_model, customization_type)
     findings = Findings(max_examples=max_examples)
     sources = [validation] if isinstance(validation, ByteSource) else list(validation or [])
-    train = _scan(training, "training", rules, findings, progress)
+    train = _scan(training, "training", rules, findings, progress, near_duplicates)
     # Bedrock takes up to 10 validation files; each is reported under its own name.
     vals = [
         _scan(
@@ -499,6 +668,7 @@ def validate_dataset(
             rules,
             findings,
             progress,
+            near_duplicates,
         )
         for i, source in enumerate(sources)
     ]

@@ -26,6 +26,18 @@ _ALL = [
     Code("not-utf8", Severity.ERROR, "the line is not valid UTF-8"),
     Code("not-json", Severity.ERROR, "the line is not valid JSON"),
     Code("not-object", Severity.ERROR, "the line is JSON but not an object"),
+    Code(
+        "file-encoding",
+        Severity.ERROR,
+        "the file is not UTF-8 JSONL (gzip, UTF-16 or UTF-32) or starts with a byte-order mark",
+    ),
+    Code("too-deeply-nested", Severity.ERROR, "the record is nested deeper than can be read"),
+    Code(
+        "duplicate-key",
+        Severity.ERROR,
+        "an object gives the same key twice (services read such JSON differently)",
+    ),
+    Code("empty-file", Severity.ERROR, "the file has no records (empty or only blank lines)"),
     Code("missing-field", Severity.ERROR, "a required field is missing"),
     Code(
         "unknown-field", Severity.WARNING, "a field the format does not define (ignored by Bedrock)"
@@ -56,6 +68,11 @@ _ALL = [
     Code("file-too-large", Severity.ERROR, "the file is larger than allowed"),
     Code("blank-line", Severity.WARNING, "a blank line (skipped)"),
     Code("duplicate-record", Severity.WARNING, "an exact duplicate of an earlier record"),
+    Code(
+        "near-duplicate-record",
+        Severity.WARNING,
+        "equal to an earlier record once case, whitespace and punctuation are ignored",
+    ),
     Code("leakage", Severity.WARNING, "a validation record that is also in the training data"),
     Code(
         "label-imbalance",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,14 +86,47 @@ def _s3_source(uri: str, s3_client: Any | None) -> ByteSource:
     return ByteSource(uri, int(head["ContentLength"]), open_body)
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def describe_path(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file ("a folder", "a named pipe (FIFO)"),
+    ``None`` when it is one (symlinks followed).
+
+    Raises ``FileNotFoundError`` (naming ``path``) when nothing is there.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for is_kind, what in _KINDS if is_kind(mode)), "not a regular file")
+
+
 def open_source(location: str | Path, s3_client: Any | None = None) -> ByteSource:
-    """A local path or an ``s3://bucket/key`` URI as a ``ByteSource``."""
+    """A local path or an ``s3://bucket/key`` URI as a ``ByteSource``.
+
+    A local path must be a regular file that can be read: a folder or a FIFO raises
+    ``ValueError`` saying what it is (a FIFO could be read once, and would block until
+    something writes to it), a missing file ``FileNotFoundError``, an unreadable one
+    ``PermissionError``; each names the path.
+    """
     text = str(location)
     if text.startswith("s3://"):
         return _s3_source(text, s3_client)
     path = Path(location)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+    what = describe_path(path)
+    if what is not None:
+        raise ValueError(f"{path} is {what}, not a file; give the path of a JSONL file")
+    with path.open("rb"):  # unreadable: PermissionError now, not half-way through a report
+        pass
     return ByteSource(str(path), path.stat().st_size, lambda: path.open("rb"))
 
 
