@@ -120,7 +120,6 @@ def _run(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> tuple[in
             raise
         out.error(str(translated))
         return translated.exit_code, out
-    stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
     return code, out
 
 
@@ -128,9 +127,23 @@ def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     """Run one command; the exit code: 0 done, 1 invalid data or a failed action, 2 usage,
-    3 environment, 130 interrupted (see ``lambda_handlers.cli.errors``)."""
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    3 environment, 130 interrupted, 141 the reader closed the pipe (see
+    ``lambda_handlers.cli.errors``)."""
+    # A stream the shell closed (``>&-``) is None: what goes there goes nowhere.
+    stdout = stdout or sys.stdout or open(os.devnull, "w")  # noqa: SIM115
+    stderr = stderr or sys.stderr or open(os.devnull, "w")  # noqa: SIM115
+    code = _main(argv, stdout, stderr)
+    try:
+        stdout.flush()  # what is still buffered (--help) meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        _quiet_stdout(stdout)
+        return EXIT_BROKEN_PIPE
+    except (OSError, ValueError):  # stdout closed or gone: nothing more to say
+        pass
+    return code
+
+
+def _main(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     out: Output | None = None
     try:
         code, out = _run(argv, stdout, stderr)

@@ -289,7 +289,7 @@ def cmd_split(args: argparse.Namespace, out: Output) -> int:
         train_out=("--train-out", train_path),
         validation_out=("--validation-out", validation_path),
     )
-    with library_errors():
+    with library_errors(reading=source):
         report = split_jsonl(
             source,
             train_out,
@@ -327,7 +327,7 @@ def cmd_augment(args: argparse.Namespace, out: Output) -> int:
     (target,) = _outputs(
         out, source, args.force, out=("--out", args.out or _beside(source, ".augmented.jsonl"))
     )
-    with library_errors():
+    with library_errors(reading=source):
         report = augment_jsonl(source, target, factor=args.factor, seed=args.seed)
     out = _reporting(out, target)
     if args.json:
@@ -381,7 +381,7 @@ def cmd_prepare_rft(args: argparse.Namespace, out: Output) -> int:
     (target,) = _outputs(
         out, source, args.force, out=("--out", args.out or _beside(source, ".rft.jsonl"))
     )
-    with library_errors():
+    with library_errors(reading=source):
         report = prepare_rft(source, target)
     out = _reporting(out, target)
     if args.json:
@@ -574,5 +574,7 @@ def _add_prepare_rft(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``validate``, ``estimate-cost``, ``split``, ``augment`` and ``prepare-rft``."""
-    for add in (_add_validate, _add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
+    from lambda_handlers.cli.cost_commands import add_estimate_cost  # estimate-cost's own module
+
+    for add in (_add_validate, add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
         add(subparsers)

@@ -179,15 +179,24 @@ def translate(error: Exception) -> CommandError | None:
 
 
 @contextmanager
-def library_errors() -> Iterator[None]:
+def library_errors(reading: object = None) -> Iterator[None]:
     """Translate what library functions raise into the command line's errors.
 
     The data tools raise ``ValueError`` for arguments they refuse and ``OSError`` for files;
     the operator actions raise ``WorkflowError`` (AWS errors already translated by name);
-    boto3 raises ``ClientError`` and ``BotoCoreError``.
+    boto3 raises ``ClientError`` and ``BotoCoreError``. An ``OSError`` that names no file
+    (a failed read of an open file) names ``reading``, the input, when given: the tools'
+    outputs name themselves.
     """
     try:
         yield
+    except OSError as error:
+        if reading is not None and not error.filename and error.errno is not None:
+            error = OSError(error.errno, error.strerror, str(reading))
+        translated = translate(error)
+        if translated is None:
+            raise
+        raise translated from error
     except Exception as error:
         translated = translate(error)
         if translated is None or translated is error:

@@ -105,76 +105,102 @@ class _Sink:
         except OSError as error:
             raise _named(error, self._shown_as) from None
 
-    def finish(self) -> None:
-        """Flush and close: a full disk often shows only here."""
+
+class _Output:
+    """One output of a tool, written in two phases so that several outputs are all-or-nothing:
+    ``finish`` (flush and close: a full disk often shows only here) for every output, then
+    ``commit`` (the rename of an atomic file) for every output."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.tmp: Path | None = None
+        self.real: Path | None = None
+        self.handle: IO[bytes] | None = None
+
+    def open(self) -> IO[bytes]:
+        if not isinstance(self.target, Path):
+            return self.target
+        self.real = Path(os.path.realpath(self.target))
+        path = self.real
+        if _regular_or_absent(self.real):
+            path = self.tmp = self.real.with_name(
+                f".{self.real.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            )
         try:
-            self._handle.close()
+            # A device or FIFO is written unbuffered: a failed write shows at once, before
+            # any other output is committed.
+            self.handle = path.open("xb") if self.tmp else path.open("wb", buffering=0)
         except OSError as error:
-            raise _named(error, self._shown_as) from None
+            raise _named(error, self.target) from None
+        return cast("IO[bytes]", _Sink(self.handle, self.target))
+
+    def finish(self) -> None:
+        try:
+            if self.handle is not None:
+                self.handle.close()
+            else:
+                cast("IO[bytes]", self.target).flush()
+        except OSError as error:
+            raise _named(error, self.shown) from None
+
+    def commit(self) -> None:
+        if self.tmp is None or self.real is None:
+            return
+        try:
+            os.replace(self.tmp, self.real)
+        except OSError as error:
+            raise _named(error, self.shown) from None
+        self.tmp = None
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+    @property
+    def shown(self) -> Path:
+        return self.target if isinstance(self.target, Path) else Path("-")
 
 
 @contextlib.contextmanager
-def open_output(target: Target) -> Iterator[IO[bytes]]:
-    """A binary sink for ``target``, complete only if the block completes.
+def open_outputs(*targets: Target) -> Iterator[list[IO[bytes]]]:
+    """Binary sinks for ``targets``, all complete only if the block completes.
 
     - A stream (stdout) is written as it is and flushed, never closed.
     - A path is followed through symlinks: the link stays and its target gets the data.
     - A device or a FIFO (``/dev/null``, a named pipe) is written through, never replaced.
-    - A regular file, or a path that does not exist yet, is written all-or-nothing
-      (``atomic_output``).
+    - A regular file, or a path that does not exist yet, is written to a temporary file
+      beside it and renamed at the end, so a crash or a rejected input half-way leaves no
+      truncated JSONL that a later step could mistake for a whole dataset. Nothing is
+      renamed until every output has been flushed.
 
-    An ``OSError`` of the output names ``target``, never a temporary file.
+    An ``OSError`` of an output names the target, never a temporary file.
     """
-    if not isinstance(target, Path):
-        yield target
-        target.flush()
-        return
-    real = Path(os.path.realpath(target))
-    if _regular_or_absent(real):
-        with atomic_output(real, shown_as=target) as handle:
-            yield handle
-        return
+    outputs = [_Output(target) for target in targets]
     try:
-        handle = real.open("wb")
-    except OSError as error:
-        raise _named(error, target) from None
-    sink = _Sink(handle, target)
-    try:
-        yield cast("IO[bytes]", sink)
+        sinks = [output.open() for output in outputs]
+        yield sinks
+        for output in outputs:
+            output.finish()
+        for output in outputs:
+            output.commit()
     except BaseException:
-        with contextlib.suppress(OSError):
-            handle.close()
+        for output in outputs:
+            output.abort()
         raise
-    sink.finish()
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, *, shown_as: Path | None = None) -> Iterator[IO[bytes]]:
-    """A binary file that appears at ``path`` only if the block completes.
+def open_output(target: Target) -> Iterator[IO[bytes]]:
+    """One output, as ``open_outputs`` writes it."""
+    with open_outputs(target) as (sink,):
+        yield sink
 
-    A crash or a rejected input half-way leaves no truncated JSONL behind that a later
-    step could mistake for a whole dataset. The temporary file sits next to the target so
-    the final ``os.replace`` is a rename on one file system; it is opened with ``open`` so
-    the usual umask applies to the result. An ``OSError`` of the output names ``shown_as``
-    (default ``path``), never the temporary file.
-    """
-    shown = shown_as or path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        handle = tmp.open("xb")
-    except OSError as error:
-        raise _named(error, shown) from None
-    sink = _Sink(handle, shown)
-    try:
-        yield cast("IO[bytes]", sink)
-        sink.finish()
-        try:
-            os.replace(tmp, path)
-        except OSError as error:
-            raise _named(error, shown) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            handle.close()
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+
+def atomic_output(path: Path) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """A binary file that appears at ``path`` only if the block completes (``open_output``
+    of a path that is a regular file or does not exist yet)."""
+    return open_output(path)

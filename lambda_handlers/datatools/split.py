@@ -36,7 +36,7 @@ from lambda_handlers.datatools._jsonl import (
     Target,
     check_distinct,
     is_blank,
-    open_output,
+    open_outputs,
     parse_object,
 )
 
@@ -180,7 +180,7 @@ def split_jsonl(
     either side empty, for outputs that are the source or each other, and for a stratified
     split over a field with more than ``MAX_LABELS`` values. A missing source raises
     ``FileNotFoundError``. Nothing is written when it raises. An output is a path or a
-    binary stream (see ``open_output``: ``-`` on the command line).
+    binary stream (see ``open_outputs``: ``-`` on the command line).
     """
     _check_arguments(validation_fraction, seed, stratify, label_field)
     check_distinct(source, train_out=train_out, validation_out=validation_out)
@@ -249,8 +249,7 @@ def _write_split(
     changed = ValueError(f"{source} changed while it was being split; split it again")
     with (
         source.open("rb") as handle,
-        open_output(train_out) as train,
-        open_output(validation_out) as validation,
+        open_outputs(train_out, validation_out) as (train, validation),
     ):
         for line in handle:
             if is_blank(line):

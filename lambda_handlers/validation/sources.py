@@ -35,6 +35,15 @@ class ByteSource:
             if close:
                 close()
 
+    def _read(self, stream: Any, size: int) -> bytes:
+        """A read whose ``OSError`` names the source (a read error names no file)."""
+        try:
+            return bytes(stream.read(size))
+        except OSError as error:
+            if error.filename or error.errno is None:
+                raise
+            raise OSError(error.errno, error.strerror, self.name) from None
+
     def line_blocks(self, block_bytes: int | None = None) -> Iterator[memoryview]:
         """Blocks of whole lines: each ends just after a newline, or at the end of the file.
 
@@ -49,7 +58,7 @@ class ByteSource:
         carry = b""
         try:
             while True:
-                chunk = stream.read(size)
+                chunk = self._read(stream, size)
                 if not chunk:
                     break
                 data = carry + chunk if carry else chunk
