@@ -574,7 +574,5 @@ def _add_prepare_rft(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``validate``, ``estimate-cost``, ``split``, ``augment`` and ``prepare-rft``."""
-    from lambda_handlers.cli.cost_commands import add_estimate_cost  # estimate-cost's own module
-
-    for add in (_add_validate, add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
+    for add in (_add_validate, _add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
         add(subparsers)
