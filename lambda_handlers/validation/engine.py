@@ -87,6 +87,17 @@ def _stdlib_parses(raw: bytes) -> bool:
     return True
 
 
+def _report_a_key_twice(raw: bytes, obj: dict[str, Any], ctx: RecordContext) -> None:
+    twice = duplicate_key(raw, obj)
+    if twice is not None:
+        ctx.report(
+            "duplicate-key",
+            "$",
+            f"key {twice!r} appears twice in one object; readers keep the first, the last or "
+            "refuse: give each key once",
+        )
+
+
 class TokenHistogram:
     """Counts of estimated tokens per record: exact below 4096, 1% buckets above.
 
@@ -307,14 +318,7 @@ class _Scan:
                 media=self.rules.media,
                 multi_turn=self.rules.multi_turn,
             )
-            twice = duplicate_key(raw, obj)
-            if twice is not None:
-                ctx.report(
-                    "duplicate-key",
-                    "$",
-                    f"key {twice!r} appears twice in one object; readers keep the first, the "
-                    "last or refuse: give each key once",
-                )
+            _report_a_key_twice(raw, obj, ctx)
             result = checker(obj, ctx)
             if result is None or not ctx.ok:
                 continue
@@ -547,12 +551,9 @@ def _label_balance(scan: _Scan) -> dict[str, int] | None:
     return {label[:200]: n for label, n in counts}
 
 
-def _counts(
-    training: _Scan, validations: list[_Scan], rules: DatasetRules, findings: Findings
-) -> None:
-    n = training.records
-    n_val = sum(v.records for v in validations)
-    if not n and not training.unreadable:
+def _empty(training: _Scan, findings: Findings) -> None:
+    """An empty or blank-only training file, whatever the model's minimum says."""
+    if not training.records and not training.unreadable:
         findings.add(
             "empty-file",
             "training",
@@ -561,6 +562,14 @@ def _counts(
             "the training file has no records (it is empty or holds only blank lines); "
             "every model and approach needs at least one",
         )
+
+
+def _counts(
+    training: _Scan, validations: list[_Scan], rules: DatasetRules, findings: Findings
+) -> None:
+    n = training.records
+    n_val = sum(v.records for v in validations)
+    _empty(training, findings)
     if rules.min_records is not None and n < rules.min_records:
         findings.add(
             "too-few-records",
