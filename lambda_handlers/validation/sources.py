@@ -87,6 +87,8 @@ def _s3_source(uri: str, s3_client: Any | None) -> ByteSource:
 
         s3_client = boto3.client("s3")
     bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key or key.endswith("/"):
+        raise ValueError(f"{uri} is not an S3 object URI; write it as s3://bucket/key.jsonl")
     head = s3_client.head_object(Bucket=bucket, Key=key)
 
     def open_body() -> Any:

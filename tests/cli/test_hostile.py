@@ -274,9 +274,40 @@ def test_a_read_only_target_exits_3_and_never_names_a_temporary_file(
     assert changed(before, snapshot(work)) == set()
 
 
-def test_a_missing_output_folder_is_a_usage_error(work: Path) -> None:
-    code, _, err = run(*writer("augment", work, work / "no" / "such" / "out.jsonl"))
-    assert code == 2 and "no such folder" in error_line(err)
+@pytest.mark.parametrize(
+    ("where", "says"), [("no/such/out.jsonl", "no such folder"), (".", "is a folder")]
+)
+def test_an_output_in_a_missing_folder_or_that_is_a_folder_is_a_usage_error(
+    where: str, says: str, work: Path
+) -> None:
+    before = snapshot(work)
+    code, _, err = run(*writer("augment", work, work / where))
+    assert code == 2 and says in error_line(err)
+    assert changed(before, snapshot(work)) == set()
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_failure_while_committing_names_the_output_and_leaves_nothing(
+    command: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_handlers.datatools import _jsonl
+
+    def full(source: object, target: object) -> None:
+        raise OSError(28, "No space left on device", str(source))
+
+    monkeypatch.setattr(_jsonl.os, "replace", full)
+    before = snapshot(work)
+    code, out, err = run(*writer(command, work, work / "out.jsonl"))
+    assert (code, out) == (3, "")
+    line = error_line(err)
+    assert line.startswith(f"error: {work / 'out.jsonl'}: no space left on device")
+    assert ".tmp" not in line
+    assert changed(before, snapshot(work)) == set(), "no output, no temporary file"
+
+
+def test_an_s3_uri_without_a_key_is_a_usage_error() -> None:
+    code, _, err = run(*argv("validate", "s3://bucket-only"))
+    assert code == 2 and "write it as s3://bucket/key.jsonl" in error_line(err)
 
 
 # --- in-process: records that cannot be written back ---------------------------------------
