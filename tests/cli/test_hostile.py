@@ -135,6 +135,29 @@ def test_an_input_that_is_not_a_readable_file_says_what_it_is(
     assert changed(before, snapshot(work)) == set()
 
 
+@pytest.mark.parametrize("command", sorted(DATA_COMMANDS))
+def test_a_file_without_read_permission_exits_3_naming_it(
+    command: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests may run as root, whom file modes do not stop: the refusal is simulated.
+    source = work / "data.jsonl"
+    real_open = Path.open
+    before = snapshot(work)
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == source:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(data_commands.os, "access", lambda path, mode: Path(path) != source)
+    code, out, err = run(*argv(command, source))
+    monkeypatch.undo()
+    assert (code, out) == (3, "")
+    assert error_line(err).startswith(f"error: {source}: permission denied; check its permissions")
+    assert changed(before, snapshot(work)) == set()
+
+
 @pytest.mark.parametrize(
     ("name", "data", "code"),
     [
