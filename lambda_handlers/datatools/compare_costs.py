@@ -20,20 +20,27 @@ The break-even is the daily volume above which a provisioned option costs less t
 base model on demand. Both grow linearly with the period, so it does not depend on ``days``:
 ``(units x hourly price x 24 + storage per month / 30) / on-demand cost of one request``.
 
-The arithmetic is decimal, so hand-computed figures match to the cent and beyond.
+The arithmetic is decimal, so hand-computed figures match to the cent and beyond; a cost is
+kept to a millionth of a dollar, or to three significant digits when it is smaller, so a cost
+above zero is never rounded to zero.
+
+Prices given by the user come first: a command-line flag (``PriceOverrides``), then a prices
+file (``price_file.GivenPrices``, applied to the tables with ``with_given_on_demand`` and
+``price_file.with_given``), then the shipped file.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from lambda_handlers.common.catalogue import find_model, models
+from lambda_handlers.datatools.price_file import GivenPrices
 from lambda_handlers.datatools.pricing import ModelPrices, PriceTable, prices_for
 
 DAYS_PER_MONTH = 30
@@ -72,6 +79,15 @@ class OnDemandPrices:
     source: str
     as_of: str
     note: str = ""
+    figure_sources: tuple[tuple[str, str, str], ...] = ()
+    """``(attribute, source, as_of)`` of each figure a prices file gave."""
+
+    def source_of(self, attribute: str) -> tuple[str, str]:
+        """``(source, as_of)`` of one figure, e.g. ``input_usd_per_1k_tokens``."""
+        for name, source, as_of in self.figure_sources:
+            if name == attribute:
+                return source, as_of
+        return self.source, self.as_of
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,28 @@ def load_on_demand() -> OnDemandTable:
     """The on-demand prices shipped with the package (``lambda_handlers/data/prices.json``)."""
     text = resources.files("lambda_handlers").joinpath("data/prices.json").read_text("utf-8")
     return parse_on_demand(json.loads(text))
+
+
+def with_given_on_demand(table: OnDemandTable, given: GivenPrices | None) -> OnDemandTable:
+    """``table`` with the on-demand figures a prices file gives over it, each cited with the
+    file's source."""
+    if given is None or not given.on_demand:
+        return table
+    entries = dict(table.models)
+    for model_id, entry in given.on_demand.items():
+        base = entries.get(model_id) or OnDemandPrices(
+            model_id, model_id, None, None, None, None, "", "", "no entry in prices.json"
+        )
+        figures: dict[str, Any] = dict(entry.figures)  # attribute -> USD
+        entries[model_id] = replace(
+            base,
+            **figures,
+            figure_sources=(
+                *(s for s in base.figure_sources if s[0] not in entry.figures),
+                *((attribute, entry.source, entry.as_of) for attribute in entry.figures),
+            ),
+        )
+    return replace(table, models=entries)
 
 
 def resolve_model_id(identifier: str, on_demand: OnDemandTable | None = None) -> str:
@@ -302,16 +340,25 @@ def _dec(value: float | int) -> Decimal:
 
 
 def _money(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+    if value == 0:
+        return 0.0
+    places = max(6, 2 - value.adjusted())  # a millionth, or three significant digits
+    return float(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def _fmt(value: float | int) -> str:
     return format(_dec(value).normalize(), "f") if isinstance(value, float) else f"{value:,}"
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+MAX_COUNT = 10**15
+"""The largest count (requests a day, tokens, days, model units) compared: beyond it a figure
+is a typo, not a workload, and products of such counts stop being meaningful money."""
+
+
+def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_COUNT:
+        least = "a positive integer" if minimum == 1 else f"an integer of {minimum} or more"
+        raise ValueError(f"{name} must be {least}, at most {MAX_COUNT:,}, got {value!r}")
     return value
 
 
@@ -334,19 +381,29 @@ def _pick(
     unit: str,
     override_field: str,
     overrides: PriceOverrides,
-    figure: float | None,
-    source: str,
-    as_of: str,
+    entry: ModelPrices | OnDemandPrices | None,
+    attribute: str,
     missing: str,
 ) -> Price:
-    """The caller's price if given, else the data file's, else unknown with the reason."""
+    """The caller's price if given, else the prices' (a prices file's figure, else the data
+    file's), else unknown with the reason."""
     flag = _FLAGS[override_field]
     given = getattr(overrides, override_field)
+    figure = None if entry is None else getattr(entry, attribute)
+    source, as_of = ("", "") if entry is None else entry.source_of(attribute)
     if given is not None:
         return Price(name, float(given), unit, f"{COMMAND_LINE} ({flag})", "", flag)
     if figure is not None:
         return Price(name, figure, unit, source, as_of, flag)
-    return Price(name, None, unit, source, as_of, flag, f"{missing}; pass {flag}")
+    return Price(
+        name,
+        None,
+        unit,
+        source,
+        as_of,
+        flag,
+        f"{missing}; pass {flag} or give it in a --prices file",
+    )
 
 
 def _total(lines: list[CostLine]) -> float | None:
@@ -395,17 +452,14 @@ def _storage_line(workload: Workload, price: Price, what: str) -> CostLine:
 def _base_on_demand(
     workload: Workload, base_id: str, on_demand: OnDemandPrices | None, overrides: PriceOverrides
 ) -> tuple[ServingOption, Decimal | None]:
-    source = on_demand.source if on_demand else ""
-    as_of = on_demand.as_of if on_demand else ""
     missing = "not found in prices.json" if on_demand is None else "no figure in prices.json"
     input_price = _pick(
         "base model on-demand input",
         "USD per 1,000 input tokens",
         "on_demand_input",
         overrides,
-        on_demand.input_usd_per_1k_tokens if on_demand else None,
-        source,
-        as_of,
+        on_demand,
+        "input_usd_per_1k_tokens",
         missing,
     )
     output_price = _pick(
@@ -413,9 +467,8 @@ def _base_on_demand(
         "USD per 1,000 output tokens",
         "on_demand_output",
         overrides,
-        on_demand.output_usd_per_1k_tokens if on_demand else None,
-        source,
-        as_of,
+        on_demand,
+        "output_usd_per_1k_tokens",
         missing,
     )
     lines, per_request = _token_lines(workload, input_price, output_price)
@@ -466,9 +519,8 @@ def _provisioned(
         "USD per custom model per month",
         "storage_month",
         overrides,
-        customization.storage_usd_per_month,
-        customization.source,
-        customization.as_of,
+        customization,
+        "storage_usd_per_month",
         "no figure in prices.json",
     )
     storage_line = _storage_line(workload, storage, "custom model")
@@ -480,9 +532,8 @@ def _provisioned(
             "USD per model unit per hour",
             override_field,
             overrides,
-            getattr(customization, figure_field),
-            customization.source,
-            customization.as_of,
+            customization,
+            figure_field,
             "no figure in prices.json",
         )
         hours = HOURS_PER_DAY * workload.days
@@ -518,17 +569,14 @@ def _student(
     customization: ModelPrices,
     overrides: PriceOverrides,
 ) -> ServingOption:
-    source = on_demand.source if on_demand else ""
-    as_of = on_demand.as_of if on_demand else ""
     missing = "no price found for a custom model on an on-demand deployment"
     input_price = _pick(
         "student per-token input",
         "USD per 1,000 input tokens",
         "student_input",
         overrides,
-        on_demand.custom_deployment_input_usd_per_1k_tokens if on_demand else None,
-        source,
-        as_of,
+        on_demand,
+        "custom_deployment_input_usd_per_1k_tokens",
         missing,
     )
     output_price = _pick(
@@ -536,9 +584,8 @@ def _student(
         "USD per 1,000 output tokens",
         "student_output",
         overrides,
-        on_demand.custom_deployment_output_usd_per_1k_tokens if on_demand else None,
-        source,
-        as_of,
+        on_demand,
+        "custom_deployment_output_usd_per_1k_tokens",
         missing,
     )
     storage = _pick(
@@ -546,9 +593,8 @@ def _student(
         "USD per custom model per month",
         "student_storage_month",
         overrides,
-        customization.storage_usd_per_month,
-        customization.source,
-        customization.as_of,
+        customization,
+        "storage_usd_per_month",
         "no figure in prices.json",
     )
     lines, _ = _token_lines(workload, input_price, output_price)
@@ -673,15 +719,7 @@ def compare_costs(
     """
     _positive_int(requests_per_day, "requests_per_day")
     _positive_int(input_tokens_per_request, "input_tokens_per_request")
-    if (
-        isinstance(output_tokens_per_request, bool)
-        or not isinstance(output_tokens_per_request, int)
-        or output_tokens_per_request < 0
-    ):
-        raise ValueError(
-            "output_tokens_per_request must be an integer of 0 or more, "
-            f"got {output_tokens_per_request!r}"
-        )
+    _positive_int(output_tokens_per_request, "output_tokens_per_request", minimum=0)
     _positive_int(days, "days")
     _positive_int(custom_units, "custom_units")
     overrides = overrides or PriceOverrides()

@@ -10,7 +10,12 @@ The estimate rests on estimated tokens (see ``pricing.DISCLAIMER``), so a job ju
 ceiling can still cost more than it; the reason says "estimated".
 
 ``epochs_for`` reads the epoch count a job will use from its hyperparameters, which the
-Bedrock API takes as strings, or falls back to the model family's default.
+Bedrock API takes as strings, or falls back to the model family's default; ``epoch_range``
+says which counts the model accepts.
+
+Where the training price is unknown the refusal names the missing figure and how to give it:
+``how_to_price`` is the caller's way (``--prices FILE`` on the command line, the stack's
+``pricesFile`` context value for the workflow).
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from lambda_handlers.common.catalogue import find_model
-from lambda_handlers.datatools.pricing import PriceTable, estimate_training_cost
+from lambda_handlers.datatools.pricing import PriceTable, estimate_training_cost, usd_text
 
 EPOCH_COUNT = "epochCount"
+RFT_EPOCHS = (1, 50)
+"""``rftConfig.hyperParameters.epochCount`` (botocore's service model); AWS gives no default."""
+HOW_TO_PRICE = (
+    "give the figure in a prices file: --prices FILE on the command line, or the stack's "
+    "pricesFile context value (cdk deploy -c pricesFile=FILE)"
+)
 _WHOLE = re.compile(r"[0-9]+")
 
 
@@ -43,8 +55,18 @@ class CostCheck:
         return asdict(self)
 
 
-def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:g}"
+_usd = usd_text
+
+
+def _exact(value: float) -> str:
+    return f"${format(Decimal(repr(float(value))).normalize(), 'f')}"
+
+
+def _both(cost: float, ceiling: float) -> tuple[str, str]:
+    """The cost and the ceiling as text, with every digit when rounding makes them look equal
+    (``$0.0298`` over ``$0.029``, not ``$0.03`` over ``$0.03``)."""
+    shown = _usd(cost), _usd(ceiling)
+    return (_exact(cost), _exact(ceiling)) if shown[0] == shown[1] else shown
 
 
 def check_training_cost(
@@ -54,10 +76,12 @@ def check_training_cost(
     max_usd: float | None,
     *,
     prices: PriceTable | None = None,
+    how_to_price: str = HOW_TO_PRICE,
 ) -> CostCheck:
     """Whether a job of ``epochs`` x ``tokens_per_epoch`` tokens stays within ``max_usd``.
 
-    A cost equal to the ceiling is allowed. ``prices`` defaults to the shipped price table.
+    A cost equal to the ceiling is allowed. ``prices`` defaults to the shipped price table;
+    ``how_to_price`` ends the refusal when the training price is unknown.
     Raises ``ValueError`` for an unknown model, counts that are not positive integers and a
     ceiling that is not a finite number of 0 or more.
     """
@@ -86,23 +110,25 @@ def check_training_cost(
             ceiling,
             False,
             f"the ceiling of {_usd(ceiling)} cannot be enforced without a price: the training "
-            f"price of {estimate.model_id} is unknown ({estimate.price_note or 'no figure'}); "
-            "give a price, or decide without a ceiling",
+            f"price of {estimate.model_id} (trainingUsdPer1kTokens, USD per 1,000 tokens) is "
+            f"not in the prices used ({estimate.source or 'no source'}); {how_to_price}, or "
+            "decide without a ceiling",
         )
     # The estimate is computed in decimal and rounded, so a cost equal to the ceiling compares
     # equal here rather than a binary-rounding hair above it.
+    cost_text, ceiling_text = _both(cost, ceiling)
     if cost <= ceiling:
         return CostCheck(
             estimate.to_dict(),
             ceiling,
             True,
-            f"estimated {_usd(cost)} for {tokens} is within the ceiling of {_usd(ceiling)}",
+            f"estimated {cost_text} for {tokens} is within the ceiling of {ceiling_text}",
         )
     return CostCheck(
         estimate.to_dict(),
         ceiling,
         False,
-        f"estimated {_usd(cost)} for {tokens} exceeds the ceiling of {_usd(ceiling)}",
+        f"estimated {cost_text} for {tokens} exceeds the ceiling of {ceiling_text}",
     )
 
 
@@ -121,6 +147,21 @@ def epochs_for(hyperparameters: dict[str, str], default: int | None) -> int | No
     if isinstance(raw, bool) or not _WHOLE.fullmatch(text) or int(text) < 1:
         raise ValueError(f"{EPOCH_COUNT} must be a whole number of 1 or more, got {raw!r}")
     return int(text)
+
+
+def epoch_range(model_id: str, customization_type: str) -> tuple[int, int, int | None] | None:
+    """``(min, max, default)`` epochs the model accepts for the approach, from the catalogue
+    (``rftConfig``'s range for reinforcement fine-tuning, which has no default); ``None`` when
+    they are not published (Nova 2 Lite and Llama 3.3 70B fine-tuning)."""
+    if customization_type == "REINFORCEMENT_FINE_TUNING":
+        return RFT_EPOCHS[0], RFT_EPOCHS[1], None
+    model = find_model(model_id)
+    if model is None or model.hyperparameters is None:
+        return None
+    rule = model.hyperparameters.get(EPOCH_COUNT)
+    if rule is None:
+        return None
+    return int(rule.minimum), int(rule.maximum), int(rule.default)
 
 
 def default_epochs(model_id: str) -> int | None:

@@ -2,17 +2,21 @@
 
 The figures live in ``lambda_handlers/data/prices.json`` with their source and date; this
 module only reads them and does arithmetic. A figure that was not found is ``None`` all the
-way through: an estimate says "unknown" rather than quoting a number nobody checked.
+way through: an estimate says "unknown" rather than quoting a number nobody checked. Figures
+the user gives (a prices file, ``price_file``) replace the shipped ones and are cited with
+their own source (``ModelPrices.source_of``).
 
 Training is billed per token processed, that is tokens per epoch times epochs. The token
-count a user has before a job runs is itself an estimate (from characters; AWS's planning
-figure is about 6 characters per token), and AWS bills the tokens its tokenizer counts, so
-every estimate carries a disclaimer saying so.
+count a user has before a job runs is itself an estimate, and AWS bills the tokens its
+tokenizer counts, so every estimate carries a disclaimer saying which estimate it is: the
+validator's, one token per 3 UTF-8 bytes (``lambda_handlers.validation.tokens``), which errs
+high on purpose.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -21,13 +25,35 @@ from typing import Any
 
 from lambda_handlers.common.catalogue import find_model, models
 
-DISCLAIMER = (
-    "Estimate only: the token count is estimated from characters (about 6 characters per token, "
-    "AWS's planning figure) and AWS bills the tokens it actually counts; training is billed for "
-    "every epoch. Prices are from the source and date shown and may have changed since. Storage "
-    "of the custom model is billed every month until it is deleted, and serving it is billed "
-    "separately."
+BYTES_PER_TOKEN = 3
+"""``lambda_handlers.validation.tokens.BYTES_PER_TOKEN``, repeated so that reading prices (the
+stack does, at synthesis) does not load the validation engine; a test keeps them equal."""
+
+TOKEN_ESTIMATE = (
+    f"one token per {BYTES_PER_TOKEN} UTF-8 bytes of each record's text, rounded up: the "
+    "validator's conservative estimate, about twice as many tokens as AWS's planning figure of "
+    "6 characters per token for English, so the cost errs high"
 )
+"""How ``validate`` and ``estimate-cost`` count tokens (``lambda_handlers.validation.tokens``)."""
+
+BILLING_NOTE = (
+    "AWS bills the tokens it actually counts, for every epoch. Prices are from the source and "
+    "date shown and may have changed since. Storage of the custom model is billed every month "
+    "until it is deleted, and serving it is billed separately."
+)
+DISCLAIMER = (
+    f"Estimate only: the tokens are estimated from the data, {TOKEN_ESTIMATE}; {BILLING_NOTE}"
+)
+
+
+def usd_text(value: float) -> str:
+    """``$1,234.57``; an amount under a cent keeps its first three significant digits
+    (``$0.000149``), so a cost above zero never reads ``$0.00``."""
+    if value == 0 or abs(value) >= 0.01:
+        return f"${value:,.2f}"
+    exact = Decimal(repr(value))
+    shown = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 2))
+    return f"${format(shown.normalize(), 'f')}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +70,16 @@ class ModelPrices:
     as_of: str
     """The date the figures were seen on the pricing page (or the search found none)."""
     note: str = ""
+    figure_sources: tuple[tuple[str, str, str], ...] = ()
+    """``(attribute, source, as_of)`` of each figure that does not come from ``source`` (a
+    figure from a prices file the user gave)."""
+
+    def source_of(self, attribute: str) -> tuple[str, str]:
+        """``(source, as_of)`` of one figure, e.g. ``training_usd_per_1k_tokens``."""
+        for name, source, as_of in self.figure_sources:
+            if name == attribute:
+                return source, as_of
+        return self.source, self.as_of
 
 
 @dataclass(frozen=True)
@@ -81,7 +117,12 @@ class CostEstimate:
 def _price(value: Any, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(
             f"prices.json: {where} must be a non-negative number or null, got {value!r}"
         )
@@ -170,7 +211,8 @@ def estimate_training_cost(
 
     ``model_id`` is a catalogued model id or its foundation-model ARN. ``prices`` defaults to
     the shipped table; tests pass their own. The dollar figure is computed in decimal and
-    rounded to 6 places, so it has no binary floating-point noise. Raises ``ValueError`` for
+    exact (price x tokens / 1,000 has a finite decimal expansion), so it has no binary
+    floating-point noise and a small amount is never rounded to zero. Raises ``ValueError`` for
     an unknown model (naming the known ones) and for counts that are not positive integers.
     """
     _positive_int(tokens_per_epoch, "tokens_per_epoch")
@@ -179,10 +221,9 @@ def estimate_training_cost(
     total_tokens = tokens_per_epoch * epochs
     per_1k = model_prices.training_usd_per_1k_tokens
     training_usd = (
-        None
-        if per_1k is None
-        else float(round(Decimal(repr(per_1k)) * total_tokens / Decimal(1000), 6))
+        None if per_1k is None else float(Decimal(repr(per_1k)) * total_tokens / Decimal(1000))
     )
+    source, as_of = model_prices.source_of("training_usd_per_1k_tokens")
     return CostEstimate(
         model_id=model_prices.model_id,
         tokens_per_epoch=tokens_per_epoch,
@@ -191,8 +232,8 @@ def estimate_training_cost(
         usd_per_1k_tokens=per_1k,
         training_usd=training_usd,
         storage_usd_per_month=model_prices.storage_usd_per_month,
-        source=model_prices.source,
-        checked=model_prices.as_of,
+        source=source,
+        checked=as_of,
         disclaimer=DISCLAIMER,
         price_note=model_prices.note,
     )

@@ -362,7 +362,7 @@ def test_the_on_demand_section_covers_the_catalogue_with_sources_and_notes() -> 
         assert all(figure is None or figure > 0 for figure in figures), entry.model_id
 
 
-def test_costs_are_rounded_to_a_millionth_of_a_dollar() -> None:
+def test_costs_are_rounded_to_a_millionth_of_a_dollar_or_three_significant_digits() -> None:
     prices, on_demand = tables(pro_on_demand=on_demand_entry(NOVA_PRO, 0.0123456789, 0.001))
     result = reference(
         requests_per_day=1,
@@ -372,8 +372,19 @@ def test_costs_are_rounded_to_a_millionth_of_a_dollar() -> None:
         prices=prices,
         on_demand=on_demand,
     )
-    # 1 token / 1,000 x $0.0123456789 = $0.0000123456789 -> $0.000012.
-    assert result.option(BASE_ON_DEMAND).usd == 0.000012
+    # 1 token / 1,000 x $0.0123456789 = $0.0000123456789: under a millionth's precision it
+    # keeps three significant digits, $0.0000123, rather than fall towards $0.
+    assert result.option(BASE_ON_DEMAND).usd == 0.0000123
+    larger = reference(
+        requests_per_day=100,
+        input_tokens_per_request=1,
+        output_tokens_per_request=0,
+        days=1,
+        prices=prices,
+        on_demand=on_demand,
+    )
+    # 100 x $0.0000123456789 = $0.00123456789 -> $0.001235 (a millionth of a dollar).
+    assert larger.option(BASE_ON_DEMAND).usd == 0.001235
 
 
 def on_demand_document(**figures: Any) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def test_the_shipped_cohere_price_against_a_ceiling() -> None:
     assert check_training_cost(COHERE, 250_000, 2, 2.0).allowed is True
     refused = check_training_cost(COHERE, 250_000, 2, 1.99)
     assert refused.allowed is False
-    assert refused.estimate["checked"] == "2024-03-13"
+    assert refused.estimate["checked"] == "2025-02-28"
 
 
 def test_the_check_serializes_to_json() -> None:
