@@ -13,6 +13,7 @@ for a test set the engine rejects, before anything is created.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lambda_handlers.common.aws import client
@@ -32,6 +33,7 @@ from lambda_handlers.common.request_checks import (
 )
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
+from lambda_handlers.datatools.price_file import prices_from_environment
 from lambda_handlers.preflight import check_test_set, request_problems
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
@@ -98,6 +100,12 @@ def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings)
     return dataset
 
 
+STACK_HOW_TO_PRICE = (
+    "the stack owner gives the figure in a prices file (the format of prices.json) deployed with "
+    "the stack: cdk deploy -c pricesFile=FILE, or SpendingLimits(prices_file=FILE)"
+)
+
+
 def check_cost(
     request: CustomizationRequest,
     plan: Plan,
@@ -105,7 +113,8 @@ def check_cost(
     policy: StackPolicy,
 ) -> dict[str, Any]:
     """The training cost estimate (tokens x epochs x price); refuse above the ceiling: the
-    request's maxTrainingCostUsd, else the stack's (``training_cost_ceiling``)."""
+    request's maxTrainingCostUsd, else the stack's (``training_cost_ceiling``). The prices are
+    the shipped ones with the stack's prices file over them (``TRAINING_PRICES``)."""
     ceiling, whose = training_cost_ceiling(request, policy)
     rft = (plan.customizationConfig or {}).get("rftConfig", {}).get("hyperParameters", {})
     try:
@@ -122,7 +131,14 @@ def check_cost(
                 "is unknown for this model: set epochCount to have the cost checked"
             )
         return {"estimated": False, "reason": "the number of epochs is unknown for this model"}
-    check = check_training_cost(plan.baseModelIdentifier, tokens_per_epoch, epochs, ceiling)
+    check = check_training_cost(
+        plan.baseModelIdentifier,
+        tokens_per_epoch,
+        epochs,
+        ceiling,
+        prices=prices_from_environment(os.environ),
+        how_to_price=STACK_HOW_TO_PRICE,
+    )
     if not check.allowed:
         raise TrainingCostExceeded(f"{check.reason} ({whose})")
     return {"estimated": True, **check.estimate, "maxUsd": check.max_usd, "ceiling": whose}
