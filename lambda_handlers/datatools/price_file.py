@@ -42,9 +42,11 @@ from lambda_handlers.datatools.pricing import PriceTable, load_prices, prices_fo
 
 ENVIRONMENT_VARIABLE = "TRAINING_PRICES"
 """The Validate function's variable that holds the training figures of the stack's file."""
-ENVIRONMENT_BUDGET = 2048
+ENVIRONMENT_BUDGET = 1536
 """Bytes (name and value) the stack lets that variable take of Lambda's 4 KB for all of a
-function's variables; the others (bucket names, ARNs, limits) need the rest."""
+function's variables: the others (bucket names, ARNs, limits, promotion targets, graders) take
+up to about 2.5 KB with every option on (``tests/constructs/test_prices_file.py``). Enough
+for a training price and a source of about 100 characters for each of ten models."""
 
 _TRAINING = "trainingUsdPer1kTokens"
 ALLOWED_FIGURE = "a number of US dollars above 0 (a finite JSON number), or null for no figure"

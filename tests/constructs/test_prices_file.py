@@ -18,14 +18,15 @@ from lambda_handlers.datatools.price_file import (
     parse_price_file,
     training_prices_document,
 )
-from tests.conftest import Synthesized, synthesize
+from tests.conftest import FULL_CONTEXT, Synthesized, synthesize
 
 NOVA_LITE = "amazon.nova-lite-v1:0:300k"
 NOVA_PRO = "amazon.nova-pro-v1:0:300k"
 LAMBDA_ENVIRONMENT_LIMIT = 4096
 """Lambda: the total size of a function's environment variables (names and values), bytes."""
-TOKEN_ALLOWANCE = 256
-"""What a value resolved at deploy time (a bucket name, an ARN) may take, for the size check."""
+TOKEN_ALLOWANCE = 128
+"""What a value resolved at deploy time may take, for the size check: a bucket name is at most
+63 characters, and this stack's role, key, topic and function ARNs are under 128."""
 
 
 def write(tmp_path: Path, document: Any, name: str = "prices.json") -> Path:
@@ -67,8 +68,8 @@ def validate_environment(synthesized: Synthesized) -> dict[str, Any]:
 def near_the_budget() -> dict[str, Any]:
     """Two models whose training figures take within 20 bytes of the budget: the worst case
     allowed (sources are at most 1,000 characters, so one model cannot fill it)."""
-    document = nova_document("a" * 900)
-    document["models"][NOVA_PRO] = nova_document("b" * 900)["models"][NOVA_LITE]
+    document = nova_document("a" * 600)
+    document["models"][NOVA_PRO] = nova_document("b" * 600)["models"][NOVA_LITE]
     size = len(ENVIRONMENT_VARIABLE) + len(
         training_prices_document(parse_price_file(json.dumps(document), "f"))
     )
@@ -88,6 +89,29 @@ def priced(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return result
 
 
+@pytest.fixture(scope="module")
+def priced_full(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every option on (graders, promotion targets, invocation logs) and the same prices file."""
+    folder = tmp_path_factory.mktemp("prices")
+    result = synthesize(
+        tmp_path_factory.mktemp("cdk.out.prices.full"),
+        {**FULL_CONTEXT, "pricesFile": str(write(folder, near_the_budget()))},
+    )
+    assert result.error is None, f"synthesis failed: {result.error}"
+    return result
+
+
+def estimated_bytes(value: Any) -> int:
+    """A variable's size once deployed: literals as they are, ``TOKEN_ALLOWANCE`` for each
+    value CloudFormation resolves (``Ref``, ``Fn::GetAtt``), joins as the sum of their parts."""
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return sum(estimated_bytes(part) for part in parts) + len(separator) * (len(parts) - 1)
+    return TOKEN_ALLOWANCE
+
+
 def test_the_training_prices_reach_validate_alone(priced: Synthesized) -> None:
     assert functions_with(priced, ENVIRONMENT_VARIABLE) == [
         "lambda_handlers.validate_request.handler"
@@ -103,15 +127,15 @@ def test_the_default_stack_carries_no_prices(synthesized: Synthesized) -> None:
     assert functions_with(synthesized, ENVIRONMENT_VARIABLE) == []
 
 
+@pytest.mark.parametrize("stack", ["priced", "priced_full"])
 def test_validates_environment_fits_lambdas_4_kb_with_the_largest_prices_allowed(
-    priced: Synthesized,
+    stack: str, request: pytest.FixtureRequest
 ) -> None:
-    size = 0
-    for name, value in validate_environment(priced).items():
-        literal = value if isinstance(value, str) else None
-        size += len(name) + (len(literal.encode()) if literal is not None else TOKEN_ALLOWANCE)
-    carried = len(ENVIRONMENT_VARIABLE) + len(validate_environment(priced)[ENVIRONMENT_VARIABLE])
+    synthesized: Synthesized = request.getfixturevalue(stack)
+    environment = validate_environment(synthesized)
+    carried = len(ENVIRONMENT_VARIABLE) + len(environment[ENVIRONMENT_VARIABLE])
     assert ENVIRONMENT_BUDGET - 20 <= carried <= ENVIRONMENT_BUDGET
+    size = sum(len(name) + estimated_bytes(value) for name, value in environment.items())
     assert size <= LAMBDA_ENVIRONMENT_LIMIT, size
 
 
@@ -134,7 +158,7 @@ def test_validates_environment_fits_lambdas_4_kb_with_the_largest_prices_allowed
                     "amazon.nova-pro-v1:0:300k": nova_document("t" * 1000)["models"][NOVA_LITE],
                 }
             },
-            r"take 2,\d{3} bytes .* the stack allows 2,048 of Lambda's 4 KB",
+            r"take 2,\d{3} bytes .* the stack allows 1,536 of Lambda's 4 KB",
         ),
     ],
 )
