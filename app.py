@@ -15,7 +15,9 @@ What executions may do (defaults: no promotion, 1 model unit, no commitment, no 
 throughputs) and/or ``promotionTargetTagKey`` with ``promotionTargetTagValue`` (a tag that
 marks endpoints) name the endpoints requests may promote onto; ``maxModelUnits`` is the
 largest ``serving.modelUnits``; ``allowCommitments=true`` lets requests buy throughput with
-a commitment; ``maxTrainingCostUsd`` is a training cost ceiling requests cannot raise.
+a commitment; ``maxTrainingCostUsd`` is a training cost ceiling requests cannot raise;
+``pricesFile`` is a prices file (the format of ``lambda_handlers/data/prices.json``) whose
+training prices the cost ceilings use where AWS publishes none, or you negotiated your own.
 ``stateMachineName`` names the state machine (default ``<stackName>-customization``).
 """
 
@@ -97,6 +99,7 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
             max_model_units=int(units),
             allow_commitments=str(app.node.try_get_context("allowCommitments")).lower() == "true",
             max_training_cost_usd=number("maxTrainingCostUsd", None),
+            prices_file=app.node.try_get_context("pricesFile") or None,
         ),
         state_machine_name=app.node.try_get_context("stateMachineName") or None,
         description="Amazon Bedrock model customization workflow (bedrock-customize)",

@@ -60,7 +60,7 @@ class BedrockCustomizationStack(Stack):
             for distillation from logs. Default: none.
         :param invocation_logs_prefix: the logs' key prefix in that bucket. Default: all.
         :param promotion_targets: endpoints executions may promote onto. Default: none.
-        :param spending_limits: model units, commitments, a cost ceiling. Default: 1, no, none.
+        :param spending_limits: units, commitments, a cost ceiling, prices. Default: 1, no, none.
         :param state_machine_name: the state machine's name. Default:
             ``<stack name>-customization``.
         """
@@ -97,6 +97,10 @@ class BedrockCustomizationStack(Stack):
             spending_limits=spending_limits,
             state_machine_name=state_machine_name,
         )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What operators and the command line look up: ARNs and names of the stack's parts."""
         outputs = {
             "StateMachineArn": self.workflow.state_machine.state_machine_arn,
             "DataBucketName": self.storage.data_bucket.bucket_name,

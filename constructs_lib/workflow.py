@@ -128,7 +128,8 @@ class CustomizationWorkflow(Construct):
         throughput with a commitment at all (default: false); ``max_training_cost_usd``, a
         ceiling on the estimated training cost it cannot raise (a higher
         ``maxTrainingCostUsd`` is refused, a request without one is held to it, so a model
-        without a published training price is refused; default: none).
+        without a published training price is refused; default: none); ``prices_file``, a
+        prices file whose training prices the ceilings use (default: none).
     :param state_machine_name: the state machine's name. Fixed before deployment because
         the policies name its ARN (the key's encryption context, its executions' tags).
         Default: ``<stack name>-customization``, made to fit Step Functions' 80 characters.

@@ -28,11 +28,20 @@ class SpendingLimits:
     """What an execution may spend, whatever its request says: at most ``max_model_units``
     of provisioned throughput, a commitment only if ``allow_commitments``, and a training
     cost estimate held to ``max_training_cost_usd`` (``None``: the request's own ceiling,
-    if any). ``checked`` refuses limits that cannot be enforced, at synthesis."""
+    if any). ``checked`` refuses limits that cannot be enforced, at synthesis.
+
+    ``prices_file``: a prices file (the format of ``lambda_handlers/data/prices.json``, only
+    the figures it gives) whose training prices the ceilings use, for models whose price AWS
+    does not publish or that you negotiated. Default: none, the shipped prices only, so a
+    ceiling refuses every request for a model without a published training price. It is read
+    and checked at synthesis and its training figures go to the Validate function in one
+    environment variable (``TRAINING_PRICES``); a file that would not fit Lambda's 4 KB of
+    variables is refused then."""
 
     max_model_units: int = 1
     allow_commitments: bool = False
     max_training_cost_usd: float | None = None
+    prices_file: str | None = None
 
     def checked(self) -> SpendingLimits:
         units, ceiling = self.max_model_units, self.max_training_cost_usd
@@ -56,13 +65,41 @@ class SpendingLimits:
                 f"spending_limits.max_training_cost_usd must be a number of US dollars above 0, or None for no "
                 f"ceiling, got {ceiling!r}"
             )
+        self._training_prices()  # a bad or too large prices file is refused here
         return SpendingLimits(
-            units, self.allow_commitments, None if ceiling is None else float(ceiling)
+            units,
+            self.allow_commitments,
+            None if ceiling is None else float(ceiling),
+            self.prices_file,
         )
 
+    def _training_prices(self) -> dict[str, str]:
+        """The Validate function's ``TRAINING_PRICES`` from ``prices_file`` (empty without)."""
+        if self.prices_file is None:
+            return {}
+        # The handlers' own reader, so the stack refuses exactly what Validate could not use.
+        from lambda_handlers.datatools.price_file import (
+            read_price_file,
+            training_prices_environment,
+        )
+
+        try:
+            return training_prices_environment(read_price_file(self.prices_file))
+        except OSError as error:
+            raise ValueError(
+                f"spending_limits.prices_file (context pricesFile): cannot read "
+                f"{self.prices_file}: {(error.strerror or str(error)).lower()}; give the path of "
+                "a prices file, relative to the directory cdk runs the app from"
+            ) from error
+        except ValueError as error:
+            raise ValueError(
+                f"spending_limits.prices_file (context pricesFile): {error}"
+            ) from error
+
     def environment(self) -> dict[str, str]:
-        """What Validate reads (``Settings.policy``)."""
+        """What Validate reads (``Settings.policy``, and the prices file's training prices)."""
         return {
+            **self._training_prices(),
             "MAX_MODEL_UNITS": str(self.max_model_units),
             "ALLOW_COMMITMENTS": "true" if self.allow_commitments else "false",
             "MAX_TRAINING_COST_USD": (

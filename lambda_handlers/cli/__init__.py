@@ -3,13 +3,14 @@
 The package, one module per concern:
 
 - ``__init__``: ``main`` (the console script) and ``build_parser``;
-- ``data_commands``: ``validate``, ``estimate-cost``, ``split``, ``augment``, ``prepare-rft``;
+- ``data_commands``: ``validate``, ``split``, ``augment``, ``prepare-rft``;
+- ``cost_commands``: ``estimate-cost``, and ``--prices`` for every command that computes a cost;
 - ``model_commands``: ``models``, ``compare-costs``;
 - ``operator_commands``: ``cleanup``, ``promote``;
 - ``operations``: the operator actions those commands call (no printing);
 - ``console``: ``Output``, where every command writes (lines, JSON, tables, progress);
-- ``outputs``: where the data commands write their files (``-``, ``--force``, devices);
-- ``errors``: the exception types and their exit codes.
+- ``errors``: the exception types and their exit codes;
+- ``help``: the shape every command's ``--help`` takes (what it does, examples, exit codes).
 
 Every command is ``cmd_<name>(args, out) -> exit code``: it parses its arguments, calls the
 library and prints through ``out``. Errors are raised, never printed by a command: ``main``

@@ -1,5 +1,5 @@
-"""Commands over a training data file: ``validate``, ``estimate-cost``, ``split``, ``augment``
-and ``prepare-rft``.
+"""Commands over a training data file: ``validate``, ``split``, ``augment`` and ``prepare-rft``
+(and ``estimate-cost``, added beside ``validate`` from ``cost_commands``).
 
 Each command parses its arguments, calls the library (the validation engine,
 ``lambda_handlers.datatools``) and prints a short report, or the full one as JSON with
@@ -32,10 +32,8 @@ from lambda_handlers.cli.help import add_command
 from lambda_handlers.datatools._jsonl import Target, check_distinct
 from lambda_handlers.datatools.augment import MAX_FACTOR, augment_jsonl
 from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
-from lambda_handlers.datatools.pricing import estimate_training_cost
 from lambda_handlers.datatools.split import split_jsonl
 from lambda_handlers.validation import open_source, validate_dataset
-from lambda_handlers.validation.engine import summary
 from lambda_handlers.validation.rules import DatasetRules, rules_for
 from lambda_handlers.validation.sources import describe_path
 
@@ -46,7 +44,7 @@ PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 """Inputs smaller than this validate in a few seconds: no progress bar."""
 
 
-# --- validate and estimate-cost ------------------------------------------------------------
+# --- validate (estimate-cost reads data through validate_files) -------------------------
 
 
 def _rules(base_model: str, customization_type: str) -> DatasetRules:
@@ -171,46 +169,6 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     else:
         show_report(out, report)
     return EXIT_OK if report["verdict"] == "valid" else EXIT_FAILED
-
-
-def cmd_estimate_cost(args: argparse.Namespace, out: Output) -> int:
-    """``estimate-cost TRAIN --epochs N``: tokens x epochs x the published price."""
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
-    report = validate_files(
-        out,
-        args.train,
-        None,
-        customization_type=args.type,
-        base_model=args.base_model,
-        max_examples=3,
-    )
-    with library_errors():
-        estimate = estimate_training_cost(
-            args.base_model, report["trainingTokensPerEpoch"], args.epochs
-        )
-    if args.json:
-        out.json(
-            {
-                "estimate": estimate.to_dict(),
-                "dataVerdict": report["verdict"],
-                "dataSummary": summary(report),
-            }
-        )
-        return EXIT_OK
-    e = estimate
-    cost = (
-        f"${e.training_usd:,.2f}" if e.training_usd is not None else "unknown (no published price)"
-    )
-    out.line(
-        f"ESTIMATE: {e.total_tokens:,} tokens ({e.tokens_per_epoch:,} per epoch x {e.epochs} "
-        f"epochs) -> training about {cost}"
-    )
-    out.line(f"prices: {e.source} (checked {e.checked})")
-    out.line(e.disclaimer)
-    if report["verdict"] != "valid":
-        out.line(f"note: the data has errors ({', '.join(report['errors'])}); run validate first.")
-    return EXIT_OK
 
 
 # --- split, augment, prepare-rft -------------------------------------------------------------
@@ -446,24 +404,6 @@ def _add_validate(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=cmd_validate)
 
 
-def _add_estimate_cost(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "estimate-cost",
-        summary="estimate the training cost of a dataset (tokens x epochs x price)",
-        description="Estimate the tokens of TRAIN and what training on them for --epochs "
-        "epochs costs at the published price. An estimate, not a quote: the source and date "
-        "of the price are printed, and an unknown price is said to be unknown.",
-        examples=(
-            "bedrock-customize estimate-cost train.jsonl --type FINE_TUNING "
-            "--base-model cohere.command-text-v14:7:4k --epochs 3",
-        ),
-    )
-    _dataset_arguments(parser)
-    parser.add_argument("--epochs", type=int, required=True, help="number of epochs")
-    parser.set_defaults(func=cmd_estimate_cost)
-
-
 def _add_split(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = add_command(
         subparsers,
@@ -574,5 +514,7 @@ def _add_prepare_rft(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``validate``, ``estimate-cost``, ``split``, ``augment`` and ``prepare-rft``."""
-    for add in (_add_validate, _add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
+    from lambda_handlers.cli.cost_commands import add_estimate_cost  # estimate-cost's own module
+
+    for add in (_add_validate, add_estimate_cost, _add_split, _add_augment, _add_prepare_rft):
         add(subparsers)

@@ -10,15 +10,21 @@ from typing import Any
 from rich.table import Column, Table
 
 from lambda_handlers.cli.console import Output
-from lambda_handlers.cli.errors import EXIT_OK, library_errors
+from lambda_handlers.cli.cost_commands import add_prices_argument, given_prices
+from lambda_handlers.cli.errors import EXIT_OK, UsageError, library_errors
 from lambda_handlers.cli.help import add_command
 from lambda_handlers.common.catalogue import models
 from lambda_handlers.datatools.compare_costs import (
     COMMAND_LINE,
+    MAX_COUNT,
     CostComparison,
     PriceOverrides,
     compare_costs,
+    load_on_demand,
+    with_given_on_demand,
 )
+from lambda_handlers.datatools.price_file import with_given
+from lambda_handlers.datatools.pricing import load_prices, usd_text
 
 # --- models ----------------------------------------------------------------------------------
 
@@ -107,10 +113,27 @@ def cmd_models(args: argparse.Namespace, out: Output) -> int:
 
 
 def dollars(usd: float | None) -> str:
-    """``$1,234.50``; a known cost under a cent keeps its digits: ``$0.00`` would read as free."""
-    if usd is None:
-        return "unknown"
-    return f"${usd:.6f}" if 0 < usd < 0.01 else f"${usd:,.2f}"
+    """``$1,234.50``; a known cost under a cent keeps its digits (``$0.000035``): ``$0.00``
+    would read as free."""
+    return "unknown" if usd is None else usd_text(usd)
+
+
+_COUNTS = (
+    # (argument, flag, least value): the counts compare-costs multiplies and divides by.
+    ("requests_per_day", "--requests-per-day", 1),
+    ("input_tokens", "--input-tokens", 1),
+    ("output_tokens", "--output-tokens", 0),
+    ("days", "--days", 1),
+    ("custom_units", "--custom-units", 1),
+)
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """Refuse, by flag, a count compare-costs cannot compute with."""
+    for name, flag, least in _COUNTS:
+        value = getattr(args, name)
+        if not least <= value <= MAX_COUNT:
+            raise UsageError(f"{flag} must be from {least} to {MAX_COUNT:,}, got {value}")
 
 
 def _cite(comparison: CostComparison) -> tuple[list[str], list[str]]:
@@ -217,7 +240,11 @@ def show_comparison(out: Output, comparison: CostComparison) -> None:
 
 
 def cmd_compare_costs(args: argparse.Namespace, out: Output) -> int:
-    """``compare-costs``: the cost of serving a workload on demand, provisioned or distilled."""
+    """``compare-costs``: the cost of serving a workload on demand, provisioned or distilled.
+
+    Prices: a ``--price-...`` flag, else the ``--prices`` file, else the shipped prices.json."""
+    _check_counts(args)
+    given = given_prices(args)
     overrides = PriceOverrides(
         on_demand_input=args.price_on_demand_input,
         on_demand_output=args.price_on_demand_output,
@@ -239,6 +266,8 @@ def cmd_compare_costs(args: argparse.Namespace, out: Output) -> int:
             custom_units=args.custom_units,
             student_model=args.student_model,
             overrides=overrides,
+            prices=with_given(load_prices(), given),
+            on_demand=with_given_on_demand(load_on_demand(), given),
         )
     if args.json:
         out.json(comparison.to_dict())
@@ -289,7 +318,9 @@ def _add_compare_costs(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="An ESTIMATE of the cost of serving REQUESTS a day for DAYS days each way, "
         "the cheapest option and the daily volume above which provisioned throughput is "
         "cheaper than on demand. Prices come from the package's prices.json (source and date "
-        "shown) unless given here; a price nobody found is reported as unknown, never as zero.",
+        "shown) unless given here, by a --price-... flag or in a --prices file (a flag wins); "
+        "a price nobody found is reported as unknown, never as zero. Counts are whole numbers "
+        "from 1 (0 for --output-tokens) to 10^15; prices are numbers above 0.",
     )
     parser.add_argument(
         "--requests-per-day", type=int, required=True, metavar="N", help="requests a day"
@@ -324,6 +355,7 @@ def _add_compare_costs(subparsers: argparse._SubParsersAction[Any]) -> None:
         parser.add_argument(
             flag, type=float, metavar=meta, help=f"{text} (default: from prices.json)"
         )
+    add_prices_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.set_defaults(func=cmd_compare_costs)
 
