@@ -37,7 +37,7 @@ def inventory_table(out: Output, found: dict[str, Any]) -> Table:
     job, serving, model = found["job"], found["serving"], found["customModel"]
     table.add_row("job", *((job["arn"], job["status"], "") if job else ("none", "", "")))
     if serving:
-        owner = "ours" if serving["ours"] else "NOT tagged with this execution"
+        owner = "ours" if serving["ours"] else "NOT tagged with this stack and execution"
         table.add_row(
             "serving",
             serving["arn"],

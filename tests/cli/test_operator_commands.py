@@ -164,7 +164,7 @@ def test_serving_of_another_execution_is_left_alone_and_the_exit_is_1(stub) -> N
         "serving",
         DEPLOYMENT_ARN,
         "Active",
-        "NOT tagged with this execution",
+        "NOT tagged with this stack and execution",
     ]
     assert cells(out, "custom model") == ["custom model", "none"]
     lines = out.splitlines()
