@@ -41,7 +41,7 @@ from typing import Any
 
 from lambda_handlers.common.catalogue import find_model, models
 from lambda_handlers.datatools.price_file import GivenPrices
-from lambda_handlers.datatools.pricing import ModelPrices, PriceTable, prices_for
+from lambda_handlers.datatools.pricing import ModelPrices, PriceTable, price_or_none, prices_for
 
 DAYS_PER_MONTH = 30
 """Monthly prices (storage) are prorated over a period with this many days to the month."""
@@ -99,21 +99,6 @@ class OnDemandTable:
     models: dict[str, OnDemandPrices] = field(default_factory=dict)
 
 
-def _usd(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"prices.json: {where} must be a non-negative number or null, got {value!r}"
-        )
-    return float(value)
-
-
 def parse_on_demand(raw: dict[str, Any]) -> OnDemandTable:
     """Build an ``OnDemandTable`` from the whole ``prices.json`` document."""
     section = raw.get("onDemandInference")
@@ -124,17 +109,17 @@ def parse_on_demand(raw: dict[str, Any]) -> OnDemandTable:
         entries[model_id] = OnDemandPrices(
             model_id=model_id,
             invoke_model_id=entry.get("invokeModelId") or model_id,
-            input_usd_per_1k_tokens=_usd(
+            input_usd_per_1k_tokens=price_or_none(
                 entry.get("inputUsdPer1kTokens"), f"{model_id}.inputUsdPer1kTokens"
             ),
-            output_usd_per_1k_tokens=_usd(
+            output_usd_per_1k_tokens=price_or_none(
                 entry.get("outputUsdPer1kTokens"), f"{model_id}.outputUsdPer1kTokens"
             ),
-            custom_deployment_input_usd_per_1k_tokens=_usd(
+            custom_deployment_input_usd_per_1k_tokens=price_or_none(
                 entry.get("customDeploymentInputUsdPer1kTokens"),
                 f"{model_id}.customDeploymentInputUsdPer1kTokens",
             ),
-            custom_deployment_output_usd_per_1k_tokens=_usd(
+            custom_deployment_output_usd_per_1k_tokens=price_or_none(
                 entry.get("customDeploymentOutputUsdPer1kTokens"),
                 f"{model_id}.customDeploymentOutputUsdPer1kTokens",
             ),

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_handlers.common.catalogue import find_model, models
-from lambda_handlers.datatools.pricing import PriceTable, load_prices, prices_for
+from lambda_handlers.datatools.pricing import PriceTable, is_amount, load_prices, prices_for
 
 ENVIRONMENT_VARIABLE = "TRAINING_PRICES"
 """The Validate function's variable that holds the training figures of the stack's file."""
@@ -164,12 +164,7 @@ def _show(value: Any) -> str:
 def _figure(origin: str, path: str, value: Any) -> float | None:
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_amount(value) or value <= 0:
         zero = " (0 is refused: write null for a figure you do not have)" if value == 0 else ""
         raise PriceFileError(origin, path, f"got {_show(value)}{zero}; allowed: {ALLOWED_FIGURE}")
     return float(value)

@@ -114,15 +114,16 @@ class CostEstimate:
         return asdict(self)
 
 
-def _price(value: Any, where: str) -> float | None:
+def is_amount(value: Any) -> bool:
+    """A finite JSON number (``true``/``false`` are not numbers here)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def price_or_none(value: Any, where: str) -> float | None:
+    """A figure of ``prices.json``: a non-negative number, or null for one not found."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not is_amount(value) or value < 0:
         raise ValueError(
             f"prices.json: {where} must be a non-negative number or null, got {value!r}"
         )
@@ -136,19 +137,19 @@ def parse_prices(raw: dict[str, Any]) -> PriceTable:
         provisioned = entry.get("provisionedThroughputUsdPerModelUnitHour") or {}
         entries[model_id] = ModelPrices(
             model_id=model_id,
-            training_usd_per_1k_tokens=_price(
+            training_usd_per_1k_tokens=price_or_none(
                 entry.get("trainingUsdPer1kTokens"), f"{model_id}.trainingUsdPer1kTokens"
             ),
-            storage_usd_per_month=_price(
+            storage_usd_per_month=price_or_none(
                 entry.get("storageUsdPerMonth"), f"{model_id}.storageUsdPerMonth"
             ),
-            provisioned_no_commitment_usd_per_mu_hour=_price(
+            provisioned_no_commitment_usd_per_mu_hour=price_or_none(
                 provisioned.get("noCommitment"), f"{model_id}.noCommitment"
             ),
-            provisioned_one_month_usd_per_mu_hour=_price(
+            provisioned_one_month_usd_per_mu_hour=price_or_none(
                 provisioned.get("oneMonth"), f"{model_id}.oneMonth"
             ),
-            provisioned_six_months_usd_per_mu_hour=_price(
+            provisioned_six_months_usd_per_mu_hour=price_or_none(
                 provisioned.get("sixMonths"), f"{model_id}.sixMonths"
             ),
             source=entry.get("source", ""),
