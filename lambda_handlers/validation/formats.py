@@ -9,6 +9,7 @@ unusable. Which format applies to which model and approach is data
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -315,8 +316,11 @@ def _media_block(kind: str, value: dict[str, Any], path: str, ctx: RecordContext
             "unsupported-content", path, f"{kind} content is allowed only in {only_in} turns"
         )
         return
+    _media_source(value, path, ctx)
     formats = rules.get("formats")
-    if formats and value.get("format") not in formats:
+    if "format" not in value:
+        ctx.report("missing-field", f"{path}.format", "required field 'format' is missing")
+    elif formats and value.get("format") not in formats:
         ctx.report(
             "invalid-value",
             f"{path}.format",
@@ -330,6 +334,31 @@ def _media_block(kind: str, value: dict[str, Any], path: str, ctx: RecordContext
             path,
             f"more than {limit} {kind}{'s' if limit != 1 else ''} in one record",
         )
+
+
+def _media_source(value: dict[str, Any], path: str, ctx: RecordContext) -> None:
+    """``source.s3Location.uri``: present and an s3:// URI (AWS's Nova and Llama validators),
+    of the characters the model's rules allow (Nova: letters, digits, _ - / .)."""
+    source = value.get("source")
+    location = source.get("s3Location") if isinstance(source, dict) else None
+    uri = location.get("uri") if isinstance(location, dict) else None
+    where = f"{path}.source.s3Location.uri"
+    if not isinstance(uri, str):
+        ctx.report(
+            "missing-field",
+            where,
+            'media needs "source": {"s3Location": {"uri": "s3://bucket/key"}}',
+        )
+    elif not uri.startswith("s3://"):
+        ctx.report("invalid-value", where, f"uri must start with 's3://'; got {uri!r}")
+    else:
+        pattern = (ctx.media or {}).get("uriPattern")
+        if pattern and not re.fullmatch(pattern, uri):
+            ctx.report(
+                "invalid-value",
+                where,
+                f"uri {uri!r} has characters the model does not accept (allowed: {pattern})",
+            )
 
 
 def _system_converse(obj: dict[str, Any], ctx: RecordContext) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from lambda_handlers.validation.rules import DatasetRules, formats
 from lambda_handlers.validation.sources import bytes_source
 
 CONV = "bedrock-conversation-2024"
+S3_SOURCE = {"s3Location": {"uri": "s3://bucket/images/cat-1.png"}}
 
 
 def run(
@@ -285,9 +286,37 @@ def test_media_rules_follow_the_model() -> None:
     assert "line" not in report["examples"]["media-limit"][0]
 
 
+def test_media_needs_an_s3_uri_of_the_characters_aws_accepts() -> None:
+    """AWS's Nova and Llama validators: format and source.s3Location.uri are required, the uri
+    starts with s3://; Nova's also allows only letters, digits, _ - / . in it."""
+    nova = {"image": {"formats": ["png"], "maxPerRecord": 10}, "uriPattern": r"s3://[\w\-/.]+"}
+    llama = {"image": {"formats": ["png"]}}
+
+    def errors(image: dict[str, Any], media: dict[str, Any]) -> dict[str, int]:
+        record = conversation(("user", [{"image": image}]), ("assistant", "a cat"))
+        report = run("bedrock-conversation", [record], content_types=("text", "image"), media=media)
+        return report["errors"]
+
+    good = {"format": "png", "source": S3_SOURCE}
+    assert errors(good, nova) == errors(good, llama) == {}
+    assert errors({"format": "png", "source": {}}, llama) == {"missing-field": 1}
+    assert errors({"format": "png"}, llama) == {"missing-field": 1}
+    assert errors({"source": S3_SOURCE}, llama) == {"missing-field": 1}
+    https = {"format": "png", "source": {"s3Location": {"uri": "https://b/cat.png"}}}
+    assert errors(https, llama) == {"invalid-value": 1}
+    spaced = {"format": "png", "source": {"s3Location": {"uri": "s3://b/my cat.png"}}}
+    assert errors(spaced, llama) == {}
+    assert errors(spaced, nova) == {"invalid-value": 1}
+    record = conversation(("user", [{"image": spaced}]), ("assistant", "a cat"))
+    report = run("bedrock-conversation", [record], content_types=("text", "image"), media=nova)
+    assert report["examples"]["invalid-value"][0]["path"] == (
+        "$.messages[0].content[0].image.source.s3Location.uri"
+    )
+
+
 def test_content_types_follow_the_model() -> None:
     record = conversation(
-        ("user", [{"text": "What is this?"}, {"image": {"format": "png", "source": {}}}]),
+        ("user", [{"text": "What is this?"}, {"image": {"format": "png", "source": S3_SOURCE}}]),
         ("assistant", "A cat."),
     )
     assert (

@@ -55,3 +55,29 @@ def test_what_the_documentation_says_is_what_the_engine_applies() -> None:
     assert (cpt.format, cpt.unknown_fields) == ("continued-pretraining", "error")
     assert not rules_for("amazon.nova-2-lite-v1:0:256k", "FINE_TUNING").validation_supported
     assert not rules_for("meta.llama3-1-8b-instruct-v1:0:128k", "DISTILLATION").multi_turn
+
+
+def test_each_aws_validator_rule_says_what_the_engine_does_and_cites_the_file() -> None:
+    section = raw_rules()["awsValidators"]
+    assert section["repository"] == "https://github.com/aws-samples/amazon-bedrock-samples"
+    names = set()
+    for validator in section["validators"]:
+        names.add(validator["path"].split("/")[2])
+        assert validator["path"].startswith("custom-models/bedrock-fine-tuning/")
+        assert len(validator["commit"]) == 40 and validator["commit"] in validator["url"]
+        for model_id in validator["appliesTo"]:
+            assert rules_for(model_id, "FINE_TUNING").models == (model_id,)
+        for rule in validator["rules"]:
+            assert rule["engine"] in {"follows", "stricter", "differs", "added", "not-followed"}
+            assert rule["where"], rule
+            if rule["engine"] in {"stricter", "differs", "added", "not-followed"}:
+                assert rule.get("reason"), rule
+    assert names == {"nova", "claude-haiku", "meta-llama"}
+
+
+def test_nova_media_uris_use_the_characters_aws_accepts() -> None:
+    for model_id in ("amazon.nova-lite-v1:0:300k", "amazon.nova-2-lite-v1:0:256k"):
+        media = rules_for(model_id, "FINE_TUNING").media or {}
+        assert media["uriPattern"] == r"s3://[\w\-/.]+", model_id
+    llama = rules_for("meta.llama3-2-11b-instruct-v1:0:128k", "FINE_TUNING").media or {}
+    assert "uriPattern" not in llama, "AWS's Llama validator asks only for s3://"
