@@ -566,6 +566,10 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(
     assert changed(before, snapshot(work)) == set()
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupt_exits_130_and_leaves_no_half_written_file(
     processes: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -583,6 +587,9 @@ def test_an_interrupt_exits_130_and_leaves_no_half_written_file(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=no_aws_env(),
+        # A shell's background job starts with SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler: the command gets the default a terminal gives it.
+        preexec_fn=_interruptible,
     )  # fmt: skip
     # Reading from the FIFO proves the command is writing; it then blocks on the full pipe.
     with fifo.open("rb") as pipe:
