@@ -35,6 +35,7 @@ from lambda_handlers.datatools.prepare_rft import RFT_MIN_RECORDS, prepare_rft
 from lambda_handlers.datatools.split import split_jsonl
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.rules import DatasetRules, rules_for
+from lambda_handlers.validation.shards import validate_in_parallel, workers_for
 from lambda_handlers.validation.sources import describe_path
 
 TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
@@ -64,17 +65,35 @@ def validate_files(
     base_model: str,
     max_examples: int,
     near_duplicates: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """The validation report of the files, with a progress bar for large inputs on a terminal."""
+    """The validation report of the files, with a progress bar for large inputs on a terminal.
+
+    ``workers``: processes to use (``None``: every allowed core for large inputs, one for
+    small ones); with more than one the files are cut into shards that give the same report.
+    """
     rules = _rules(base_model, customization_type)
     with library_errors():
         training_source = open_source(train)
         validation_source = open_source(validation) if validation else None
     total = sum(source.size or 0 for source in (training_source, validation_source) if source)
+    processes = workers_for(total, workers)
     with (
         out.progress("validating", total, min_total=PROGRESS_MIN_BYTES) as advance,
         library_errors(),
     ):
+        if processes > 1:
+            return validate_in_parallel(
+                train,
+                validation,
+                customization_type=customization_type,
+                base_model=base_model,
+                workers=processes,
+                max_examples=max_examples,
+                rules=rules,
+                near_duplicates=near_duplicates,
+                progress=advance,
+            )
         return validate_dataset(
             training_source,
             validation_source,
@@ -155,6 +174,8 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """``validate TRAIN [--validation FILE]``: check data against the model's format and quotas."""
     if args.max_examples < 0:
         raise UsageError(f"--max-examples must be 0 or more, got {args.max_examples}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be 1 or more, got {args.workers}")
     report = validate_files(
         out,
         args.train,
@@ -163,6 +184,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
         base_model=args.base_model,
         max_examples=args.max_examples,
         near_duplicates=True,
+        workers=args.workers,
     )
     if args.json:
         out.json(report)
@@ -400,6 +422,13 @@ def _add_validate(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--validation", help="validation JSONL: a local path or s3://bucket/key")
     parser.add_argument(
         "--max-examples", type=int, default=5, help="examples kept per finding code (default 5)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes to validate with: 1 keeps to one; default: every core this process "
+        "may use for inputs of 128 MB or more, one for smaller ones (same report either way)",
     )
     parser.set_defaults(func=cmd_validate)
 

@@ -98,6 +98,12 @@ def _report_a_key_twice(raw: bytes, obj: dict[str, Any], ctx: RecordContext) -> 
         )
 
 
+def _count_more(findings: Findings, code: str, n: int) -> None:
+    """Count ``n`` more findings of ``code`` beyond the examples kept (none, with
+    ``max_examples=0``: the code may not be counted yet)."""
+    findings.counts[code] = findings.counts.get(code, 0) + n
+
+
 class TokenHistogram:
     """Counts of estimated tokens per record: exact below 4096, 1% buckets above.
 
@@ -142,6 +148,8 @@ class _Scan:
     findings: Findings
     records: int = 0
     usable: int = 0
+    line_count: int = 0
+    """Lines read, blank ones included (a shard's count places the shards after it)."""
     bytes_read: int = 0
     tokens_total: int = 0
     tokens_min: int | None = None
@@ -212,7 +220,7 @@ class _Scan:
                 f"{int(values[i])} {unit}; the limit is {limit}",
             )
         if len(over) > self.findings.max_examples:
-            self.findings.counts[code] += len(over) - self.findings.max_examples
+            _count_more(self.findings, code, len(over) - self.findings.max_examples)
 
     def fast_block(
         self,
@@ -385,10 +393,12 @@ class _Scan:
         }
 
 
-def _first_block(scan: _Scan, block: memoryview) -> memoryview | None:
+def _first_block(scan: _Scan, block: memoryview, head: bytes | None = None) -> memoryview | None:
     """The first block without a UTF-8 byte-order mark, or ``None`` when the file cannot
-    be read as JSONL at all (gzip, UTF-16, UTF-32): one finding instead of one per line."""
-    head = bytes(block[:4])
+    be read as JSONL at all (gzip, UTF-16, UTF-32): one finding instead of one per line.
+    ``head``: the first bytes of the first block of a whole-file pass, when ``block`` is
+    the first of a shard that may be shorter."""
+    head = bytes(block[:4]) if head is None else head
     problem = sniff(head)
     if problem is not None:
         scan.findings.add("file-encoding", scan.role, 1, "$", problem)
@@ -414,12 +424,20 @@ def _scan(
     findings: Findings,
     progress: Callable[[int], None] | None,
     near_duplicates: bool = False,
+    *,
+    first_line: int = 1,
+    at_start: bool = True,
+    file_head: bytes | None = None,
 ) -> _Scan:
+    """Scan ``source``, its first line numbered ``first_line``. ``at_start``: the source
+    begins the file (a shard further in has no byte-order mark or gzip header to look for);
+    ``file_head``: what a whole-file pass would sniff, when the source is such a shard."""
     scan = _Scan(role, source.name, rules, findings, near_duplicates=near_duplicates)
     fast = rules.format == "prompt-completion"
-    first_line = 1
+    head = at_start
     for raw_block in source.line_blocks():
-        block = _first_block(scan, raw_block) if first_line == 1 else raw_block
+        block = _first_block(scan, raw_block, file_head) if head else raw_block
+        head = False
         if block is None:
             scan.bytes_read = source.size or len(raw_block)
             break
@@ -427,6 +445,7 @@ def _scan(
         if not (fast and scan.fast_block(first_line, block, n_lines, objects_only, lengths)):
             scan.careful_block(first_line, block)
         first_line += n_lines
+        scan.line_count += n_lines
         scan.bytes_read += len(raw_block)
         if progress:
             progress(len(raw_block))
@@ -466,7 +485,7 @@ def _report_later(
     for i in shown:
         scan.findings.add(code, scan.role, int(later[i]), "$", message.format(int(first[i])))
     if len(later) > len(shown):
-        scan.findings.counts[code] += len(later) - len(shown)
+        _count_more(scan.findings, code, len(later) - len(shown))
 
 
 def _repeats(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -530,7 +549,7 @@ def _leakage(training: _Scan, validation: _Scan) -> None:
             "this record is also in the training data",
         )
     if len(leaked) > validation.findings.max_examples:
-        validation.findings.counts["leakage"] += len(leaked) - validation.findings.max_examples
+        _count_more(validation.findings, "leakage", len(leaked) - validation.findings.max_examples)
 
 
 def _label_balance(scan: _Scan) -> dict[str, int] | None:
@@ -681,6 +700,20 @@ def validate_dataset(
         )
         for i, source in enumerate(sources)
     ]
+    return report_of(train, vals, rules, findings, base_model, customization_type)
+
+
+def report_of(
+    train: _Scan,
+    vals: list[_Scan],
+    rules: DatasetRules,
+    findings: Findings,
+    base_model: str,
+    customization_type: str,
+) -> dict[str, Any]:
+    """The report of scanned files: the checks over whole files (counts, duplicates,
+    leakage, labels) added to ``findings``, then the verdict. A merge of shards
+    (``lambda_handlers.validation.shards``) ends here too."""
     _counts(train, vals, rules, findings)
     _duplicates(train)
     for val in vals:
