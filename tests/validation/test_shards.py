@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from itertools import pairwise
 from pathlib import Path
@@ -416,3 +417,32 @@ def test_no_examples_kept_still_counts_repeats_and_overlong_records() -> None:
     assert merged["warnings"] == {"duplicate-record": 4, "leakage": 4}
     assert merged["errors"] == {"record-too-long": 2, "record-too-many-chars": 2}
     assert all(examples == [] for examples in merged["examples"].values())
+
+
+def test_spawned_workers_share_one_hash_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where there is no forkserver (Windows), spawned workers are given one PYTHONHASHSEED:
+    their digests compare, and this process's environment is left as it was."""
+    monkeypatch.setattr(shards_module.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    data = realistic(5, False, True) * 3
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(data)
+    report = shards_module.validate_in_parallel(
+        str(path),
+        customization_type=FT,
+        base_model=TITAN,
+        workers=2,
+        shards=5,
+        rules=STRICT,
+        near_duplicates=True,
+    )
+    assert report["warnings"]["duplicate-record"] > 0
+    assert report == single(data) | {"files": report["files"]}
+    assert report["files"]["training"] == single(data)["files"]["training"] | {"name": str(path)}
+    assert "PYTHONHASHSEED" not in shards_module.os.environ
+    with shards_module._pool(2) as pool:
+        seeds = {pool.submit(os.getenv, "PYTHONHASHSEED").result() for _ in range(4)}
+    assert len(seeds) == 1 and None not in seeds  # every worker: one seed
+    assert "PYTHONHASHSEED" not in os.environ
