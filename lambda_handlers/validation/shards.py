@@ -29,13 +29,14 @@ import math
 import multiprocessing
 import os
 import secrets
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -411,30 +412,37 @@ def workers_for(total_bytes: int, requested: int | None) -> int:
     return allowed_cores() if total_bytes >= PARALLEL_MIN_BYTES else 1
 
 
-def _run_shard(location: str, shard: Shard, options: dict[str, Any]) -> ShardReport:
+def _run_shard(task: tuple[int, str, Shard, dict[str, Any]]) -> tuple[int, ShardReport]:
     """One shard in a worker process, which opens the file itself (no data through pipes)."""
-    return validate_shard(open_blob(location), shard, **options)
+    index, location, shard, options = task
+    return index, validate_shard(open_blob(location), shard, **options)
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Worker processes that share one hash seed, so their digests compare.
+def _pool(workers: int) -> Iterator[Pool]:
+    """Worker processes that share one hash seed, so their digests compare; on leaving
+    early (an error, Ctrl-C) they are terminated, not waited for.
 
     Forkserver where there is one (Linux, macOS): workers are forked from one server, with
     this module already imported. Elsewhere (spawn) the workers are given a
     ``PYTHONHASHSEED``, this process's own when it has one, else a random one.
     """
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
+    setup = _leave_interrupts_to_the_parent
+    if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with context.Pool(workers, initializer=setup) as pool:
             yield pool
         return
     saved = os.environ.get("PYTHONHASHSEED")
     os.environ["PYTHONHASHSEED"] = saved or str(secrets.randbelow(2**32 - 1) + 1)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=setup) as pool:
             yield pool
     finally:
         if saved is None:
@@ -471,16 +479,14 @@ def validate_in_parallel(
     )
     options = {"rules": rules, "max_examples": max_examples, "near_duplicates": near_duplicates}
     reports: list[list[ShardReport]] = [[] for _ in locations]
+    tasks = []
+    for index, (location, role) in enumerate(zip(locations, roles, strict=True)):
+        size = open_blob(location).size
+        for shard in cut(size, shards or shard_count(size, workers)):
+            tasks.append((index, location, shard, {**options, "role": role}))
     with _pool(workers) as pool:
-        pending = {}
-        for index, (location, role) in enumerate(zip(locations, roles, strict=True)):
-            size = open_blob(location).size
-            for shard in cut(size, shards or shard_count(size, workers)):
-                future = pool.submit(_run_shard, location, shard, {**options, "role": role})
-                pending[future] = index
-        for future in as_completed(pending):
-            report = future.result()
-            reports[pending[future]].append(report)
+        for index, report in pool.imap_unordered(_run_shard, tasks):
+            reports[index].append(report)
             if progress:
                 progress(report.end - report.start)
     return merge(

@@ -443,6 +443,6 @@ def test_spawned_workers_share_one_hash_seed(
     assert report["files"]["training"] == single(data)["files"]["training"] | {"name": str(path)}
     assert "PYTHONHASHSEED" not in shards_module.os.environ
     with shards_module._pool(2) as pool:
-        seeds = {pool.submit(os.getenv, "PYTHONHASHSEED").result() for _ in range(4)}
+        seeds = {pool.apply(os.getenv, ("PYTHONHASHSEED",)) for _ in range(4)}
     assert len(seeds) == 1 and None not in seeds  # every worker: one seed
     assert "PYTHONHASHSEED" not in os.environ
