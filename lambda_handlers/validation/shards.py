@@ -25,6 +25,7 @@ digest of a fixed text, and ``merge`` refuses reports whose digests cannot be co
 from __future__ import annotations
 
 import io
+import json
 import math
 import multiprocessing
 import os
@@ -256,6 +257,38 @@ class ShardReport:
             counts=scan.findings.counts,
             examples=scan.findings.examples,
         )
+
+    def to_bytes(self) -> bytes:
+        """The report as an ``.npz`` file (numbers and JSON, no pickle): what a shard run in
+        another process or function writes for the merge to read (``from_bytes``)."""
+        meta = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in _ARRAYS and name not in ("labels", "media_kinds")
+        }
+        meta["labels"] = None if self.labels is None else list(self.labels.items())
+        meta["media_kinds"] = sorted(self.media_kinds)
+        arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
+        out = io.BytesIO()
+        np.savez_compressed(out, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ShardReport:
+        """A report written by ``to_bytes``."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            meta = json.loads(stored["meta"].tobytes())
+            arrays = {name: stored.get(name) for name in _ARRAYS}
+        labels, kinds = meta.pop("labels"), meta.pop("media_kinds")
+        return cls(
+            **meta,
+            **arrays,
+            labels=None if labels is None else Counter(dict(labels)),
+            media_kinds=frozenset(kinds),
+        )
+
+
+_ARRAYS = ("token_counts", "fingerprints", "lines", "near")
 
 
 def validate_shard(

@@ -446,3 +446,23 @@ def test_spawned_workers_share_one_hash_seed(
         seeds = {pool.apply(os.getenv, ("PYTHONHASHSEED",)) for _ in range(4)}
     assert len(seeds) == 1 and None not in seeds  # every worker: one seed
     assert "PYTHONHASHSEED" not in os.environ
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), fractions=st.lists(st.floats(0, 1), max_size=5))
+def test_shard_reports_written_as_bytes_merge_as_they_were(
+    seed: int, fractions: list[float]
+) -> None:
+    """What a shard run elsewhere (another function) writes and the merge reads back: numbers
+    and JSON only, the labels in the order first seen."""
+    data = realistic(seed, False, True)
+    cuts = [int(f * len(data)) for f in fractions]
+    reports = shard_reports("train.jsonl", data, cuts, "training", rules=STRICT)
+    read_back = [ShardReport.from_bytes(r.to_bytes()) for r in reports]
+    for before, after in zip(reports, read_back, strict=True):
+        assert after.labels == before.labels and list(after.labels or ()) == list(
+            before.labels or ()
+        )
+        assert after.lines.dtype == np.uint32 and after.fingerprints.dtype == np.int64
+    merged = merge(read_back, customization_type=FT, base_model=TITAN, rules=STRICT)
+    assert merged == single(data)
