@@ -11,10 +11,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import boto3
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from lambda_handlers.validation import shards as shards_module
 from lambda_handlers.validation.engine import validate_dataset
@@ -30,7 +32,7 @@ from lambda_handlers.validation.shards import (
     validate_shard,
     workers_for,
 )
-from lambda_handlers.validation.sources import BLOCK_BYTES, bytes_source
+from lambda_handlers.validation.sources import BLOCK_BYTES, bytes_source, open_source
 from tests.cli.helpers import run
 from tests.factories import conversation_records, jsonl
 
@@ -466,3 +468,29 @@ def test_shard_reports_written_as_bytes_merge_as_they_were(
         assert after.lines.dtype == np.uint32 and after.fingerprints.dtype == np.int64
     merged = merge(read_back, customization_type=FT, base_model=TITAN, rules=STRICT)
     assert merged == single(data)
+
+
+def test_shards_of_an_s3_object_read_with_ranged_gets_merge_into_the_single_pass() -> None:
+    """The cloud's shards: each reads its byte range of the object (and probes for the line
+    ends at its cuts) with ranged GETs; the merge equals the engine's pass over the object."""
+    data = realistic(11, True, False) * 4
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="datasets")
+        s3.put_object(Bucket="datasets", Key="train.jsonl", Body=data)
+        uri = "s3://datasets/train.jsonl"
+        blob = shards_module.s3_blob(uri, s3)
+        reports = [
+            validate_shard(blob, shard, role="training", rules=STRICT, near_duplicates=True)
+            for shard in cut(blob.size, 7)
+        ]
+        one_pass = validate_dataset(
+            open_source(uri, s3),
+            customization_type=FT,
+            base_model=TITAN,
+            rules=STRICT,
+            near_duplicates=True,
+        )
+    assert sum(r.end > r.start for r in reports) == 7
+    assert merge(reports, customization_type=FT, base_model=TITAN, rules=STRICT) == one_pass
+    assert one_pass["errors"] and one_pass["warnings"]["duplicate-record"]
