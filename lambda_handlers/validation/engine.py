@@ -640,13 +640,12 @@ def _counts(
             f"{n_val} validation records; at most {rules.max_validation_records}",
         )
     for scan in (training, *validations):
-        if rules.max_file_bytes is not None and scan.bytes_read > rules.max_file_bytes:
+        limit = rules.max_file_bytes
+        if scan is not training and rules.max_validation_file_bytes is not None:
+            limit = rules.max_validation_file_bytes
+        if limit is not None and scan.bytes_read > limit:
             findings.add(
-                "file-too-large",
-                scan.role,
-                None,
-                "$",
-                f"{scan.bytes_read} bytes; at most {rules.max_file_bytes}",
+                "file-too-large", scan.role, None, "$", f"{scan.bytes_read} bytes; at most {limit}"
             )
     media = rules.media or {}
     if media.get("mixImagesAndVideosInDataset") is False:

@@ -27,6 +27,7 @@ class DatasetRules:
     max_tokens_per_record: int | None = None
     max_chars_per_record: int | None = None
     max_file_bytes: int | None = None
+    max_validation_file_bytes: int | None = None  # per validation file; None: max_file_bytes
     content_types: tuple[str, ...] = ("text",)
     counts_training_plus_validation: bool = False
     max_total_records: int | None = None
@@ -50,6 +51,7 @@ class DatasetRules:
             "maxTokensPerRecord": self.max_tokens_per_record,
             "maxCharsPerRecord": self.max_chars_per_record,
             "maxFileBytes": self.max_file_bytes,
+            "maxValidationFileBytes": self.max_validation_file_bytes,
             "contentTypes": list(self.content_types),
             "countsTrainingPlusValidation": self.counts_training_plus_validation,
             "maxTotalRecords": self.max_total_records,
@@ -111,6 +113,7 @@ def all_rules() -> tuple[DatasetRules, ...]:
                     max_tokens_per_record=entry.get("maxTokensPerRecord"),
                     max_chars_per_record=entry.get("maxCharsPerRecord"),
                     max_file_bytes=entry.get("maxFileBytes"),
+                    max_validation_file_bytes=entry.get("maxValidationFileBytes"),
                     content_types=_content_types(entry, model_id),
                     counts_training_plus_validation=bool(
                         entry.get("countsTrainingPlusValidation", False)

@@ -9,7 +9,7 @@ import pytest
 
 from lambda_handlers.validation.engine import validate_dataset
 from lambda_handlers.validation.findings import CODES
-from lambda_handlers.validation.rules import DatasetRules, formats
+from lambda_handlers.validation.rules import DatasetRules, formats, rules_for
 from lambda_handlers.validation.sources import bytes_source
 
 CONV = "bedrock-conversation-2024"
@@ -592,3 +592,17 @@ def test_dataset_level_checks_apply_to_every_format(fmt: str) -> None:
         fmt, [good], [], max_tokens_per_record=10_000, max_chars_per_record=10_000, min_records=1
     )
     assert fine["errors"] == {} and fine["warnings"] == {}
+
+
+def test_a_validation_file_has_its_own_size_limit() -> None:
+    # Claude 3 Haiku: 10 GB training, 1 GB validation (user guide and AWS's Haiku validator).
+    lines = [pc(i) for i in range(10)]
+    small_limit = {"max_file_bytes": 10_000, "max_validation_file_bytes": 100}
+    report = run("prompt-completion", lines, lines[:5], **small_limit)
+    assert report["errors"] == {"file-too-large": 1}
+    assert report["examples"]["file-too-large"][0]["file"] == "validation"
+    assert run("prompt-completion", lines, lines[:1], max_file_bytes=10_000)["errors"] == {}
+    no_own_limit = run("prompt-completion", lines, lines[:5], max_file_bytes=100)
+    assert no_own_limit["errors"] == {"file-too-large": 2}, "without one, max_file_bytes applies"
+    haiku = rules_for("anthropic.claude-3-haiku-20240307-v1:0:200k", "FINE_TUNING")
+    assert (haiku.max_file_bytes, haiku.max_validation_file_bytes) == (10**10, 10**9)
