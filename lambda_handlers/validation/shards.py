@@ -435,14 +435,27 @@ def allowed_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+@cache
+def processes_available() -> bool:
+    """Whether this system can run a pool of processes: it needs POSIX semaphores, which some
+    sandboxes lack (AWS Lambda has no ``/dev/shm``)."""
+    try:
+        multiprocessing.get_context("spawn").Lock()
+    except (OSError, ImportError):
+        return False
+    return True
+
+
 def workers_for(total_bytes: int, requested: int | None) -> int:
     """``requested`` when given; otherwise every allowed core for files of
-    ``PARALLEL_MIN_BYTES`` or more, one process below."""
+    ``PARALLEL_MIN_BYTES`` or more, one process below or where processes cannot be pooled."""
     if requested is not None:
         if requested < 1:
             raise ValueError(f"workers must be 1 or more, got {requested}")
         return requested
-    return allowed_cores() if total_bytes >= PARALLEL_MIN_BYTES else 1
+    if total_bytes < PARALLEL_MIN_BYTES or not processes_available():
+        return 1
+    return allowed_cores()
 
 
 def _run_shard(task: tuple[int, str, Shard, dict[str, Any]]) -> tuple[int, ShardReport]:

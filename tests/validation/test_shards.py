@@ -361,6 +361,8 @@ def test_workers_default_to_the_allowed_cores_for_large_inputs_only(
     assert workers_for(PARALLEL_MIN_BYTES, 1) == 1
     with pytest.raises(ValueError, match="1 or more"):
         workers_for(10, 0)
+    monkeypatch.setattr(shards_module, "processes_available", lambda: False)
+    assert workers_for(PARALLEL_MIN_BYTES, None) == 1  # no semaphores (Lambda): one process
 
 
 def test_shard_counts_give_every_worker_more_than_one_shard() -> None:
