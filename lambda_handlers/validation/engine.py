@@ -325,6 +325,7 @@ class _Scan:
                 reserved_ignore_case=self.rules.reserved_ignore_case,
                 media=self.rules.media,
                 multi_turn=self.rules.multi_turn,
+                system_blocks=self.rules.system_blocks,
             )
             _report_a_key_twice(raw, obj, ctx)
             result = checker(obj, ctx)

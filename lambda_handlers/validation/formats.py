@@ -45,6 +45,7 @@ class RecordContext:
     reserved_ignore_case: bool = False
     media: dict[str, Any] | None = None
     multi_turn: bool = True
+    system_blocks: int | None = None
     ok: bool = True
     role: str = ""
     media_seen: dict[str, int] = field(default_factory=dict)
@@ -372,6 +373,13 @@ def _system_converse(obj: dict[str, Any], ctx: RecordContext) -> tuple[int, int]
             f"'system' must be an array of text blocks, got {_type_name(system)}",
         )
         return 0, 0
+    if ctx.system_blocks is not None and len(system) != ctx.system_blocks:
+        ctx.report(
+            "invalid-value",
+            "$.system",
+            f"'system' must hold exactly {ctx.system_blocks} text block(s) for this model; "
+            f"got {len(system)}",
+        )
     n_bytes = n_chars = 0
     for j, block in enumerate(system):
         if (

@@ -33,6 +33,7 @@ class DatasetRules:
     max_total_records: int | None = None
     validation_supported: bool = True
     multi_turn: bool = True
+    system_blocks: int | None = None  # blocks a present 'system' array must hold
     media: dict[str, Any] | None = None
     reserved_keywords: tuple[str, ...] = ()
     reserved_ignore_case: bool = False
@@ -121,6 +122,7 @@ def all_rules() -> tuple[DatasetRules, ...]:
                     max_total_records=entry.get("maxTotalRecords"),
                     validation_supported=entry.get("validationSupported", True) is not False,
                     multi_turn=entry.get("multiTurn", True) is not False,
+                    system_blocks=entry.get("systemBlocks"),
                     media=entry.get("media"),
                     reserved_keywords=reserved,
                     reserved_ignore_case=ignore_case,

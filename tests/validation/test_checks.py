@@ -606,3 +606,19 @@ def test_a_validation_file_has_its_own_size_limit() -> None:
     assert no_own_limit["errors"] == {"file-too-large": 2}, "without one, max_file_bytes applies"
     haiku = rules_for("anthropic.claude-3-haiku-20240307-v1:0:200k", "FINE_TUNING")
     assert (haiku.max_file_bytes, haiku.max_validation_file_bytes) == (10**10, 10**9)
+
+
+def test_llama_takes_one_system_block() -> None:
+    # AWS's Llama validator: "system" is an array of exactly one {"text"} (minItems = maxItems = 1).
+    def errors(system: Any, **limits: Any) -> dict[str, int]:
+        record = conversation(("user", "hi"), ("assistant", "hello"), system=system)
+        return run("bedrock-conversation", [record], **limits)["errors"]
+
+    one, two = [{"text": "Be brief."}], [{"text": "Be brief."}, {"text": "Be kind."}]
+    assert errors(one, system_blocks=1) == {} and errors(None, system_blocks=1) == {}
+    assert errors(two, system_blocks=1) == {"invalid-value": 1}
+    assert errors([], system_blocks=1) == {"invalid-value": 1}
+    assert errors(two) == {}, "Nova's validator takes any number"
+    llama = rules_for("meta.llama3-2-11b-instruct-v1:0:128k", "FINE_TUNING")
+    nova = rules_for("amazon.nova-lite-v1:0:300k", "FINE_TUNING")
+    assert (llama.system_blocks, nova.system_blocks) == (1, None)
