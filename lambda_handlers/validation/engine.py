@@ -1,12 +1,14 @@
 """The validation engine: stream a dataset, check every record, write one report.
 
 Two paths, one result. The fast path decodes a whole block of prompt/completion lines
-at once with a typed msgspec decoder (types, required fields and unknown fields are
-checked in C) and computes sizes, fingerprints and labels for the block in bulk. A
-block with anything wrong in it goes through the careful path instead, line by line,
-which finds and names every problem. Memory holds one block plus, per record, an
-8-byte fingerprint and a 4-byte line number for the duplicate and leakage checks (and an
-8-byte near-duplicate key when those are looked for).
+at once in C and checks and measures its records in bulk (types, blank text, sizes,
+fingerprints, labels); a blank line, a record with extra fields and a record that may give
+a key twice are looked at one by one, and only a record that breaks a rule goes through
+the careful path, which finds and names every problem; a block with a line that is not
+one object or blank is read by the careful path line by line. Either way the report is
+the same (``careful=True`` forces the careful path; tests compare the two). Memory holds
+one block plus, per record, an 8-byte fingerprint and a 4-byte line number for the
+duplicate and leakage checks (and an 8-byte near-duplicate key when those are looked for).
 
 What a JSON reader would get wrong is found too, cheaply: a file that is gzip or UTF-16,
 or starts with a byte-order mark (``sniff``, on its first bytes); a record nested deeper
@@ -23,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, cast
 
 import msgspec
@@ -30,7 +33,7 @@ import numpy as np
 
 from lambda_handlers.validation import tokens as token_estimate
 from lambda_handlers.validation.findings import CODES, Findings, Severity
-from lambda_handlers.validation.formats import CHECKERS, RecordContext, _type_name
+from lambda_handlers.validation.formats import CHECKERS, RecordContext, _type_name, _unknown
 from lambda_handlers.validation.near import line_key, line_keys
 from lambda_handlers.validation.rules import DatasetRules, rules_for
 from lambda_handlers.validation.sniff import UTF8_BOM, duplicate_key, sniff
@@ -41,41 +44,117 @@ MAX_LABELS = 50  # more distinct completions than this: not classification-style
 _generic = msgspec.json.Decoder()
 
 
-class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A prompt/completion record; gc=False: holds only strings, and millions of them
-    must not wake the cyclic garbage collector."""
-
-    prompt: str
-    completion: str
-
-
-_prompt_completion_lines = msgspec.json.Decoder(_PromptCompletion)
 _NEWLINE = ord("\n")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _OPEN_BRACE = ord("{")
+_CLOSE_BRACE = ord("}")
+_CARRIAGE_RETURN = ord("\r")
 
 
 _NO_ENDS = np.zeros(0, np.int64)
 
 
-def _line_layout(block: memoryview) -> tuple[int, bool, np.ndarray]:
-    """``(number of lines, whether every line starts with "{", line lengths)`` of a block.
-
-    When every line starts with ``{`` there is no blank line, so as many decoded
-    records as lines means exactly one record on every line. The lengths do not count
-    the newline.
-    """
+def _line_layout(block: memoryview) -> tuple[int, np.ndarray]:
+    """``(number of lines, line lengths)`` of a block; the lengths do not count the newline."""
     data = np.frombuffer(block, dtype=np.uint8)
-    newlines = np.flatnonzero(data == _NEWLINE)
-    ends_open = len(data) > 0 and data[-1] != _NEWLINE
-    n_lines = len(newlines) + (1 if ends_open else 0)
     if not len(data):
-        return 0, False, _NO_ENDS
-    starts = data[newlines[: n_lines - 1] + 1] if n_lines > 1 else data[:0]
-    objects_only = bool(data[0] == _OPEN_BRACE) and bool(np.all(starts == _OPEN_BRACE))
+        return 0, _NO_ENDS
+    newlines = np.flatnonzero(data == _NEWLINE)
+    ends_open = data[-1] != _NEWLINE
     ends = np.append(newlines, len(data)) if ends_open else newlines
-    lengths = np.diff(ends, prepend=-1) - 1
-    return n_lines, objects_only, lengths
+    return len(ends), np.diff(ends, prepend=-1) - 1
+
+
+def _object_lines(
+    block: memoryview, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(where each line starts, the lines holding an object, the blank lines)``, or
+    ``None`` when a line is neither blank nor starts with ``{`` and ends with ``}`` (a
+    ``\\r`` after it allowed): such a block needs care."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    filled = lengths > 0
+    first = np.zeros(len(lengths), np.uint8)
+    first[filled] = data[starts[filled]]
+    is_object = first == _OPEN_BRACE
+    last_at = (starts + lengths - 1)[is_object]
+    last = data[last_at]
+    returns = (last == _CARRIAGE_RETURN) & (lengths[is_object] >= 2)
+    last[returns] = data[last_at[returns] - 1]
+    if not np.all(last == _CLOSE_BRACE):
+        return None
+    others = np.flatnonzero(~is_object)
+    for i in others[filled[others]]:
+        if bytes(block[int(starts[i]) : int(starts[i] + lengths[i])]).strip():
+            return None
+    return starts, np.flatnonzero(is_object), others
+
+
+def _one_by_one(objects: np.ndarray, blanks: np.ndarray, look: np.ndarray) -> list[tuple[int, int]]:
+    """``(line offset, record index or -1 for a blank line)`` of the lines a block's fast
+    path looks at one by one, in line order."""
+    chosen = np.flatnonzero(look)
+    events = [(int(o), int(i)) for o, i in zip(objects[chosen], chosen, strict=True)]
+    events += [(int(o), -1) for o in blanks]
+    events.sort()
+    return events
+
+
+@dataclass
+class _PromptCompletionTexts:
+    """Decoded prompt/completion records of a block, checked and measured in bulk."""
+
+    usable: np.ndarray
+    """A non-blank string prompt and completion (whatever other fields)."""
+    extra: np.ndarray
+    """Usable with fields besides the two."""
+    usable_index: np.ndarray
+    position: np.ndarray
+    """Each record's place among the usable ones (-1 if not usable)."""
+    completions: list[str]
+    text_bytes: np.ndarray
+    chars: np.ndarray
+    fingerprints: np.ndarray
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> _PromptCompletionTexts:
+        n = len(records)
+        any_prompts = list(map(dict.get, records, repeat("prompt")))
+        any_completions = list(map(dict.get, records, repeat("completion")))
+        usable = _non_blank_strings(any_prompts) & _non_blank_strings(any_completions)
+        extra = usable & (np.fromiter(map(len, records), np.int64, n) != 2)
+        usable_index = np.flatnonzero(usable)
+        if len(usable_index) < n:
+            any_prompts = [any_prompts[i] for i in usable_index]
+            any_completions = [any_completions[i] for i in usable_index]
+        prompts = cast("list[str]", any_prompts)  # usable: strings only
+        completions = cast("list[str]", any_completions)
+        m = len(usable_index)
+        position = np.full(n, -1, np.int64)
+        position[usable_index] = np.arange(m)
+        chars = np.fromiter(map(len, prompts), np.int64, m) + np.fromiter(
+            map(len, completions), np.int64, m
+        )
+        if all(map(str.isascii, prompts)) and all(map(str.isascii, completions)):
+            text_bytes = chars
+        else:
+            utf8 = token_estimate.utf8_length
+            text_bytes = np.fromiter(map(utf8, prompts), np.int64, m) + np.fromiter(
+                map(utf8, completions), np.int64, m
+            )
+        prints = np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, m)
+        return cls(usable, extra, usable_index, position, completions, text_bytes, chars, prints)
+
+
+def _non_blank_strings(values: list[Any]) -> np.ndarray:
+    """Which values are strings with something besides whitespace in them."""
+    n = len(values)
+    strings = np.fromiter(map(isinstance, values, repeat(str)), bool, n)
+    if not strings.all():
+        return np.fromiter(
+            (isinstance(v, str) and not v.isspace() and v != "" for v in values), bool, n
+        )
+    return np.fromiter(map(bool, values), bool, n) & ~np.fromiter(map(str.isspace, values), bool, n)
 
 
 def _stdlib_parses(raw: bytes) -> bool:
@@ -136,6 +215,18 @@ class TokenHistogram:
         if bucket < self.EXACT:
             return bucket
         return math.ceil(self.EXACT * self.GROWTH ** (bucket - self.EXACT + 1))
+
+
+@dataclass
+class _Kept:
+    """Usable records of a block checked line by line: what ``_Scan.take`` needs."""
+
+    lines: list[int] = field(default_factory=list)
+    text_bytes: list[int] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)
+    prints: list[int] = field(default_factory=list)
+    near: list[int] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -222,131 +313,161 @@ class _Scan:
         if len(over) > self.findings.max_examples:
             _count_more(self.findings, code, len(over) - self.findings.max_examples)
 
-    def fast_block(
-        self,
-        first_line: int,
-        block: memoryview,
-        n_lines: int,
-        objects_only: bool,
-        lengths: np.ndarray,
-    ) -> bool:
-        """Prompt/completion lines decoded and measured in bulk; False if the block needs care."""
-        if not objects_only:
+    def fast_block(self, first_line: int, block: memoryview, lengths: np.ndarray) -> bool:
+        """Prompt/completion lines decoded and measured in bulk; False if the block needs care.
+
+        Records with exactly a non-blank prompt and completion are taken in bulk; a blank
+        line, a record with extra fields (``unknown-field``) and a record that may give a
+        key twice are looked at one by one, and any other record goes through
+        ``careful_line``: the findings and figures are those of ``careful_block``.
+        """
+        layout = _object_lines(block, lengths)
+        if layout is None:
             return False
+        starts, objects, blanks = layout
         try:
-            records = _prompt_completion_lines.decode_lines(block)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            records = _generic.decode_lines(block)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return False
-        # Every line starts an object: as many records as lines means one record per line.
-        if len(records) != n_lines:
+        # Every non-blank line starts with "{" and ends with "}": as many records as such
+        # lines means one record per line.
+        if len(records) != len(objects):
             return False
-        prompts = [r.prompt for r in records]
-        completions = [r.completion for r in records]
-        if not all(prompts) or not all(completions):
-            return False  # empty text: let the careful path name it
-        if any(map(str.isspace, prompts)) or any(map(str.isspace, completions)):
-            return False
-        n = len(records)
-        chars = np.fromiter(map(len, prompts), np.int64, n) + np.fromiter(
-            map(len, completions), np.int64, n
+        texts = _PromptCompletionTexts.of(records)
+        at = starts[objects]
+        line_lengths = lengths[objects]
+        careful = ~texts.usable
+        careful[texts.usable_index] |= _repeat_suspects(
+            block, at[texts.usable_index], line_lengths[texts.usable_index], texts
         )
-        if all(map(str.isascii, prompts)) and all(map(str.isascii, completions)):
-            text_bytes = chars
-        else:
-            utf8 = token_estimate.utf8_length
-            text_bytes = np.fromiter(map(utf8, prompts), np.int64, n) + np.fromiter(
-                map(utf8, completions), np.int64, n
-            )
-        if _may_repeat_a_key(block, lengths, text_bytes):
-            return False
-        self.records += n
-        self.take(
-            np.arange(first_line, first_line + n, dtype=np.uint32),
-            text_bytes,
-            chars,
-            np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, n),
-            line_keys(block, lengths) if self.near_duplicates else None,
-            completions,
-            fast_labels=True,  # all strings: counted in C
+        if self.unknown_code != "unknown-field":
+            careful |= texts.extra
+        kept = _Kept()
+        self.records += len(records)
+        for offset, i in _one_by_one(objects, blanks, careful | texts.extra):
+            line = first_line + offset
+            if i < 0:
+                self.findings.add("blank-line", self.role, line, "$", "blank line, skipped")
+                continue
+            raw = bytes(block[int(at[i]) : int(at[i] + line_lengths[i])])
+            if careful[i] or duplicate_key(raw, records[i]) is not None:
+                careful[i] = True
+                self.careful_line(line, raw, kept)
+            else:
+                ctx = RecordContext(self.role, line, self.findings)
+                _unknown(records[i], {"prompt", "completion"}, "$", ctx)
+        fast = np.flatnonzero(~careful)
+        near = line_keys(block, lengths)[objects[fast]] if self.near_duplicates else None
+        self._take_merged(
+            (objects[fast] + first_line).astype(np.uint32), texts, texts.position[fast], near, kept
         )
         return True
 
+    def _take_merged(
+        self,
+        line_numbers: np.ndarray,
+        texts: _PromptCompletionTexts,
+        at: np.ndarray,
+        near: np.ndarray | None,
+        kept: _Kept,
+    ) -> None:
+        """Records taken in bulk (``at``: their places among ``texts``'s usable records)
+        and records checked one by one, taken together in line order."""
+        labels: list[str | None] = [texts.completions[i] for i in at]
+        prints = texts.fingerprints[at]
+        text_bytes = texts.text_bytes[at]
+        chars = texts.chars[at]
+        if kept.lines:
+            order = np.argsort(np.concatenate((line_numbers, kept.lines)), kind="stable")
+            line_numbers = np.concatenate((line_numbers, kept.lines)).astype(np.uint32)[order]
+            text_bytes = np.concatenate((text_bytes, kept.text_bytes))[order]
+            chars = np.concatenate((chars, kept.chars))[order]
+            prints = np.concatenate((prints, np.array(kept.prints, np.int64)))[order]
+            if near is not None:
+                near = np.concatenate((near, np.array(kept.near, np.int64)))[order]
+            everything = labels + kept.labels
+            labels = [everything[i] for i in order]
+        self.take(line_numbers, text_bytes, chars, prints, near, labels, fast_labels=True)
+
     def careful_block(self, first_line: int, block: memoryview) -> None:
         """Every line decoded and checked on its own, every problem named."""
-        checker = CHECKERS[self.rules.format]
         lines = bytes(block).split(b"\n")
         if lines and not lines[-1]:
             lines.pop()  # the block ends with a newline
-        kept_lines: list[int] = []
-        kept_bytes: list[int] = []
-        kept_chars: list[int] = []
-        kept_prints: list[int] = []
-        kept_near: list[int] = []
-        near = self.near_duplicates
-        kept_labels: list[str | None] = []
+        kept = _Kept()
         for offset, raw in enumerate(lines):
             line = first_line + offset
             if not raw.strip():
                 self.findings.add("blank-line", self.role, line, "$", "blank line, skipped")
                 continue
             self.records += 1
-            try:
-                obj = _generic.decode(raw)
-            except (msgspec.DecodeError, UnicodeDecodeError) as error:
-                self._undecodable(line, raw, error)
-                continue
-            except RecursionError:
-                self.findings.add(
-                    "too-deeply-nested",
-                    self.role,
-                    line,
-                    "$",
-                    "nested deeper than a JSON reader follows; flatten the record",
-                )
-                continue
-            if not isinstance(obj, dict):
-                self.findings.add(
-                    "not-object",
-                    self.role,
-                    line,
-                    "$",
-                    f"expected a JSON object, got {_type_name(obj)}",
-                )
-                continue
-            ctx = RecordContext(
+            self.careful_line(line, raw, kept)
+        self.take_kept(kept)
+
+    def take_kept(self, kept: _Kept) -> None:
+        self.take(
+            np.array(kept.lines, dtype=np.uint32),
+            np.array(kept.text_bytes, dtype=np.int64),
+            np.array(kept.chars, dtype=np.int64),
+            np.array(kept.prints, dtype=np.int64),
+            np.array(kept.near, dtype=np.int64) if self.near_duplicates else None,
+            kept.labels,
+        )
+
+    def careful_line(self, line: int, raw: bytes, kept: _Kept) -> None:
+        """One non-blank line decoded and checked, every problem named; a usable record's
+        figures go to ``kept``."""
+        try:
+            obj = _generic.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+            self._undecodable(line, raw, error)
+            return
+        except RecursionError:
+            self.findings.add(
+                "too-deeply-nested",
                 self.role,
                 line,
-                self.findings,
-                content_types=self.rules.content_types,
-                unknown_code="forbidden-field"
-                if self.rules.unknown_fields == "error"
-                else "unknown-field",
-                reserved=self.rules.reserved_keywords,
-                reserved_ignore_case=self.rules.reserved_ignore_case,
-                media=self.rules.media,
-                multi_turn=self.rules.multi_turn,
-                system_blocks=self.rules.system_blocks,
+                "$",
+                "nested deeper than a JSON reader follows; flatten the record",
             )
-            _report_a_key_twice(raw, obj, ctx)
-            result = checker(obj, ctx)
-            if result is None or not ctx.ok:
-                continue
-            self.media_kinds |= result.media
-            kept_lines.append(line)
-            kept_bytes.append(result.text_bytes)
-            kept_chars.append(result.chars)
-            kept_prints.append(result.fingerprint)
-            if near:
-                kept_near.append(line_key(raw))
-            kept_labels.append(result.label)
-        self.take(
-            np.array(kept_lines, dtype=np.uint32),
-            np.array(kept_bytes, dtype=np.int64),
-            np.array(kept_chars, dtype=np.int64),
-            np.array(kept_prints, dtype=np.int64),
-            np.array(kept_near, dtype=np.int64) if near else None,
-            kept_labels,
+            return
+        if not isinstance(obj, dict):
+            self.findings.add(
+                "not-object",
+                self.role,
+                line,
+                "$",
+                f"expected a JSON object, got {_type_name(obj)}",
+            )
+            return
+        ctx = RecordContext(
+            self.role,
+            line,
+            self.findings,
+            content_types=self.rules.content_types,
+            unknown_code=self.unknown_code,
+            reserved=self.rules.reserved_keywords,
+            reserved_ignore_case=self.rules.reserved_ignore_case,
+            media=self.rules.media,
+            multi_turn=self.rules.multi_turn,
+            system_blocks=self.rules.system_blocks,
         )
+        _report_a_key_twice(raw, obj, ctx)
+        result = CHECKERS[self.rules.format](obj, ctx)
+        if result is None or not ctx.ok:
+            return
+        self.media_kinds |= result.media
+        kept.lines.append(line)
+        kept.text_bytes.append(result.text_bytes)
+        kept.chars.append(result.chars)
+        kept.prints.append(result.fingerprint)
+        if self.near_duplicates:
+            kept.near.append(line_key(raw))
+        kept.labels.append(result.label)
+
+    @property
+    def unknown_code(self) -> str:
+        return "forbidden-field" if self.rules.unknown_fields == "error" else "unknown-field"
 
     def _undecodable(self, line: int, raw: bytes, error: Exception) -> None:
         try:
@@ -429,12 +550,13 @@ def _scan(
     first_line: int = 1,
     at_start: bool = True,
     file_head: bytes | None = None,
+    careful: bool = False,
 ) -> _Scan:
     """Scan ``source``, its first line numbered ``first_line``. ``at_start``: the source
     begins the file (a shard further in has no byte-order mark or gzip header to look for);
     ``file_head``: what a whole-file pass would sniff, when the source is such a shard."""
     scan = _Scan(role, source.name, rules, findings, near_duplicates=near_duplicates)
-    fast = rules.format == "prompt-completion"
+    fast = rules.format == "prompt-completion" and not careful
     head = at_start
     for raw_block in source.line_blocks():
         block = _first_block(scan, raw_block, file_head) if head else raw_block
@@ -442,8 +564,8 @@ def _scan(
         if block is None:
             scan.bytes_read = source.size or len(raw_block)
             break
-        n_lines, objects_only, lengths = _line_layout(block)
-        if not (fast and scan.fast_block(first_line, block, n_lines, objects_only, lengths)):
+        n_lines, lengths = _line_layout(block)
+        if not (fast and scan.fast_block(first_line, block, lengths)):
             scan.careful_block(first_line, block)
         first_line += n_lines
         scan.line_count += n_lines
@@ -457,24 +579,29 @@ _MIN_OVERHEAD = len(b'{"prompt":"","completion":""}')
 _SMALLEST_REPEAT = len(b',"prompt":""')
 
 
-def _may_repeat_a_key(block: memoryview, lengths: np.ndarray, text_bytes: np.ndarray) -> bool:
-    """Whether a line of a decoded prompt/completion block may give a key twice.
+def _repeat_suspects(
+    block: memoryview,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    texts: _PromptCompletionTexts,
+) -> np.ndarray:
+    """Which usable records of exactly two fields (at ``starts``, of ``lengths``) may give
+    a key twice.
 
     The decoder keeps the last value of a repeated key, so a repeat can only hide in the
     bytes a line has beyond its text and the smallest record around it: at least the
     length of ``,"prompt":""``. Lines with fewer extra bytes (escapes, spaces) need no
-    look; the others are searched for a second key.
+    look; the others are searched for a second key. (A record with more fields is looked
+    at on its own.)
     """
-    spare = lengths - text_bytes
-    suspects = np.flatnonzero(spare >= _MIN_OVERHEAD + _SMALLEST_REPEAT)
-    if not len(suspects):
-        return False
-    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    spare = lengths - texts.text_bytes
+    two = ~texts.extra[texts.usable_index]
+    suspects = np.flatnonzero(two & (spare >= _MIN_OVERHEAD + _SMALLEST_REPEAT))
+    found = np.zeros(len(lengths), bool)
     for i in suspects:
         line = bytes(block[int(starts[i]) : int(starts[i] + lengths[i])])
-        if line.count(b'"prompt"') > 1 or line.count(b'"completion"') > 1:
-            return True
-    return False
+        found[i] = line.count(b'"prompt"') > 1 or line.count(b'"completion"') > 1
+    return found
 
 
 def _report_later(
@@ -671,6 +798,7 @@ def validate_dataset(
     progress: Callable[[int], None] | None = None,
     rules: DatasetRules | None = None,
     near_duplicates: bool = False,
+    careful: bool = False,
 ) -> dict[str, Any]:
     """Check a training file (and a validation file) for a model and approach; return the report.
 
@@ -681,13 +809,15 @@ def validate_dataset(
     ``near_duplicates`` also looks for records equal once case, whitespace and punctuation
     are ignored (a warning); it normalizes every byte, which doubles the time of a
     prompt/completion file (see ``lambda_handlers.validation.near``).
+
+    ``careful`` reads every line the careful way (the fast paths' tests compare reports).
     """
     if max_examples < 0:
         raise ValueError(f"max_examples must be 0 or more, got {max_examples}")
     rules = rules or rules_for(base_model, customization_type)
     findings = Findings(max_examples=max_examples)
     sources = [validation] if isinstance(validation, ByteSource) else list(validation or [])
-    train = _scan(training, "training", rules, findings, progress, near_duplicates)
+    train = _scan(training, "training", rules, findings, progress, near_duplicates, careful=careful)
     # Bedrock takes up to 10 validation files; each is reported under its own name.
     vals = [
         _scan(
@@ -697,6 +827,7 @@ def validate_dataset(
             findings,
             progress,
             near_duplicates,
+            careful=careful,
         )
         for i, source in enumerate(sources)
     ]

@@ -1,0 +1,192 @@
+"""The fast path's report is the careful path's, whole, on data as it really is.
+
+Realistic prompt/completion lines (extra fields, accented and CJK text, escaped or raw
+UTF-8, either key order, blank lines, exact duplicates, CRLF) with every kind of error
+injected: each file is validated twice, once with the fast path and once line by line
+(``careful=True``), and the two reports must be equal: verdict, counts, examples with
+their lines and JSON paths, statistics and labels.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lambda_handlers.validation.engine import _Scan, validate_dataset
+from lambda_handlers.validation.rules import DatasetRules
+from lambda_handlers.validation.sources import bytes_source
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+texts = st.sampled_from(
+    [
+        "Classify the sentiment: great service",
+        "Classifiez: très bien, merci à vous",
+        "分类情感：服务很好",
+        'quote " and backslash \\ and newline \n inside',
+        "A",
+        "B",
+        "ü",
+        "x" * 80,
+        "tab\tand: colon",
+        '"prompt": in the text',
+    ]
+)
+
+# Lines that break a rule or sit at the fast path's edges, each as raw bytes.
+BROKEN = [
+    b"",
+    b"   ",
+    b"\r",
+    b"\x0c",
+    b"not json",
+    b"[1, 2]",
+    b'"a string"',
+    b"{}",
+    b'{"prompt": "p"}',
+    b'{"completion": "c"}',
+    b'{"prompt": 1, "completion": "c"}',
+    b'{"prompt": "p", "completion": null}',
+    b'{"prompt": "", "completion": "c"}',
+    b'{"prompt": "  \\n ", "completion": "c"}',
+    b'{"prompt": "p", "completion": "\\u3000"}',
+    b'{"prompt": "p", "prompt": "q", "completion": "c"}',
+    b'{"prompt": "p", "completion": "c", "id": 1, "id": 2}',
+    b'{"prompt": "p", "completion": "c", "completion": "d", "id": "x"}',
+    b'{"prompt": "\\ud800", "completion": "c"}',
+    b'{"prompt": "p", "completion": "c"} ',
+    b' {"prompt": "p", "completion": "c"}',
+    b'{"prompt": "p", "completion": "c"}{"prompt": "p", "completion": "c"}',
+    b'{"prompt": "p",',
+    b'"completion": "c"}',
+    b'{"prompt": "p", "completion": "c", "n": 1e999}',
+    b'{"prompt": "p\xff", "completion": "c"}',
+    b'{"prompt": "p", "completion": "c", "deep": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+    b'{"prompt": "p", "completion": "c"}\r',
+    b'{"prompt": "p", "completion": "c", "meta": {"a": [1, {"b": 2}]}}\r',
+    b'{"prompt": "' + b"long " * 40 + b'", "completion": "c"}',
+]
+
+
+@st.composite
+def good_line(draw: st.DrawFn) -> bytes:
+    record: dict[str, Any] = {"prompt": draw(texts), "completion": draw(texts)}
+    if draw(st.booleans()):
+        record = {"completion": record["completion"], "prompt": record["prompt"]}
+    for key in draw(st.lists(st.sampled_from(["id", "source", "meta"]), max_size=2, unique=True)):
+        record[key] = draw(st.sampled_from([1, "crm-export", None, [1, "a"], {"k": "v"}]))
+    ascii_only = draw(st.booleans())
+    separators = draw(st.sampled_from([(", ", ": "), (",", ":")]))
+    return json.dumps(record, ensure_ascii=ascii_only, separators=separators).encode()
+
+
+@st.composite
+def dataset(draw: st.DrawFn) -> bytes:
+    lines: list[bytes] = []
+    for _ in range(draw(st.integers(0, 40))):
+        kind = draw(st.sampled_from(["good", "good", "good", "repeat", "broken"]))
+        if kind == "repeat" and lines:
+            lines.append(draw(st.sampled_from(lines)))
+        elif kind == "broken":
+            lines.append(draw(st.sampled_from(BROKEN)))
+        else:
+            lines.append(draw(good_line()))
+    newline_at_end: bool = draw(st.booleans())
+    data = b"\n".join(lines)
+    return data + b"\n" if lines and newline_at_end else data
+
+
+def rules(unknown_fields: str) -> DatasetRules:
+    return DatasetRules(
+        format="prompt-completion",
+        min_records=2,
+        max_records=60,
+        max_tokens_per_record=40,
+        max_chars_per_record=150,
+        unknown_fields=unknown_fields,
+    )
+
+
+def both_reports(
+    data: bytes, validation: bytes | None, block: int, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    def run(careful: bool) -> dict[str, Any]:
+        return validate_dataset(
+            bytes_source("train.jsonl", data, block_bytes=block),
+            None if validation is None else bytes_source("val.jsonl", validation, block),
+            customization_type="FINE_TUNING",
+            base_model="m",
+            careful=careful,
+            **options,
+        )
+
+    return run(False), run(True)
+
+
+@SETTINGS
+@given(
+    data=dataset(),
+    validation=st.none() | dataset(),
+    block=st.sampled_from([64, 300, 1 << 20]),
+    max_examples=st.integers(0, 4),
+    near=st.booleans(),
+    unknown_fields=st.sampled_from(["warning", "error"]),
+)
+def test_fast_and_careful_reports_are_equal(
+    data: bytes,
+    validation: bytes | None,
+    block: int,
+    max_examples: int,
+    near: bool,
+    unknown_fields: str,
+) -> None:
+    fast, careful = both_reports(
+        data,
+        validation,
+        block,
+        max_examples=max_examples,
+        near_duplicates=near,
+        rules=rules(unknown_fields),
+    )
+    assert fast == careful
+
+
+def test_realistic_block_stays_fast_and_names_every_extra_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A realistic block is read fast (the block never goes line by line, no record of it
+    takes the careful path) and still reports each extra field, blank line and duplicate
+    on its line."""
+    lines = [
+        b'{"prompt": "Classifiez: tr\\u00e8s bien", "completion": "A"}',
+        b'{"completion": "B", "prompt": "\xe5\x88\x86\xe7\xb1\xbb"}',
+        b"",
+        b'{"prompt": "p", "completion": "A", "id": "rec-1", "source": "crm"}',
+        b'{"prompt": "Classifiez: tr\\u00e8s bien", "completion": "A"}',
+    ]
+    data = b"\n".join(lines) + b"\n"
+    careful = both_reports(data, None, 1 << 20, rules=rules("warning"))[1]
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a realistic record left the fast path")
+
+    monkeypatch.setattr(_Scan, "careful_block", refuse)
+    monkeypatch.setattr(_Scan, "careful_line", refuse)
+    fast = validate_dataset(
+        bytes_source("train.jsonl", data),
+        customization_type="FINE_TUNING",
+        base_model="m",
+        rules=rules("warning"),
+    )
+    assert fast == careful
+    assert fast["warnings"] == {"blank-line": 1, "duplicate-record": 1, "unknown-field": 2}
+    assert [(e["line"], e["path"]) for e in fast["examples"]["unknown-field"]] == [
+        (4, "$.id"),
+        (4, "$.source"),
+    ]
+    assert fast["examples"]["duplicate-record"][0]["line"] == 5
+    assert fast["files"]["training"]["records"] == 4
