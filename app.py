@@ -19,6 +19,8 @@ a commitment; ``maxTrainingCostUsd`` is a training cost ceiling requests cannot 
 ``pricesFile`` is a prices file (the format of ``lambda_handlers/data/prices.json``) whose
 training prices the cost ceilings use where AWS publishes none, or you negotiated your own.
 ``stateMachineName`` names the state machine (default ``<stackName>-customization``).
+``shardedValidationMinBytes`` validates data files of that many bytes or more (together) in
+shards with a Distributed Map, ``validationShardBytes`` each (default 256 MiB); default: never.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from constructs_lib import BedrockCustomizationStack
 from constructs_lib.grader import GraderSpec
 from constructs_lib.steps.promotion import PromotionTargets
 from constructs_lib.steps.request import SpendingLimits
+from constructs_lib.steps.sharded_validation import ShardedValidation
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
@@ -73,6 +76,15 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     if units is None or not units.is_integer():
         raise ValueError(f"context maxModelUnits: expected a whole number, got {units!r}")
 
+    sharding_min = number("shardedValidationMinBytes", None)
+    sharding = (
+        ShardedValidation(
+            min_bytes=int(sharding_min),
+            shard_bytes=int(number("validationShardBytes", ShardedValidation.shard_bytes) or 0),
+        )
+        if sharding_min is not None
+        else None
+    )
     BedrockCustomizationStack(
         app,
         app.node.try_get_context("stackName") or "BedrockCustomization",
@@ -102,6 +114,7 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
             prices_file=app.node.try_get_context("pricesFile") or None,
         ),
         state_machine_name=app.node.try_get_context("stateMachineName") or None,
+        sharded_validation=sharding,
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

@@ -14,6 +14,7 @@ from constructs_lib.notifications import CustomizationNotifications
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps.promotion import NO_PROMOTION, PromotionTargets
 from constructs_lib.steps.request import DEFAULT_LIMITS, SpendingLimits
+from constructs_lib.steps.sharded_validation import ShardedValidation
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow import SUPPORTED_TYPES, CustomizationWorkflow
 
@@ -42,6 +43,7 @@ class BedrockCustomizationStack(Stack):
         promotion_targets: PromotionTargets = NO_PROMOTION,
         spending_limits: SpendingLimits = DEFAULT_LIMITS,
         state_machine_name: str | None = None,
+        sharded_validation: ShardedValidation | None = None,
         **kwargs: Any,
     ) -> None:
         """
@@ -63,6 +65,8 @@ class BedrockCustomizationStack(Stack):
         :param spending_limits: units, commitments, a cost ceiling, prices. Default: 1, no, none.
         :param state_machine_name: the state machine's name. Default:
             ``<stack name>-customization``.
+        :param sharded_validation: validate data of ``min_bytes`` or more in shards with a
+            Distributed Map. Default: none, Validate reads all data itself.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
@@ -96,6 +100,7 @@ class BedrockCustomizationStack(Stack):
             promotion_targets=promotion_targets,
             spending_limits=spending_limits,
             state_machine_name=state_machine_name,
+            sharded_validation=sharded_validation,
         )
         self._outputs()
 

@@ -63,6 +63,7 @@ from constructs_lib.steps.request import (
 )
 from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
+from constructs_lib.steps.sharded_validation import ShardedValidation, acknowledge_map_policy
 from constructs_lib.steps.training import CheckJob, SubmitJob
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow_props import (
@@ -133,6 +134,9 @@ class CustomizationWorkflow(Construct):
     :param state_machine_name: the state machine's name. Fixed before deployment because
         the policies name its ARN (the key's encryption context, its executions' tags).
         Default: ``<stack name>-customization``, made to fit Step Functions' 80 characters.
+    :param sharded_validation: data of ``min_bytes`` or more is validated in shards by a
+        Distributed Map (``constructs_lib/steps/sharded_validation.py``), with the report of
+        one pass. Default: none, Validate reads all data itself (15 minutes at most).
     """
 
     def __init__(
@@ -160,6 +164,7 @@ class CustomizationWorkflow(Construct):
         promotion_targets: PromotionTargets = NO_PROMOTION,
         spending_limits: SpendingLimits = DEFAULT_LIMITS,
         state_machine_name: str | None = None,
+        sharded_validation: ShardedValidation | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         types = enabled_types(
@@ -186,7 +191,9 @@ class CustomizationWorkflow(Construct):
         )
         if distillation:
             service_role.allow_distillation(log_locations)
-        options = RequestOptions(self.graders, log_locations, promotion_targets, spending_limits)
+        options = RequestOptions(
+            self.graders, log_locations, promotion_targets, spending_limits, sharded_validation
+        )
         options = options.checked(Stack.of(self))
         ctx = StepContext(
             self,
@@ -299,6 +306,7 @@ class CustomizationWorkflow(Construct):
         )
         # Encrypted with the key, with permissions that name this state machine's ARN.
         execution_encryption.encrypt(state_machine, key, ctx.state_machine_name)
+        acknowledge_map_policy(state_machine)
         acknowledge(
             state_machine,
             "IAM5",

@@ -9,6 +9,11 @@ resources it names (missing data, an unusable promotion target, a base model tha
 answer for the evaluation: ``lambda_handlers/preflight``), ``TrainingDataInvalid`` with the data report's
 summary (the full report is written to the artifacts bucket), or ``EvaluationDataInvalid``
 for a test set the engine rejects, before anything is created.
+
+Data at or above the stack's threshold (``SHARDED_VALIDATION_MIN_BYTES``) is not read here:
+the answer carries ``sharded`` (the request and its byte ranges) and no ``dataset``; the
+Distributed Map then invokes this function once per range (``{"shard": ...}``) and once to
+merge (``{"merge": <state>}``), which answers as above (``lambda_handlers/sharded_validation.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from lambda_handlers.common.settings import Settings
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.datatools.price_file import prices_from_environment
 from lambda_handlers.preflight import check_test_set, request_problems
+from lambda_handlers.sharded_validation import merged_report, shard_plan, validate_one_shard
 from lambda_handlers.validation import open_source, validate_dataset
 from lambda_handlers.validation.engine import summary
 from lambda_handlers.validation.logs_report import validate_log_source
@@ -74,7 +80,17 @@ def _data_report(request: CustomizationRequest, s3: Any) -> dict[str, Any]:
 def validate_data(request: CustomizationRequest, plan: Plan, settings: Settings) -> dict[str, Any]:
     """Check the data the job will train on; write the report; fail on errors."""
     s3 = client("s3")
-    report = _data_report(request, s3)
+    return judge_data(_data_report(request, s3), request, plan, settings, s3)
+
+
+def judge_data(
+    report: dict[str, Any],
+    request: CustomizationRequest,
+    plan: Plan,
+    settings: Settings,
+    s3: Any,
+) -> dict[str, Any]:
+    """Write the data report; fail on errors; else its summary with the cost estimate."""
     report_uri = put_report(s3, settings, plan.jobName, "data-validation.json", report)
     if report["verdict"] != "valid":
         raise TrainingDataInvalid(f"{report['summary']} Full report: {report_uri}")
@@ -144,9 +160,28 @@ def check_cost(
     return {"estimated": True, **check.estimate, "maxUsd": check.max_usd, "ceiling": whose}
 
 
+def merge_shards(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """After the Distributed Map: the shards' reports merged, judged as ``validate_data``
+    judges one pass; the state the small-file path gives."""
+    sharded = state["sharded"]
+    request = check_request(sharded["request"], settings.request_context())
+    plan = Plan.model_validate(state["plan"])
+    s3 = client("s3")
+    report = merged_report(request, sharded["results"], s3)
+    dataset = judge_data(report, request, plan, settings, s3)
+    logger.info("request accepted", extra={"jobName": plan.jobName, "dataset": dataset})
+    return {"plan": state["plan"], "dataset": dataset, "checks": state["checks"]}
+
+
 @entry_point("execution.id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A request (``{"request", "execution"}``); or, for large data, one shard
+    (``{"shard", "execution"}``) or the merge (``{"merge": <state>, "execution"}``)."""
     settings = Settings.from_env()
+    if "shard" in event:
+        return validate_one_shard(event["shard"], settings, client("s3"))
+    if "merge" in event:
+        return merge_shards(event["merge"], settings)
     request = check_request(event.get("request"), settings.request_context())
     bedrock = client("bedrock")
     resource_problems, invocation = request_problems(
@@ -163,10 +198,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = make_plan(
         request, event["execution"]["id"], settings.request_context(), settings.stack_name
     )
-    dataset = validate_data(request, plan, settings)
+    shards = shard_plan(request, plan.jobName, client("s3"))
+    # Large data: the Distributed Map validates it after this state, then merge_shards.
+    dataset = validate_data(request, plan, settings) if shards is None else None
     checks: dict[str, Any] = {}
     if request.evaluation is not None and invocation is not None:
         checks["evaluation"] = check_test_set(request, plan, settings, client("s3"), invocation)
+    if shards is not None:
+        logger.info("data in shards", extra={"jobName": plan.jobName, "shards": len(shards)})
+        sharded = {"request": event["request"], "shards": shards}
+        return {"plan": plan.model_dump(exclude_none=True), "checks": checks, "sharded": sharded}
     logger.info(
         "request accepted", extra={"jobName": plan.jobName, "dataset": dataset, "checks": checks}
     )

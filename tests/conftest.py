@@ -90,6 +90,9 @@ FULL_CONTEXT = {
     "account": "123456789012",
     "region": "us-east-1",
     "stateMachineName": "ml-platform-runs",
+    # Data of 4 MiB or more is validated in 1 MiB shards (tests/e2e/test_sharded_validation.py).
+    "shardedValidationMinBytes": "4194304",
+    "validationShardBytes": "1048576",
 }
 
 

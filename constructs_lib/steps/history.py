@@ -34,7 +34,9 @@ HISTORY_MODEL = (
 )
 # Events a state adds to the history when it runs once (entered and exited; a task also
 # scheduled, started and succeeded), and a failed task attempt (scheduled, started, failed).
-_EVENTS = {"Task": 5, "Wait": 2, "Choice": 2, "Pass": 2, "Succeed": 2, "Fail": 2}
+# A Distributed Map: entered, its map run started and ended, exited (its shards' events are
+# in their own child executions' histories).
+_EVENTS = {"Task": 5, "Wait": 2, "Choice": 2, "Pass": 2, "Succeed": 2, "Fail": 2, "Map": 4}
 _FAILED_ATTEMPT = 3
 _EXECUTION = 2  # started, and how it ended
 

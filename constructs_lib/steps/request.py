@@ -15,9 +15,10 @@ from constructs_lib.grader import RftGrader
 from constructs_lib.nag import acknowledge, arn, attr_ref
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.base_model_access import allow_resolving
-from constructs_lib.steps.flow import Fragment
+from constructs_lib.steps.flow import Fragment, sequence
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
 from constructs_lib.steps.promotion import PromotionTargets
+from constructs_lib.steps.sharded_validation import ShardedValidation, in_shards
 
 # The largest modelUnits a request may name (lambda_handlers/common/request.py).
 _MAX_UNITS = 100
@@ -128,10 +129,17 @@ class RequestOptions:
     """``(bucket, key prefix)`` of Bedrock invocation logs, for distillation."""
     promotion: PromotionTargets = field(default_factory=PromotionTargets)
     limits: SpendingLimits = field(default_factory=SpendingLimits)
+    sharding: ShardedValidation | None = None
+    """Large data validated in shards by a Distributed Map; ``None``: always by Validate."""
 
     def checked(self, stack: Stack) -> RequestOptions:
         """These options, with promotion targets and limits the stack can enforce (or raise)."""
-        return replace(self, promotion=self.promotion.checked(stack), limits=self.limits.checked())
+        return replace(
+            self,
+            promotion=self.promotion.checked(stack),
+            limits=self.limits.checked(),
+            sharding=self.sharding.checked() if self.sharding else None,
+        )
 
     def configure_policy(self, step: LambdaStep) -> None:
         """Give Validate's function the promotion targets and spending limits it enforces."""
@@ -179,6 +187,9 @@ class ValidateRequest(LambdaStep):
         options: RequestOptions,
     ) -> None:
         super().__init__(ctx)
+        self.sharding = options.sharding
+        for name, value in (self.sharding.environment(ctx.stack) if self.sharding else {}).items():
+            self.function.add_environment(name, value)
         self._read_data(extra_data_buckets)
         self._read_what_later_states_need(extra_data_buckets, options.promotion)
         options.configure(self)
@@ -283,4 +294,6 @@ class ValidateRequest(LambdaStep):
         )
         rejection.next(rejected)
         task.add_catch(rejection, errors=["States.ALL"], result_path="$")
-        return Fragment.of(task)
+        if self.sharding is None:
+            return Fragment.of(task)
+        return sequence(Fragment.of(task), in_shards(self, self.sharding, rejection))

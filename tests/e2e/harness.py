@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -199,6 +200,7 @@ class OfflineWorkflow:
         self.lambda_faults: dict[str, list[str]] = {}
         self.faulted: list[tuple[str, str]] = []
         self.retry_sleeps: list[float] = []
+        self._one_at_a_time = threading.RLock()
         resolver = TemplateResolver(template)
         some_env = next(
             f.environment for f in self.functions.values() if "DATA_BUCKET" in f.environment
@@ -268,7 +270,9 @@ class OfflineWorkflow:
             self.faulted.append((spec.handler, fault))
             raise lambda_throttled()
         self.invocations.append((logical_id, event))
-        with mock.patch.dict(os.environ, spec.environment):
+        # A Distributed Map invokes from several threads: one at a time, each in its own
+        # environment (patch.dict restores os.environ as it found it when it exits).
+        with self._one_at_a_time, mock.patch.dict(os.environ, spec.environment):
             try:
                 result = handler(event, FakeLambdaContext(function_name=logical_id))
             except Exception as error:
