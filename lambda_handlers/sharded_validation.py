@@ -34,6 +34,9 @@ from lambda_handlers.validation.shards import (
 )
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
+MAX_SHARDS = 400
+"""The most shards of one request: the ranges and their results travel in the execution's
+state (about 400 bytes a shard, of 256 KB); more data makes each shard larger instead."""
 
 
 def _rules(base_model: str, customization_type: str) -> DatasetRules:
@@ -64,8 +67,10 @@ def shard_plan(
     _rules(request.baseModelIdentifier, request.customizationType)
     shard_bytes = int(os.environ.get("VALIDATION_SHARD_BYTES") or DEFAULT_SHARD_BYTES)
     sizes = [(uri, role, s3_blob(uri, s3).size) for uri, role in _files(request)]
-    if sum(size for _, _, size in sizes) < int(threshold):
+    total = sum(size for _, _, size in sizes)
+    if total < int(threshold):
         return None
+    shard_bytes = max(shard_bytes, math.ceil(total / (MAX_SHARDS - len(sizes))))
     common = {
         "baseModel": request.baseModelIdentifier,
         "customizationType": request.customizationType,

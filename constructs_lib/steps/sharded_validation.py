@@ -35,8 +35,9 @@ class ShardedValidation:
     """Data files (training and validation together) of at least this many bytes are
     validated in shards. Default 2 GiB: one function reads less within its 15 minutes."""
     shard_bytes: int = 256 * MIB
-    """The bytes of a shard (cut at line ends). Default 256 MiB: some seconds per invocation,
-    and at most 4,000 shards for 1 TB (the state's payload holds them)."""
+    """The bytes of a shard (cut at line ends). Default 256 MiB: some seconds per invocation.
+    Past 400 shards (about 100 GB) shards grow instead: their ranges and results travel in
+    the execution's state, which holds 256 KB."""
     max_concurrency: int = 40
     """Shards validated at once. Default 40: well under an account's Lambda concurrency."""
 
