@@ -135,15 +135,20 @@ class _PromptCompletionTexts:
         chars = np.fromiter(map(len, prompts), np.int64, m) + np.fromiter(
             map(len, completions), np.int64, m
         )
-        if all(map(str.isascii, prompts)) and all(map(str.isascii, completions)):
-            text_bytes = chars
-        else:
-            utf8 = token_estimate.utf8_length
-            text_bytes = np.fromiter(map(utf8, prompts), np.int64, m) + np.fromiter(
-                map(utf8, completions), np.int64, m
-            )
+        text_bytes = chars + _beyond_ascii(prompts) + _beyond_ascii(completions)
         prints = np.fromiter(map(hash, zip(prompts, completions, strict=True)), np.int64, m)
         return cls(usable, extra, usable_index, position, completions, text_bytes, chars, prints)
+
+
+def _beyond_ascii(texts: list[str]) -> np.ndarray:
+    """UTF-8 bytes of each text beyond its characters (0 for ASCII text)."""
+    ascii_texts = np.fromiter(map(str.isascii, texts), bool, len(texts))
+    extra = np.zeros(len(texts), np.int64)
+    if not ascii_texts.all():
+        utf8 = token_estimate.utf8_length
+        others = np.flatnonzero(~ascii_texts)
+        extra[others] = [utf8(texts[i]) - len(texts[i]) for i in others]
+    return extra
 
 
 def _non_blank_strings(values: list[Any]) -> np.ndarray:

@@ -38,16 +38,25 @@ def sniff(head: bytes) -> str | None:
 
 def member_count(value: Any) -> int:
     """The members of every object in a decoded JSON value."""
-    count = 0
+    return _members_and_colons(value)[0]
+
+
+def _members_and_colons(value: Any) -> tuple[int, int]:
+    """The members of every object in a decoded JSON value, and the colons in its keys and
+    strings."""
+    count = colons = 0
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             count += len(item)
+            colons += sum(key.count(":") for key in item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return count
+        elif isinstance(item, str):
+            colons += item.count(":")
+    return count, colons
 
 
 class _Twice(Exception):
@@ -70,10 +79,17 @@ def duplicate_key(raw: bytes, decoded: Any) -> str | None:
     """The first key given twice in one object of the line ``raw``, or ``None``.
 
     Cheap when there is none, which is nearly always: every member has a colon, so a line
-    with no more colons than the decoded value has members cannot repeat a key. Only a
-    line with colons inside its text is parsed again, with the pairs kept.
+    with no more colons than the decoded value has members cannot repeat a key. Nor can
+    one whose colons beyond those in the decoded keys and strings are no more than its
+    members, unless a colon is escaped (``\\u003a``): the raw line holds at least the
+    decoded text's colons besides one per member given. Only a line left in doubt is
+    parsed again, with the pairs kept.
     """
-    if raw.count(b":") <= member_count(decoded):
+    colons = raw.count(b":")
+    members, in_text = _members_and_colons(decoded)
+    if colons <= members:
+        return None
+    if colons - in_text <= members and b"\\u003" not in raw:
         return None
     try:
         json.loads(raw, object_pairs_hook=_pairs)

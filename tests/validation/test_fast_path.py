@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from lambda_handlers.validation.engine import _Scan, validate_dataset
 from lambda_handlers.validation.rules import DatasetRules
+from lambda_handlers.validation.sniff import duplicate_key
 from lambda_handlers.validation.sources import bytes_source
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,3 +191,18 @@ def test_realistic_block_stays_fast_and_names_every_extra_field(
     ]
     assert fast["examples"]["duplicate-record"][0]["line"] == 5
     assert fast["files"]["training"]["records"] == 4
+
+
+@pytest.mark.parametrize(
+    ("raw", "twice"),
+    [
+        (b'{"prompt": "a: b: c", "completion": "d", "id": 1}', None),
+        (b'{"prompt": "a: b", "completion": "c", "id": 1, "id": 2}', "id"),
+        (b'{"prompt": "a", "completion": "b:c", "id": "x", "id": "y:z"}', "id"),
+        # Colons escaped in the kept text must not hide the repeat's colon.
+        (b'{"p": "\\u003a\\u003a", "x": 1, "x": 2}', "x"),
+        (b'{"p": "\\u003A:", "q": {"k": "v", "k": "w"}}', "k"),
+    ],
+)
+def test_a_key_twice_is_found_whatever_colons_the_text_holds(raw: bytes, twice: str | None) -> None:
+    assert duplicate_key(raw, json.loads(raw)) == twice
