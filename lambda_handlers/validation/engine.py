@@ -32,12 +32,20 @@ import msgspec
 import numpy as np
 
 from lambda_handlers.validation import tokens as token_estimate
+from lambda_handlers.validation.conversations import SIMPLE, Simple
 from lambda_handlers.validation.findings import CODES, Findings, Severity
-from lambda_handlers.validation.formats import CHECKERS, RecordContext, _type_name, _unknown
+from lambda_handlers.validation.formats import (
+    CHECKERS,
+    RecordContext,
+    _fingerprint,
+    _type_name,
+    _unknown,
+)
 from lambda_handlers.validation.near import line_key, line_keys
 from lambda_handlers.validation.rules import DatasetRules, rules_for
 from lambda_handlers.validation.sniff import UTF8_BOM, duplicate_key, sniff
 from lambda_handlers.validation.sources import ByteSource
+from lambda_handlers.validation.tokens import utf8_length
 
 REPORT_VERSION = "1"
 MAX_LABELS = 50  # more distinct completions than this: not classification-style
@@ -378,21 +386,79 @@ class _Scan:
     ) -> None:
         """Records taken in bulk (``at``: their places among ``texts``'s usable records)
         and records checked one by one, taken together in line order."""
-        labels: list[str | None] = [texts.completions[i] for i in at]
-        prints = texts.fingerprints[at]
-        text_bytes = texts.text_bytes[at]
-        chars = texts.chars[at]
-        if kept.lines:
-            order = np.argsort(np.concatenate((line_numbers, kept.lines)), kind="stable")
-            line_numbers = np.concatenate((line_numbers, kept.lines)).astype(np.uint32)[order]
-            text_bytes = np.concatenate((text_bytes, kept.text_bytes))[order]
-            chars = np.concatenate((chars, kept.chars))[order]
-            prints = np.concatenate((prints, np.array(kept.prints, np.int64)))[order]
-            if near is not None:
-                near = np.concatenate((near, np.array(kept.near, np.int64)))[order]
-            everything = labels + kept.labels
-            labels = [everything[i] for i in order]
-        self.take(line_numbers, text_bytes, chars, prints, near, labels, fast_labels=True)
+        bulk = _Bulk(
+            line_numbers,
+            texts.text_bytes[at],
+            texts.chars[at],
+            texts.fingerprints[at],
+            near,
+            [texts.completions[i] for i in at],
+        )
+        self.take_with(bulk, kept)
+
+    def take_with(self, bulk: _Bulk, kept: _Kept) -> None:
+        """Records taken in bulk and records checked one by one, taken in line order."""
+        if not kept.lines:
+            self.take(
+                bulk.lines, bulk.text_bytes, bulk.chars, bulk.prints, bulk.near, bulk.labels, True
+            )
+            return
+        lines = np.concatenate((bulk.lines, kept.lines))
+        order = np.argsort(lines, kind="stable")
+        near = bulk.near
+        if near is not None:
+            near = np.concatenate((near, np.array(kept.near, np.int64)))[order]
+        everything = [*bulk.labels, *kept.labels]
+        self.take(
+            lines.astype(np.uint32)[order],
+            np.concatenate((bulk.text_bytes, kept.text_bytes))[order],
+            np.concatenate((bulk.chars, kept.chars))[order],
+            np.concatenate((bulk.prints, np.array(kept.prints, np.int64)))[order],
+            near,
+            [everything[i] for i in order],
+        )
+
+    def conversation_block(self, first_line: int, block: memoryview, lengths: np.ndarray) -> bool:
+        """Conversation lines decoded at once; records of the common shape that break no
+        rule (``conversations.SIMPLE``) checked and measured in bulk, the reserved words
+        looked for in a whole block's text at once, any other record through
+        ``careful_line``. False if the block needs care line by line."""
+        layout = _object_lines(block, lengths)
+        if layout is None:
+            return False
+        starts, objects, blanks = layout
+        try:
+            records = _generic.decode_lines(block)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return False
+        if len(records) != len(objects):
+            return False
+        data = bytes(block)
+        simple_of = SIMPLE[self.rules.format]
+        system_blocks = self.rules.system_blocks
+        simple = [simple_of(record, system_blocks) for record in records]
+        measured = _Measured.of(simple, self.rules)
+        careful = measured.careful
+        _keys_twice(data, starts[objects], lengths[objects], records, simple, careful)
+        kept = _Kept()
+        self.records += len(records)
+        for offset, i in _one_by_one(objects, blanks, careful):
+            line = first_line + offset
+            if i < 0:
+                self.findings.add("blank-line", self.role, line, "$", "blank line, skipped")
+                continue
+            self.careful_line(line, data[starts[offset] : starts[offset] + lengths[offset]], kept)
+        fast = np.flatnonzero(~careful)
+        bulk = _Bulk(
+            (objects[fast] + first_line).astype(np.uint32),
+            measured.text_bytes[fast],
+            measured.chars[fast],
+            np.fromiter((_fingerprint(records[i]) for i in fast), np.int64, len(fast)),
+            line_keys(block, lengths)[objects[fast]] if self.near_duplicates else None,
+            [cast("Simple", simple[i]).label for i in fast],
+        )
+        self.take_with(bulk, kept)
+        return True
 
     def careful_block(self, first_line: int, block: memoryview) -> None:
         """Every line decoded and checked on its own, every problem named."""
@@ -561,7 +627,7 @@ def _scan(
     begins the file (a shard further in has no byte-order mark or gzip header to look for);
     ``file_head``: what a whole-file pass would sniff, when the source is such a shard."""
     scan = _Scan(role, source.name, rules, findings, near_duplicates=near_duplicates)
-    fast = rules.format == "prompt-completion" and not careful
+    fast = None if careful else _fast_path(scan)
     head = at_start
     for raw_block in source.line_blocks():
         block = _first_block(scan, raw_block, file_head) if head else raw_block
@@ -570,7 +636,7 @@ def _scan(
             scan.bytes_read = source.size or len(raw_block)
             break
         n_lines, lengths = _line_layout(block)
-        if not (fast and scan.fast_block(first_line, block, lengths)):
+        if not (fast and fast(first_line, block, lengths)):
             scan.careful_block(first_line, block)
         first_line += n_lines
         scan.line_count += n_lines
@@ -578,6 +644,85 @@ def _scan(
         if progress:
             progress(len(raw_block))
     return scan
+
+
+@dataclass
+class _Bulk:
+    """Records a fast path took in bulk: what ``_Scan.take`` needs, in line order."""
+
+    lines: np.ndarray
+    text_bytes: np.ndarray
+    chars: np.ndarray
+    prints: np.ndarray
+    near: np.ndarray | None
+    labels: list[str | None]
+
+
+@dataclass
+class _Measured:
+    """Sizes of a block's simple conversation records, and which records need care (not
+    simple, or holding a reserved word)."""
+
+    careful: np.ndarray
+    text_bytes: np.ndarray
+    chars: np.ndarray
+
+    @classmethod
+    def of(cls, simple: list[Simple | None], rules: DatasetRules) -> _Measured:
+        n = len(simple)
+        careful = np.fromiter((s is None for s in simple), bool, n)
+        text_bytes = np.zeros(n, np.int64)
+        chars = np.zeros(n, np.int64)
+        joined: list[str] = []
+        for i in np.flatnonzero(~careful):
+            texts = cast("Simple", simple[i]).texts
+            text = "\x00".join(texts)
+            chars[i] = len(text) - len(texts) + 1
+            text_bytes[i] = chars[i] + (0 if text.isascii() else utf8_length(text) - len(text))
+            joined.append(text)
+        words = rules.reserved_keywords
+        if words:
+            if rules.reserved_ignore_case:
+                joined = [text.lower() for text in joined]
+            everything = "\x01".join(joined)
+            found = [word for word in words if word in everything]
+            if found:  # which records: those go the careful way, which names the word
+                simple_index = np.flatnonzero(~careful)
+                for j, text in enumerate(joined):
+                    careful[simple_index[j]] |= any(word in text for word in found)
+        return cls(careful, text_bytes, chars)
+
+
+def _keys_twice(
+    data: bytes,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    records: list[Any],
+    simple: list[Simple | None],
+    careful: np.ndarray,
+) -> None:
+    """Mark in ``careful`` the simple records that give a key twice. A line whose colons
+    beyond those in its texts are no more than its members cannot (see
+    ``sniff.duplicate_key``); only the others are parsed again."""
+    for i in np.flatnonzero(~careful):
+        record = cast("Simple", simple[i])
+        start, end = int(starts[i]), int(starts[i] + lengths[i])
+        colons = data.count(b":", start, end) - sum(text.count(":") for text in record.texts)
+        if colons <= record.members and data.find(b"\\u003", start, end) < 0:
+            continue
+        if duplicate_key(data[start:end], records[i]) is not None:
+            careful[i] = True
+
+
+def _fast_path(scan: _Scan) -> Callable[[int, memoryview, np.ndarray], bool] | None:
+    """The scan's fast path for its format, if it has one."""
+    if scan.rules.format == "prompt-completion":
+        return scan.fast_block
+    if scan.rules.format == "claude-messages" or (
+        scan.rules.format == "bedrock-conversation" and "text" in scan.rules.content_types
+    ):
+        return scan.conversation_block
+    return None
 
 
 _MIN_OVERHEAD = len(b'{"prompt":"","completion":""}')

@@ -113,14 +113,14 @@ def rules(unknown_fields: str) -> DatasetRules:
 
 
 def both_reports(
-    data: bytes, validation: bytes | None, block: int, **options: Any
+    data: bytes, validation: bytes | None, block: int, base_model: str = "m", **options: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     def run(careful: bool) -> dict[str, Any]:
         return validate_dataset(
             bytes_source("train.jsonl", data, block_bytes=block),
             None if validation is None else bytes_source("val.jsonl", validation, block),
             customization_type="FINE_TUNING",
-            base_model="m",
+            base_model=base_model,
             careful=careful,
             **options,
         )
@@ -206,3 +206,160 @@ def test_realistic_block_stays_fast_and_names_every_extra_field(
 )
 def test_a_key_twice_is_found_whatever_colons_the_text_holds(raw: bytes, twice: str | None) -> None:
     assert duplicate_key(raw, json.loads(raw)) == twice
+
+
+# -- conversations ---------------------------------------------------------------------
+
+NOVA = "amazon.nova-lite-v1:0:300k"
+LLAMA = "meta.llama3-2-1b-instruct-v1:0:128k"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
+turn_texts = st.sampled_from(
+    [
+        "Ticket 1: the printer is down",
+        "分类：服务很好",
+        "Très bien, merci",
+        "   ",
+        "",
+        "as the Bot: said",
+        "an <IMAGE> tag",
+        "a <un\u212a> token",  # the Kelvin sign lowers to k
+        "\nHuman: hello",
+        'line\nbreak and "quotes"',
+        "x" * 90,
+    ]
+)
+image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/k.png"}}}}
+
+
+@st.composite
+def converse_record(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.sampled_from([2, 2, 4, 1, 3]))
+    roles = ["user", "assistant"] * 3
+    if draw(st.integers(0, 9)) == 0:
+        roles = draw(st.permutations(["user", "assistant", "system", "user"]))
+    messages: list[Any] = []
+    for role in roles[:n]:
+        content: list[Any] = [{"text": draw(turn_texts)}]
+        extra = draw(st.integers(0, 12))
+        if extra == 0:
+            content.append(image)
+        elif extra == 1:
+            content.append({"text": draw(turn_texts)})
+        elif extra == 2:
+            content = []
+        elif extra == 3:
+            content.append({"text": 1})
+        message: dict[str, Any] = {"role": role, "content": content}
+        if draw(st.integers(0, 20)) == 0:
+            message["note"] = "x"
+        messages.append(message)
+    record: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024"}
+    if draw(st.integers(0, 15)) == 0:
+        record["schemaVersion"] = "v1"
+    if draw(st.booleans()):
+        blocks = draw(st.integers(0, 2))
+        record["system"] = [{"text": draw(turn_texts)} for _ in range(blocks)]
+    record["messages"] = messages
+    if draw(st.integers(0, 12)) == 0:
+        record["id"] = 7
+    return record
+
+
+@st.composite
+def claude_record(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.sampled_from([2, 2, 4, 1, 3]))
+    roles = ["user", "assistant"] * 3
+    if draw(st.integers(0, 9)) == 0:
+        roles = draw(st.permutations(["user", "assistant", "system", "user"]))
+    record: dict[str, Any] = {}
+    if draw(st.booleans()):
+        record["system"] = draw(turn_texts)
+    record["messages"] = [{"role": role, "content": draw(turn_texts)} for role in roles[:n]]
+    if draw(st.integers(0, 12)) == 0:
+        record["messages"][0]["content"] = [{"text": "blocks"}]
+    if draw(st.integers(0, 12)) == 0:
+        record["id"] = "x"
+    return record
+
+
+@st.composite
+def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, Any]]) -> bytes:
+    lines: list[bytes] = []
+    for _ in range(draw(st.integers(0, 25))):
+        kind = draw(st.sampled_from(["good", "good", "good", "repeat", "broken", "twice"]))
+        if kind == "repeat" and lines:
+            lines.append(draw(st.sampled_from(lines)))
+        elif kind == "broken":
+            lines.append(draw(st.sampled_from(BROKEN[:9])))
+        else:
+            line = json.dumps(draw(records), ensure_ascii=draw(st.booleans())).encode()
+            if kind == "twice":
+                line = line.replace(b'{"role": "user"', b'{"role": "user", "role": "user"', 1)
+            lines.append(line)
+    return b"\n".join(lines) + b"\n"
+
+
+@SETTINGS
+@given(
+    data=st.data(),
+    model=st.sampled_from([NOVA, LLAMA, HAIKU]),
+    block=st.sampled_from([200, 1 << 20]),
+    max_examples=st.integers(0, 3),
+)
+def test_fast_and_careful_conversation_reports_are_equal(
+    data: st.DataObject, model: str, block: int, max_examples: int
+) -> None:
+    records = claude_record() if model == HAIKU else converse_record()
+    training = data.draw(conversation_dataset(records))
+    validation = data.draw(st.none() | conversation_dataset(records))
+    fast, careful = both_reports(
+        training, validation, block, base_model=model, max_examples=max_examples
+    )
+    assert fast == careful
+
+
+@pytest.mark.parametrize(
+    ("model", "record"),
+    [
+        (
+            NOVA,
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [{"text": "You are a support agent."}],
+                "messages": [
+                    {"role": "user", "content": [{"text": "Ticket 1: 打印机坏了"}]},
+                    {"role": "assistant", "content": [{"text": "Très bien: "}, {"text": "done"}]},
+                ],
+            },
+        ),
+        (
+            HAIKU,
+            {
+                "system": "Be brief.",
+                "messages": [
+                    {"role": "user", "content": "Ticket 2: the printer"},
+                    {"role": "assistant", "content": "Fixed: it was off"},
+                ],
+            },
+        ),
+    ],
+)
+def test_conversations_that_break_no_rule_stay_fast(
+    monkeypatch: pytest.MonkeyPatch, model: str, record: dict[str, Any]
+) -> None:
+    line = json.dumps(record, ensure_ascii=False).encode()
+    data = line + b"\n" + line.replace(b"Ticket", b"Case") + b"\n\n" + line + b"\n"
+    careful = both_reports(data, None, 1 << 20, base_model=model)[1]
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a record that breaks no rule left the fast path")
+
+    monkeypatch.setattr(_Scan, "careful_block", refuse)
+    monkeypatch.setattr(_Scan, "careful_line", refuse)
+    fast = validate_dataset(
+        bytes_source("train.jsonl", data), customization_type="FINE_TUNING", base_model=model
+    )
+    assert fast == careful
+    assert fast["files"]["training"]["records"] == 3
+    assert set(fast["warnings"]) == {"blank-line", "duplicate-record"}
