@@ -437,7 +437,7 @@ class _Scan:
         simple_of = SIMPLE[self.rules.format]
         system_blocks = self.rules.system_blocks
         simple = [simple_of(record, system_blocks) for record in records]
-        measured = _Measured.of(simple, self.rules)
+        measured = _Measured.of(simple, self.rules, _may_hold(data, starts[objects], self.rules))
         careful = measured.careful
         _keys_twice(data, starts[objects], lengths[objects], records, simple, careful)
         kept = _Kept()
@@ -668,29 +668,71 @@ class _Measured:
     chars: np.ndarray
 
     @classmethod
-    def of(cls, simple: list[Simple | None], rules: DatasetRules) -> _Measured:
+    def of(
+        cls, simple: list[Simple | None], rules: DatasetRules, suspects: np.ndarray
+    ) -> _Measured:
+        """``suspects``: the records whose text may hold a reserved word (``_may_hold``);
+        their text is searched as the careful path does."""
         n = len(simple)
         careful = np.fromiter((s is None for s in simple), bool, n)
         text_bytes = np.zeros(n, np.int64)
         chars = np.zeros(n, np.int64)
-        joined: list[str] = []
+        words = rules.reserved_keywords
         for i in np.flatnonzero(~careful):
             texts = cast("Simple", simple[i]).texts
             text = "\x00".join(texts)
             chars[i] = len(text) - len(texts) + 1
             text_bytes[i] = chars[i] + (0 if text.isascii() else utf8_length(text) - len(text))
-            joined.append(text)
-        words = rules.reserved_keywords
-        if words:
-            if rules.reserved_ignore_case:
-                joined = [text.lower() for text in joined]
-            everything = "\x01".join(joined)
-            found = [word for word in words if word in everything]
-            if found:  # which records: those go the careful way, which names the word
-                simple_index = np.flatnonzero(~careful)
-                for j, text in enumerate(joined):
-                    careful[simple_index[j]] |= any(word in text for word in found)
+            if suspects[i]:  # the careful path names the word
+                haystack = text.lower() if rules.reserved_ignore_case else text
+                careful[i] = any(word in haystack for word in words)
         return cls(careful, text_bytes, chars)
+
+
+_BACKSLASH = ord("\\")
+
+
+def _may_hold(data: bytes, starts: np.ndarray, rules: DatasetRules) -> np.ndarray:
+    """Which lines (starting at ``starts`` in ``data``) may hold a reserved word in their
+    text, found for a whole block at once in its bytes.
+
+    A line without a backslash has its text as it is in its bytes: a word is in the
+    (lowered) text only where its bytes are in the (ASCII-lowered) line, unless a character
+    lowers to ASCII (U+0130 to "i" and a dot, which matters to a word ending in "i"; the
+    Kelvin sign to "k"), and a word with a character JSON escapes is in no such text. Each
+    word (and each such character) is looked for at the places of its last byte. Lines with
+    a backslash or such a character are suspects too; so is every line when a word is not
+    ASCII.
+    """
+    words = rules.reserved_keywords
+    n = len(starts)
+    if not words:
+        return np.zeros(n, bool)
+    if not all(word.isascii() for word in words):
+        return np.ones(n, bool)
+    haystack = data.lower() if rules.reserved_ignore_case else data
+    bytes_ = np.frombuffer(haystack, np.uint8)
+    hits = [np.flatnonzero(bytes_ == _BACKSLASH)]
+    plain = [w.encode() for w in words if w and not any(c in w for c in _ESCAPED)]
+    if rules.reserved_ignore_case:  # U+0130 lowers to "i" and a dot, the Kelvin sign to "k"
+        plain += [b"\xc4\xb0"] if any(w.endswith("i") for w in words) else []
+        plain += [b"\xe2\x84\xaa"] if any("k" in w for w in words) else []
+    for last in {w[-1] for w in plain}:
+        ends = np.flatnonzero(bytes_ == last)
+        for word in (w for w in plain if w[-1] == last):
+            at = ends[ends >= len(word) - 1]
+            found = np.ones(len(at), bool)
+            for k in range(len(word) - 1):
+                found = found & (bytes_[at - (len(word) - 1) + k] == word[k])
+            hits.append(at[found])
+    suspects = np.zeros(n, bool)
+    places = np.concatenate(hits)
+    if len(places):
+        suspects[np.searchsorted(starts, places, side="right") - 1] = True
+    return suspects
+
+
+_ESCAPED = frozenset('"\\' + "".join(map(chr, range(32))))
 
 
 def _keys_twice(
@@ -704,11 +746,14 @@ def _keys_twice(
     """Mark in ``careful`` the simple records that give a key twice. A line whose colons
     beyond those in its texts are no more than its members cannot (see
     ``sniff.duplicate_key``); only the others are parsed again."""
+    escaped_colons = b"\\u003" in data  # a colon may be escaped somewhere in the block
     for i in np.flatnonzero(~careful):
         record = cast("Simple", simple[i])
         start, end = int(starts[i]), int(starts[i] + lengths[i])
         colons = data.count(b":", start, end) - sum(text.count(":") for text in record.texts)
-        if colons <= record.members and data.find(b"\\u003", start, end) < 0:
+        if colons <= record.members and not (
+            escaped_colons and data.find(b"\\u003", start, end) >= 0
+        ):
             continue
         if duplicate_key(data[start:end], records[i]) is not None:
             careful[i] = True

@@ -363,3 +363,30 @@ def test_conversations_that_break_no_rule_stay_fast(
     assert fast == careful
     assert fast["files"]["training"]["records"] == 3
     assert set(fast["warnings"]) == {"blank-line", "duplicate-record"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "say USER: now",  # upper case: Nova's words are matched ignoring case
+        "a <un\u212a> token",  # the Kelvin sign lowers to "k"
+        "an escaped \u003cimage> tag",  # written \\u003c below
+        "end of turn [EOS]",
+    ],
+)
+def test_a_reserved_word_is_found_whatever_the_bytes_look_like(text: str) -> None:
+    def line(words: str) -> bytes:
+        record = {
+            "schemaVersion": "bedrock-conversation-2024",
+            "messages": [
+                {"role": "user", "content": [{"text": words}]},
+                {"role": "assistant", "content": [{"text": "fine"}]},
+            ],
+        }
+        raw = json.dumps(record, ensure_ascii=False).encode()
+        return raw.replace(b"<image>", b"\\u003cimage>")
+
+    data = line("clean text") + b"\n" + line(text) + b"\n"
+    fast, careful = both_reports(data, None, 1 << 20, base_model=NOVA)
+    assert fast == careful
+    assert [e["line"] for e in fast["examples"]["reserved-keyword"]] == [2]
