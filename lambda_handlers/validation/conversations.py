@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_handlers.validation.formats import CONVERSATION_SCHEMA_VERSION
+from lambda_handlers.validation.sniff import member_count
 
 _CONVERSATION_KEYS = frozenset({"schemaVersion", "system", "messages"})
 _CLAUDE_KEYS = frozenset({"system", "messages"})
@@ -109,8 +110,44 @@ def claude_messages(obj: dict[str, Any], system_blocks: int | None) -> Simple | 
     return Simple(texts, turns[0], len(obj) + turns[1])
 
 
+def _plain_message(message: Any, role: str, texts: list[str]) -> bool:
+    """``{"role": role, "content": "<non-blank string>"}``, its text appended to ``texts``."""
+    if type(message) is not dict or len(message) != 2 or message.get("role") != role:
+        return False
+    content = message.get("content")
+    if type(content) is not str or not content.strip():
+        return False
+    texts.append(content)
+    return True
+
+
+def rft_openai(obj: dict[str, Any], system_blocks: int | None) -> Simple | None:
+    """An ``rft-openai`` record that breaks no rule, or ``None``: a reference answer, a
+    string id if any, and messages of an optional system prompt then the user and the
+    assistant in turn, the user first and last. Other fields go to the grader."""
+    del system_blocks
+    if "reference_answer" not in obj or type(obj.get("id", "")) is not str:
+        return None
+    messages = obj.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    texts: list[str] = []
+    first = messages[0]
+    start = 1 if type(first) is dict and first.get("role") == "system" else 0
+    if start and not _plain_message(first, "system", texts):
+        return None
+    if not (len(messages) - start) % 2:
+        return None
+    for i, message in enumerate(messages[start:]):
+        if not _plain_message(message, _ROLES[i % 2], texts):
+            return None
+    others = sum(member_count(value) for key, value in obj.items() if key != "messages")
+    return Simple(texts, None, len(obj) + 2 * len(messages) + others)
+
+
 SIMPLE = {
     "bedrock-conversation": bedrock_conversation,
     "claude-messages": claude_messages,
+    "rft-openai": rft_openai,
 }
 """The formats with a lean check for records that break no rule."""

@@ -399,8 +399,15 @@ class _Scan:
     def take_with(self, bulk: _Bulk, kept: _Kept) -> None:
         """Records taken in bulk and records checked one by one, taken in line order."""
         if not kept.lines:
+            strings = None not in bulk.labels  # counted in C
             self.take(
-                bulk.lines, bulk.text_bytes, bulk.chars, bulk.prints, bulk.near, bulk.labels, True
+                bulk.lines,
+                bulk.text_bytes,
+                bulk.chars,
+                bulk.prints,
+                bulk.near,
+                bulk.labels,
+                strings,
             )
             return
         lines = np.concatenate((bulk.lines, kept.lines))
@@ -763,7 +770,7 @@ def _fast_path(scan: _Scan) -> Callable[[int, memoryview, np.ndarray], bool] | N
     """The scan's fast path for its format, if it has one."""
     if scan.rules.format == "prompt-completion":
         return scan.fast_block
-    if scan.rules.format == "claude-messages" or (
+    if scan.rules.format in ("claude-messages", "rft-openai") or (
         scan.rules.format == "bedrock-conversation" and "text" in scan.rules.content_types
     ):
         return scan.conversation_block

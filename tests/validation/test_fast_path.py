@@ -113,13 +113,18 @@ def rules(unknown_fields: str) -> DatasetRules:
 
 
 def both_reports(
-    data: bytes, validation: bytes | None, block: int, base_model: str = "m", **options: Any
+    data: bytes,
+    validation: bytes | None,
+    block: int,
+    base_model: str = "m",
+    customization_type: str = "FINE_TUNING",
+    **options: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     def run(careful: bool) -> dict[str, Any]:
         return validate_dataset(
             bytes_source("train.jsonl", data, block_bytes=block),
             None if validation is None else bytes_source("val.jsonl", validation, block),
-            customization_type="FINE_TUNING",
+            customization_type=customization_type,
             base_model=base_model,
             careful=careful,
             **options,
@@ -213,6 +218,7 @@ def test_a_key_twice_is_found_whatever_colons_the_text_holds(raw: bytes, twice: 
 NOVA = "amazon.nova-lite-v1:0:300k"
 LLAMA = "meta.llama3-2-1b-instruct-v1:0:128k"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+RFT = "amazon.nova-2-lite-v1:0:256k"
 
 turn_texts = st.sampled_from(
     [
@@ -284,6 +290,25 @@ def claude_record(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def rft_record(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.sampled_from([1, 1, 3, 2, 0]))
+    roles = ["user", "assistant"] * 2
+    if draw(st.integers(0, 9)) == 0:
+        roles = draw(st.permutations(["user", "assistant", "system", "user"]))
+    messages: list[Any] = [{"role": role, "content": draw(turn_texts)} for role in roles[:n]]
+    if draw(st.booleans()):
+        messages.insert(0, {"role": "system", "content": draw(turn_texts)})
+    record: dict[str, Any] = {"messages": messages}
+    if draw(st.integers(0, 9)):
+        record["reference_answer"] = draw(st.sampled_from(["42", {"answer": "a: b", "k": [1]}]))
+    if draw(st.booleans()):
+        record["id"] = draw(st.sampled_from(["q-1", 7]))
+    if draw(st.integers(0, 5)) == 0:
+        record["tools"] = [{"name": "calc", "args": {"x": "1:2"}}]
+    return record
+
+
+@st.composite
 def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, Any]]) -> bytes:
     lines: list[bytes] = []
     for _ in range(draw(st.integers(0, 25))):
@@ -296,6 +321,7 @@ def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, A
             line = json.dumps(draw(records), ensure_ascii=draw(st.booleans())).encode()
             if kind == "twice":
                 line = line.replace(b'{"role": "user"', b'{"role": "user", "role": "user"', 1)
+                line = line.replace(b'"k": [1]', b'"k": [1], "k": 2', 1)
             lines.append(line)
     return b"\n".join(lines) + b"\n"
 
@@ -303,18 +329,19 @@ def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, A
 @SETTINGS
 @given(
     data=st.data(),
-    model=st.sampled_from([NOVA, LLAMA, HAIKU]),
+    model=st.sampled_from([NOVA, LLAMA, HAIKU, RFT]),
     block=st.sampled_from([200, 1 << 20]),
     max_examples=st.integers(0, 3),
 )
 def test_fast_and_careful_conversation_reports_are_equal(
     data: st.DataObject, model: str, block: int, max_examples: int
 ) -> None:
-    records = claude_record() if model == HAIKU else converse_record()
+    records = {HAIKU: claude_record(), RFT: rft_record()}.get(model, converse_record())
     training = data.draw(conversation_dataset(records))
     validation = data.draw(st.none() | conversation_dataset(records))
+    customization = "REINFORCEMENT_FINE_TUNING" if model == RFT else "FINE_TUNING"
     fast, careful = both_reports(
-        training, validation, block, base_model=model, max_examples=max_examples
+        training, validation, block, model, customization, max_examples=max_examples
     )
     assert fast == careful
 
@@ -343,6 +370,18 @@ def test_fast_and_careful_conversation_reports_are_equal(
                 ],
             },
         ),
+        (
+            RFT,
+            {
+                "messages": [
+                    {"role": "system", "content": "Solve it."},
+                    {"role": "user", "content": "Ticket 3: 2 + 2?"},
+                ],
+                "reference_answer": {"answer": "4", "steps": ["2 + 2: 4"]},
+                "id": "q-3",
+                "tools": [],
+            },
+        ),
     ],
 )
 def test_conversations_that_break_no_rule_stay_fast(
@@ -350,7 +389,8 @@ def test_conversations_that_break_no_rule_stay_fast(
 ) -> None:
     line = json.dumps(record, ensure_ascii=False).encode()
     data = line + b"\n" + line.replace(b"Ticket", b"Case") + b"\n\n" + line + b"\n"
-    careful = both_reports(data, None, 1 << 20, base_model=model)[1]
+    customization = "REINFORCEMENT_FINE_TUNING" if model == RFT else "FINE_TUNING"
+    careful = both_reports(data, None, 1 << 20, model, customization)[1]
 
     def refuse(*args: object) -> None:
         raise AssertionError("a record that breaks no rule left the fast path")
@@ -358,7 +398,7 @@ def test_conversations_that_break_no_rule_stay_fast(
     monkeypatch.setattr(_Scan, "careful_block", refuse)
     monkeypatch.setattr(_Scan, "careful_line", refuse)
     fast = validate_dataset(
-        bytes_source("train.jsonl", data), customization_type="FINE_TUNING", base_model=model
+        bytes_source("train.jsonl", data), customization_type=customization, base_model=model
     )
     assert fast == careful
     assert fast["files"]["training"]["records"] == 3
