@@ -61,6 +61,23 @@ def generate(size_bytes: int) -> tuple[bytes, int]:
     return b"\n".join(lines) + b"\n", len(lines)
 
 
+def read_objects_once() -> None:
+    """moto reads a whole object from its spooled buffer for every GET, a range included
+    (1-2 s for 2 GB, three GETs a shard); keep each object's bytes after the first read, as
+    S3 serves a range without reading the rest. Objects are written once here."""
+    from moto.s3.models import FakeKey
+
+    read = FakeKey.value.fget
+    kept: dict[int, bytes] = {}
+
+    def value(key: FakeKey) -> bytes:
+        if id(key) not in kept:
+            kept[id(key)] = read(key)
+        return kept[id(key)]
+
+    FakeKey.value = property(value, FakeKey.value.fset)  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +95,7 @@ def main() -> None:
     )
     bedrock = FakeBedrock()
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    read_objects_once()
     with mock_aws(config=config):
         workflow = OfflineWorkflow(synthesized.template, bedrock)
         patched = patch_interpreter(workflow)
