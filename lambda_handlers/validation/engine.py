@@ -446,7 +446,7 @@ class _Scan:
         simple = [simple_of(record, system_blocks) for record in records]
         measured = _Measured.of(simple, self.rules, _may_hold(data, starts[objects], self.rules))
         careful = measured.careful
-        _keys_twice(data, starts[objects], lengths[objects], records, simple, careful)
+        _keys_twice(data, starts[objects], lengths[objects], records, simple, measured)
         kept = _Kept()
         self.records += len(records)
         for offset, i in _one_by_one(objects, blanks, careful):
@@ -673,6 +673,8 @@ class _Measured:
     careful: np.ndarray
     text_bytes: np.ndarray
     chars: np.ndarray
+    colons: np.ndarray
+    """Colons in each record's texts (for ``_keys_twice``)."""
 
     @classmethod
     def of(
@@ -684,16 +686,18 @@ class _Measured:
         careful = np.fromiter((s is None for s in simple), bool, n)
         text_bytes = np.zeros(n, np.int64)
         chars = np.zeros(n, np.int64)
+        colons = np.zeros(n, np.int64)
         words = rules.reserved_keywords
         for i in np.flatnonzero(~careful):
             texts = cast("Simple", simple[i]).texts
             text = "\x00".join(texts)
             chars[i] = len(text) - len(texts) + 1
             text_bytes[i] = chars[i] + (0 if text.isascii() else utf8_length(text) - len(text))
+            colons[i] = text.count(":")
             if suspects[i]:  # the careful path names the word
                 haystack = text.lower() if rules.reserved_ignore_case else text
                 careful[i] = any(word in haystack for word in words)
-        return cls(careful, text_bytes, chars)
+        return cls(careful, text_bytes, chars, colons)
 
 
 _BACKSLASH = ord("\\")
@@ -717,26 +721,51 @@ def _may_hold(data: bytes, starts: np.ndarray, rules: DatasetRules) -> np.ndarra
         return np.zeros(n, bool)
     if not all(word.isascii() for word in words):
         return np.ones(n, bool)
-    haystack = data.lower() if rules.reserved_ignore_case else data
-    bytes_ = np.frombuffer(haystack, np.uint8)
-    hits = [np.flatnonzero(bytes_ == _BACKSLASH)]
+    bytes_ = np.frombuffer(data, np.uint8)
+    hits = [np.flatnonzero(bytes_ == _BACKSLASH) if b"\\" in data else np.zeros(0, np.int64)]
     plain = [w.encode() for w in words if w and not any(c in w for c in _ESCAPED)]
-    if rules.reserved_ignore_case:  # U+0130 lowers to "i" and a dot, the Kelvin sign to "k"
+    fold = rules.reserved_ignore_case
+    if fold:  # U+0130 lowers to "i" and a dot, the Kelvin sign to "k"
         plain += [b"\xc4\xb0"] if any(w.endswith("i") for w in words) else []
         plain += [b"\xe2\x84\xaa"] if any("k" in w for w in words) else []
-    for last in {w[-1] for w in plain}:
-        ends = np.flatnonzero(bytes_ == last)
-        for word in (w for w in plain if w[-1] == last):
-            at = ends[ends >= len(word) - 1]
-            found = np.ones(len(at), bool)
-            for k in range(len(word) - 1):
-                found = found & (bytes_[at - (len(word) - 1) + k] == word[k])
-            hits.append(at[found])
+    if plain:
+        hits += _word_places(bytes_, plain, fold)
     suspects = np.zeros(n, bool)
     places = np.concatenate(hits)
     if len(places):
         suspects[np.searchsorted(starts, places, side="right") - 1] = True
     return suspects
+
+
+def _word_places(bytes_: np.ndarray, words: list[bytes], fold: bool) -> list[np.ndarray]:
+    """Where each word ends in ``bytes_`` (ASCII letters lowered first when ``fold``): one
+    pass finds the places of every word's last byte, then each word's other bytes are
+    compared there."""
+    lasts = {w[-1] for w in words}
+    if fold:
+        lasts |= {b - 32 for b in lasts if _LOWER_A <= b <= _LOWER_Z}
+    mask = np.zeros(len(bytes_), bool)
+    for last in lasts:
+        mask |= bytes_ == last
+    places = np.flatnonzero(mask)
+    values = _lowered(bytes_[places]) if fold else bytes_[places]
+    hits = []
+    for word in words:
+        at = places[(values == word[-1]) & (places >= len(word) - 1)]
+        found = np.ones(len(at), bool)
+        for k in range(len(word) - 1):
+            window = bytes_[at - (len(word) - 1) + k]
+            found = found & ((_lowered(window) if fold else window) == word[k])
+        hits.append(at[found])
+    return hits
+
+
+_LOWER_A, _LOWER_Z = ord("a"), ord("z")
+
+
+def _lowered(values: np.ndarray) -> np.ndarray:
+    """ASCII capitals made small, as ``bytes.lower`` does."""
+    return np.where((values >= ord("A")) & (values <= ord("Z")), values + 32, values)
 
 
 _ESCAPED = frozenset('"\\' + "".join(map(chr, range(32))))
@@ -748,17 +777,17 @@ def _keys_twice(
     lengths: np.ndarray,
     records: list[Any],
     simple: list[Simple | None],
-    careful: np.ndarray,
+    measured: _Measured,
 ) -> None:
     """Mark in ``careful`` the simple records that give a key twice. A line whose colons
     beyond those in its texts are no more than its members cannot (see
     ``sniff.duplicate_key``); only the others are parsed again."""
     escaped_colons = b"\\u003" in data  # a colon may be escaped somewhere in the block
+    careful = measured.careful
     for i in np.flatnonzero(~careful):
-        record = cast("Simple", simple[i])
         start, end = int(starts[i]), int(starts[i] + lengths[i])
-        colons = data.count(b":", start, end) - sum(text.count(":") for text in record.texts)
-        if colons <= record.members and not (
+        colons = data.count(b":", start, end) - int(measured.colons[i])
+        if colons <= cast("Simple", simple[i]).members and not (
             escaped_colons and data.find(b"\\u003", start, end) >= 0
         ):
             continue
