@@ -1,4 +1,5 @@
-"""Conversation records the fast path takes without the careful path's checkers.
+"""Conversation (and continued pre-training) records the fast path takes without the
+careful path's checkers.
 
 ``formats.py`` names every problem a record has, at a cost per message and per block. Most
 records have none: these functions recognise such a record of the common shape (text blocks
@@ -23,14 +24,18 @@ _ROLES = ("user", "assistant")
 
 
 class Simple:
-    """A record that breaks no rule: its texts, label and object members."""
+    """A record that breaks no rule: its texts, label and object members, and its
+    fingerprint where the format's is not that of the whole record."""
 
-    __slots__ = ("label", "members", "texts")
+    __slots__ = ("fingerprint", "label", "members", "texts")
 
-    def __init__(self, texts: list[str], label: str | None, members: int) -> None:
+    def __init__(
+        self, texts: list[str], label: str | None, members: int, fingerprint: int | None = None
+    ) -> None:
         self.texts = texts
         self.label = label
         self.members = members
+        self.fingerprint = fingerprint
 
 
 def _turns(messages: Any, texts: list[str], block_text: bool) -> tuple[str | None, int] | None:
@@ -145,7 +150,17 @@ def rft_openai(obj: dict[str, Any], system_blocks: int | None) -> Simple | None:
     return Simple(texts, None, len(obj) + 2 * len(messages) + others)
 
 
+def continued_pretraining(obj: dict[str, Any], system_blocks: int | None) -> Simple | None:
+    """A continued pre-training record, ``{"input": "<non-blank text>"}``, or ``None``."""
+    del system_blocks
+    text = obj.get("input")
+    if len(obj) != 1 or type(text) is not str or not text.strip():
+        return None
+    return Simple([text], None, 1, hash(text))
+
+
 SIMPLE = {
+    "continued-pretraining": continued_pretraining,
     "bedrock-conversation": bedrock_conversation,
     "claude-messages": claude_messages,
     "rft-openai": rft_openai,

@@ -460,7 +460,7 @@ class _Scan:
             (objects[fast] + first_line).astype(np.uint32),
             measured.text_bytes[fast],
             measured.chars[fast],
-            np.fromiter((_fingerprint(records[i]) for i in fast), np.int64, len(fast)),
+            np.fromiter((_print_of(records[i], simple[i]) for i in fast), np.int64, len(fast)),
             line_keys(block, lengths)[objects[fast]] if self.near_duplicates else None,
             [cast("Simple", simple[i]).label for i in fast],
         )
@@ -795,11 +795,17 @@ def _keys_twice(
             careful[i] = True
 
 
+def _print_of(record: dict[str, Any], simple: Simple | None) -> int:
+    """A simple record's fingerprint, as its format's checker computes it."""
+    own = cast("Simple", simple).fingerprint
+    return _fingerprint(record) if own is None else own
+
+
 def _fast_path(scan: _Scan) -> Callable[[int, memoryview, np.ndarray], bool] | None:
     """The scan's fast path for its format, if it has one."""
     if scan.rules.format == "prompt-completion":
         return scan.fast_block
-    if scan.rules.format in ("claude-messages", "rft-openai") or (
+    if scan.rules.format in ("claude-messages", "rft-openai", "continued-pretraining") or (
         scan.rules.format == "bedrock-conversation" and "text" in scan.rules.content_types
     ):
         return scan.conversation_block

@@ -219,6 +219,8 @@ NOVA = "amazon.nova-lite-v1:0:300k"
 LLAMA = "meta.llama3-2-1b-instruct-v1:0:128k"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 RFT = "amazon.nova-2-lite-v1:0:256k"
+TITAN = "amazon.titan-text-express-v1:0:8k"  # continued pre-training
+CUSTOMIZATION = {RFT: "REINFORCEMENT_FINE_TUNING", TITAN: "CONTINUED_PRE_TRAINING"}
 
 turn_texts = st.sampled_from(
     [
@@ -309,6 +311,16 @@ def rft_record(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def pretraining_record(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = {draw(st.sampled_from(["input"] * 8 + ["text"])): draw(turn_texts)}
+    if draw(st.integers(0, 9)) == 0:
+        record["input"] = draw(st.sampled_from([1, None, ["a"]]))
+    if draw(st.integers(0, 9)) == 0:
+        record["source"] = "crawl"
+    return record
+
+
+@st.composite
 def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, Any]]) -> bytes:
     lines: list[bytes] = []
     for _ in range(draw(st.integers(0, 25))):
@@ -329,17 +341,19 @@ def conversation_dataset(draw: st.DrawFn, records: st.SearchStrategy[dict[str, A
 @SETTINGS
 @given(
     data=st.data(),
-    model=st.sampled_from([NOVA, LLAMA, HAIKU, RFT]),
+    model=st.sampled_from([NOVA, LLAMA, HAIKU, RFT, TITAN]),
     block=st.sampled_from([200, 1 << 20]),
     max_examples=st.integers(0, 3),
 )
 def test_fast_and_careful_conversation_reports_are_equal(
     data: st.DataObject, model: str, block: int, max_examples: int
 ) -> None:
-    records = {HAIKU: claude_record(), RFT: rft_record()}.get(model, converse_record())
+    records = {HAIKU: claude_record(), RFT: rft_record(), TITAN: pretraining_record()}.get(
+        model, converse_record()
+    )
     training = data.draw(conversation_dataset(records))
     validation = data.draw(st.none() | conversation_dataset(records))
-    customization = "REINFORCEMENT_FINE_TUNING" if model == RFT else "FINE_TUNING"
+    customization = CUSTOMIZATION.get(model, "FINE_TUNING")
     fast, careful = both_reports(
         training, validation, block, model, customization, max_examples=max_examples
     )
@@ -382,6 +396,7 @@ def test_fast_and_careful_conversation_reports_are_equal(
                 "tools": [],
             },
         ),
+        (TITAN, {"input": "A long document: 長い文書, in more than one script."}),
     ],
 )
 def test_conversations_that_break_no_rule_stay_fast(
@@ -389,7 +404,7 @@ def test_conversations_that_break_no_rule_stay_fast(
 ) -> None:
     line = json.dumps(record, ensure_ascii=False).encode()
     data = line + b"\n" + line.replace(b"Ticket", b"Case") + b"\n\n" + line + b"\n"
-    customization = "REINFORCEMENT_FINE_TUNING" if model == RFT else "FINE_TUNING"
+    customization = CUSTOMIZATION.get(model, "FINE_TUNING")
     careful = both_reports(data, None, 1 << 20, model, customization)[1]
 
     def refuse(*args: object) -> None:
