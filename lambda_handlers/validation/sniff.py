@@ -42,15 +42,14 @@ def member_count(value: Any) -> int:
 
 
 def _members_and_colons(value: Any) -> tuple[int, int]:
-    """The members of every object in a decoded JSON value, and the colons in its keys and
-    strings."""
+    """The members of every object in a decoded JSON value, and the colons in its strings
+    (not its keys, which seldom hold one: fewer colons only means a line is parsed again)."""
     count = colons = 0
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             count += len(item)
-            colons += sum(key.count(":") for key in item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
@@ -80,7 +79,7 @@ def duplicate_key(raw: bytes, decoded: Any) -> str | None:
 
     Cheap when there is none, which is nearly always: every member has a colon, so a line
     with no more colons than the decoded value has members cannot repeat a key. Nor can
-    one whose colons beyond those in the decoded keys and strings are no more than its
+    one whose colons beyond those in the decoded strings are no more than its
     members, unless a colon is escaped (``\\u003a``): the raw line holds at least the
     decoded text's colons besides one per member given. Only a line left in doubt is
     parsed again, with the pairs kept.
