@@ -5,7 +5,11 @@ at once in C and checks and measures its records in bulk (types, blank text, siz
 fingerprints, labels); a blank line, a record with extra fields and a record that may give
 a key twice are looked at one by one, and only a record that breaks a rule goes through
 the careful path, which finds and names every problem; a block with a line that is not
-one object or blank is read by the careful path line by line. Either way the report is
+one object or blank is read by the careful path line by line. Conversation formats
+(``bedrock-conversation``, Claude messages, RFT) and continued pre-training have a fast path
+of their own (``conversation_block``): records of the common shape that break no rule are
+recognised in one lean pass (``conversations.py``) and searched for reserved words a block
+at a time; any other record takes the careful path. Either way the report is
 the same (``careful=True`` forces the careful path; tests compare the two). Memory holds
 one block plus, per record, an 8-byte fingerprint and a 4-byte line number for the
 duplicate and leakage checks (and an 8-byte near-duplicate key when those are looked for).
