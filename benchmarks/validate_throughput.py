@@ -23,45 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ["Positive", "Negative", "Neutral", "Mixed"]
-WORDS = [
-    "patient",
-    "presents",
-    "with",
-    "fever",
-    "cough",
-    "fatigue",
-    "chest",
-    "pain",
-    "shortness",
-    "of",
-    "breath",
-    "dizziness",
-    "persistent",
-    "headache",
-    "light",
-    "sensitivity",
-    "order",
-    "delivery",
-    "refund",
-    "account",
-    "password",
-    "invoice",
-    "shipment",
-    "delayed",
-    "damaged",
-    "excellent",
-    "terrible",
-    "service",
-    "product",
-    "quality",
-    "support",
-    "response",
-    "expectations",
-    "disappointed",
-    "recommend",
-    "again",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generators import ENGLISH as WORDS  # noqa: E402
+from generators import LABELS  # noqa: E402
 
 
 def generate(path: Path, megabytes: int, record_bytes: int, seed: int = 7) -> int:
