@@ -77,6 +77,27 @@ def _line_layout(block: memoryview) -> tuple[int, np.ndarray]:
     return len(ends), np.diff(ends, prepend=-1) - 1
 
 
+def _decoded_lines(
+    block: memoryview, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]] | None:
+    """A block whose every non-blank line is one JSON object, decoded at once: line starts,
+    the indexes of object lines and of blank lines, and the records; None if any line is
+    something else (the block then needs care line by line)."""
+    layout = _object_lines(block, lengths)
+    if layout is None:
+        return None
+    starts, objects, blanks = layout
+    try:
+        records = _generic.decode_lines(block)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    # Every non-blank line starts with "{" and ends with "}": as many records as such lines
+    # means one record per line.
+    if len(records) != len(objects):
+        return None
+    return starts, objects, blanks, records
+
+
 def _object_lines(
     block: memoryview, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -338,18 +359,10 @@ class _Scan:
         key twice are looked at one by one, and any other record goes through
         ``careful_line``: the findings and figures are those of ``careful_block``.
         """
-        layout = _object_lines(block, lengths)
-        if layout is None:
+        decoded = _decoded_lines(block, lengths)
+        if decoded is None:
             return False
-        starts, objects, blanks = layout
-        try:
-            records = _generic.decode_lines(block)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return False
-        # Every non-blank line starts with "{" and ends with "}": as many records as such
-        # lines means one record per line.
-        if len(records) != len(objects):
-            return False
+        starts, objects, blanks, records = decoded
         texts = _PromptCompletionTexts.of(records)
         at = starts[objects]
         line_lengths = lengths[objects]
@@ -434,16 +447,10 @@ class _Scan:
         rule (``conversations.SIMPLE``) checked and measured in bulk, the reserved words
         looked for in a whole block's text at once, any other record through
         ``careful_line``. False if the block needs care line by line."""
-        layout = _object_lines(block, lengths)
-        if layout is None:
+        decoded = _decoded_lines(block, lengths)
+        if decoded is None:
             return False
-        starts, objects, blanks = layout
-        try:
-            records = _generic.decode_lines(block)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return False
-        if len(records) != len(objects):
-            return False
+        starts, objects, blanks, records = decoded
         data = bytes(block)
         simple_of = SIMPLE[self.rules.format]
         system_blocks = self.rules.system_blocks
