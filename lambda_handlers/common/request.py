@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 REQUEST_VERSION: Literal["1"] = "1"
 
@@ -138,10 +138,14 @@ class QualityGate(_Strict):
 
 class TrainingGate(_Strict):
     """Gate on the job's own losses, before anything is served: the final training loss and
-    every validation loss must be at most these. ``keepModelOnGateFailure`` as below."""
+    every validation loss must be at most these, and the validation loss may have risen at
+    most ``maxValidationLossRises`` evaluations in a row at the end of training (its
+    ``validation_metrics.csv``; 0: the last evaluation may not be worse than the one before).
+    ``keepModelOnGateFailure`` as below."""
 
     maxTrainingLoss: Annotated[float | None, Field(ge=0)] = None
     maxValidationLoss: Annotated[float | None, Field(ge=0)] = None
+    maxValidationLossRises: Annotated[StrictInt | None, Field(ge=0, le=1000)] = None
     keepModelOnGateFailure: bool = False
 
 

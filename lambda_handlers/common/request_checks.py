@@ -381,17 +381,22 @@ def _promotion_problems(promote: dict[str, Any], model: catalogue.BaseModel | No
 
 
 def _training_gate_problems(raw: dict[str, Any]) -> list[str]:
-    """At least one bound, and a validation-loss bound only with validation data."""
+    """At least one bound, and bounds on the validation loss only with validation data."""
     gate = raw.get("trainingGate")
     if not isinstance(gate, dict):
         return []
     problems: list[str] = []
-    if gate.get("maxTrainingLoss") is None and gate.get("maxValidationLoss") is None:
-        problems.append("trainingGate: give maxTrainingLoss, maxValidationLoss, or both")
-    if gate.get("maxValidationLoss") is not None and not raw.get("validationDataConfig"):
+    bounds = ("maxTrainingLoss", "maxValidationLoss", "maxValidationLossRises")
+    if all(gate.get(b) is None for b in bounds):
         problems.append(
-            "trainingGate.maxValidationLoss: needs validationDataConfig (no validation loss without it)"
+            "trainingGate: give maxTrainingLoss, maxValidationLoss, maxValidationLossRises, "
+            "or several"
         )
+    for bound in bounds[1:]:
+        if gate.get(bound) is not None and not raw.get("validationDataConfig"):
+            problems.append(
+                f"trainingGate.{bound}: needs validationDataConfig (no validation loss without it)"
+            )
     return problems
 
 

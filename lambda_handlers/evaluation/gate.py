@@ -57,8 +57,9 @@ def judge_gate(results: dict[str, Any], gate: dict[str, Any]) -> GateResult:
 def judge_losses(summary: dict[str, Any], gate: dict[str, Any]) -> str | None:
     """``None`` when the job's losses meet the training gate, else why not (with the numbers).
 
-    A loss the job did not report fails a gate that asks for it: an unmeasured model is not
-    a model that passed.
+    ``maxValidationLossRises`` is judged on ``summary["curves"]`` (``curves.summarize``, from
+    the job's ``validation_metrics.csv``). A loss or curve the job did not report fails a
+    gate that asks for it: an unmeasured model is not a model that passed.
     """
     failures = []
     limit = gate.get("maxTrainingLoss")
@@ -75,4 +76,28 @@ def judge_losses(summary: dict[str, Any], gate: dict[str, Any]) -> str | None:
             failures.append("the job reported no validation loss")
         elif max(losses) > limit:
             failures.append(f"validation loss {max(losses):.4f} is above {limit}")
+    limit = gate.get("maxValidationLossRises")
+    if limit is not None:
+        failure = _rising_failure(summary.get("curves") or {}, limit)
+        if failure:
+            failures.append(failure)
     return "; ".join(failures) or None
+
+
+def _rising_failure(curves: dict[str, Any], limit: int) -> str | None:
+    """The validation curve (``curves.summarize``) rose more than ``limit`` times in a row at
+    its end, or there is no curve to tell."""
+    rises, validation = curves.get("validationRising"), curves.get("validation")
+    if rises is None or not validation:
+        why = "; ".join(curves.get("problems") or []) or "it wrote no validation_metrics.csv"
+        return f"the job reported no validation loss curve ({why})"
+    if not validation.get("points"):
+        return "the job's validation_metrics.csv has no measured validation loss"
+    if rises <= limit:
+        return None
+    last, best = validation["last"], validation["best"]
+    return (
+        f"validation loss rose for the last {rises} evaluations in a row, to "
+        f"{last['loss']:.4f} at step {last['step']} (best {best['loss']:.4f} at step "
+        f"{best['step']}), more than maxValidationLossRises {limit}"
+    )

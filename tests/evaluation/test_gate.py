@@ -47,3 +47,70 @@ def test_a_gate_on_a_score_that_was_not_computed_is_an_error() -> None:
 )
 def test_loss_gate(summary: dict, gate: dict, failure: str | None) -> None:
     assert judge_losses(summary, gate) == failure
+
+
+def _curves(*losses: float, problems: list[str] | None = None) -> dict:
+    from lambda_handlers.evaluation.curves import Point, summarize
+
+    points = [Point(10 * i, i, loss) for i, loss in enumerate(losses)]
+    return {**summarize(None, points), "problems": problems or []}
+
+
+@pytest.mark.parametrize(
+    ("curves", "limit", "failure"),
+    [
+        (_curves(1.0, 0.8, 0.7), 0, None),
+        (_curves(1.0, 0.8, 0.9), 1, None),
+        (_curves(1.0, 0.8, 0.9, 1.0), 2, None),
+        (
+            _curves(1.0, 0.8, 0.9),
+            0,
+            "validation loss rose for the last 1 evaluations in a row, to 0.9000 at step 20 "
+            "(best 0.8000 at step 10), more than maxValidationLossRises 0",
+        ),
+        (
+            _curves(1.0, 0.6, 0.7, 0.8, 0.95),
+            2,
+            "validation loss rose for the last 3 evaluations in a row, to 0.9500 at step 40 "
+            "(best 0.6000 at step 10), more than maxValidationLossRises 2",
+        ),
+    ],
+)
+def test_validation_rises_gate(curves: dict, limit: int, failure: str | None) -> None:
+    assert judge_losses({"curves": curves}, {"maxValidationLossRises": limit}) == failure
+
+
+@pytest.mark.parametrize(
+    ("summary", "failure"),
+    [
+        ({}, "the job reported no validation loss curve (it wrote no validation_metrics.csv)"),
+        (
+            {"curves": {"validation": None, "validationRising": None, "problems": []}},
+            "the job reported no validation loss curve (it wrote no validation_metrics.csv)",
+        ),
+        (
+            {
+                "curves": {
+                    "validation": None,
+                    "validationRising": None,
+                    "problems": ["validation_metrics.csv: line 3: validation_loss is 'x'"],
+                }
+            },
+            "the job reported no validation loss curve (validation_metrics.csv: line 3: "
+            "validation_loss is 'x')",
+        ),
+        ({"curves": _curves()}, "the job's validation_metrics.csv has no measured validation loss"),
+    ],
+)
+def test_an_unmeasured_curve_fails_a_gate_that_asks_for_it(summary: dict, failure: str) -> None:
+    assert judge_losses(summary, {"maxValidationLossRises": 3}) == failure
+
+
+def test_every_failure_of_a_training_gate_is_given() -> None:
+    summary = {"trainingLoss": 0.9, "curves": _curves(0.5, 0.6)}
+    gate = {"maxTrainingLoss": 0.5, "maxValidationLossRises": 0}
+    failure = judge_losses(summary, gate)
+    assert failure is not None
+    assert failure.startswith(
+        "training loss 0.9000 is above 0.5; validation loss rose for the last 1"
+    )

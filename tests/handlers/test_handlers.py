@@ -263,8 +263,11 @@ def test_looks_back_off_from_the_first_wait_to_the_cap(
     assert [next_poll("JOB", p) for p in (None, 30, 60, 100)] == [60, 60, 100, 100]
 
 
+@mock_aws
 def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> None:
     plan = plan_for()
+    # No metrics files: the curves are absent (tests/handlers/test_check_job_curves.py).
+    boto3.client("s3").create_bucket(Bucket="artifacts-bucket")
     stub("bedrock").add_response(
         "get_model_customization_job",
         job_description(
@@ -279,6 +282,7 @@ def test_check_job_returns_the_model_when_completed(stub, lambda_context) -> Non
     assert result["outputModelArn"] == MODEL_ARN
     assert result["trainingLoss"] == 0.25
     assert result["validationLoss"] == [0.3]
+    assert result["curves"]["training"] is None
 
 
 def test_check_job_fails_with_bedrocks_reason(stub, lambda_context) -> None:
