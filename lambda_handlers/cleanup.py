@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_handlers.common import idle_alarm, observability
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import (
     NETWORK_ERRORS,
@@ -221,6 +222,7 @@ def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
     at.target = looking_for(kind, plan.serving.name or "", plan.executionArn)
     found = find_serving(plan)
     if found is None:
+        _delete_idle_alarm(plan, at)  # the throughput is gone: its alarm may not be
         return
     if not found["ours"]:
         deleting = Target(kind, found["arn"], "delete", None)
@@ -230,9 +232,11 @@ def _delete_serving(plan: Plan, report: dict[str, Any], at: _At) -> None:
     if found["mode"] == "provisioned-throughput":
         at.target = deleting_throughput(found["arn"])
         bedrock.delete_provisioned_model_throughput(provisionedModelId=found["arn"])
-    else:
-        at.target = deleting_deployment(found["arn"])
-        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=found["arn"])
+        report["deleted"].append(found["arn"])
+        _delete_idle_alarm(plan, at)
+        return
+    at.target = deleting_deployment(found["arn"])
+    bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=found["arn"])
     report["deleted"].append(found["arn"])
 
 
@@ -253,6 +257,35 @@ def _delete_model(plan: Plan, model_arn: str, report: dict[str, Any], at: _At) -
             raise
         return
     report["deletedModel"] = model_arn
+
+
+def _delete_idle_alarm(plan: Plan, at: _At) -> None:
+    """The idle alarm Start serving made for the throughput (``common/idle_alarm.py``)."""
+    if idle_alarm.enabled() and plan.serving.mode == "provisioned-throughput":
+        name = idle_alarm.alarm_name(plan)
+        at.target = Target(
+            "CloudWatch alarm", name, "delete", f"aws cloudwatch delete-alarms --alarm-names {name}"
+        )
+        idle_alarm.delete_idle_alarm(plan)
+
+
+_SERVING_KINDS = {"provisioned throughput", "custom model deployment"}
+
+
+def count_outcome(report: dict[str, Any], *, time_to_live: bool = False) -> None:
+    """A cleanup's report as metrics: serving removed, what it left behind (each problem, a
+    job left running on purpose) and, for the time-to-live's cleanup, serving it could not
+    remove (``ServingPastTimeToLive``, 0 when it removed all)."""
+    observability.count(observability.SERVING_REMOVED, len(report["deleted"]))
+    left = len(report["problems"]) + (1 if report.get("jobLeftRunning") else 0)
+    observability.count(observability.CLEANUP_LEFTOVERS, left)
+    if time_to_live:
+        serving_left = [
+            p
+            for p in report["problems"]
+            if isinstance(p, dict) and p.get("resource") in _SERVING_KINDS
+        ]
+        observability.count(observability.SERVING_PAST_TIME_TO_LIVE, len(serving_left))
 
 
 _Step = Callable[[Plan, dict[str, Any], _At], None]
@@ -309,12 +342,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         or (plan.trainingGate or {}).get("keepModelOnGateFailure")
     )
     model_arn = (event.get("job") or {}).get("outputModelArn")
-    report = clean_up(
-        plan,
-        delete_model=error == "QualityGateFailed" and not keep,
-        delete_model_arn=model_arn,
-        leave_job_running=error == "JobUnreachable",
-    )
+    time_to_live = event.get("reason") == "time-to-live"
+    try:
+        report = clean_up(
+            plan,
+            delete_model=error == "QualityGateFailed" and not keep,
+            delete_model_arn=model_arn,
+            leave_job_running=error == "JobUnreachable",
+        )
+    except Exception:
+        if time_to_live:  # the schedule retries; until then serving outlives its time
+            observability.count(observability.SERVING_PAST_TIME_TO_LIVE)
+        raise
+    count_outcome(report, time_to_live=time_to_live)
     logger.info("cleanup done", extra=report)
     return report
 
@@ -461,6 +501,7 @@ def abort_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _after_failure(plan, execution, state, settings)
     # Throttling raises: the asynchronous invocation retries, then goes to the dead-letter queue.
     report = _clean_up_or_say_so(plan, detail["status"], state, 2, leave_job_running=False)
+    count_outcome(report)
     publish(settings.topic_arn, detail["status"], {**state, "cleanup": report})
     logger.info("cleanup after stop or timeout", extra=report)
     return report
@@ -480,6 +521,7 @@ def _after_failure(
     passes = 1 if notified else 2
     report = _clean_up_or_say_so(plan, "FAILED", state, passes, leave_job_running=leave_job)
     report["workflowNotified"] = notified
+    count_outcome(report)
     if not notified or _found_anything(report):
         publish(settings.topic_arn, "FAILED", {**state, "cleanup": report})
     logger.info("cleanup after a failed execution", extra=report)

@@ -31,6 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from lambda_handlers.common import observability
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.catalogue import inference_model_id
 from lambda_handlers.common.errors import (
@@ -47,7 +48,7 @@ from lambda_handlers.evaluation.batch import (
     output_text,
     parse_batch_output,
 )
-from lambda_handlers.evaluation.gate import judge_gate
+from lambda_handlers.evaluation.gate import GateResult, judge_gate
 from lambda_handlers.evaluation.report import compare_rows, comparison_results, write_csv
 from lambda_handlers.evaluation.rounds import AnswerStore, Unit, run_round
 from lambda_handlers.evaluation.testset import ReadStats, TestCase, read_test_cases
@@ -258,6 +259,7 @@ def report(
     logger.info(
         "evaluated", extra={"records": results["records"], "gate": gate.message if gate else None}
     )
+    emit_scores(results, gate)
     if gate is not None and not gate.passed:
         raise QualityGateFailed(f"{gate.message}. Report: {report_uri}")
     return {
@@ -268,6 +270,22 @@ def report(
         "reportUri": report_uri,
         "recordsCsvUri": csv_uri,
     }
+
+
+def emit_scores(results: dict[str, Any], gate: GateResult | None) -> None:
+    """The evaluation as metrics: the base and custom scores and the gain of the gate's score
+    (without a gate, of the first score computed, in ``SCORES`` order), named in the EMF
+    line's ``score`` field; and whether the gate passed."""
+    name = gate.metric if gate else next(iter(results["metrics"]), None)
+    if name is not None:
+        scores = results["metrics"][name]
+        observability.metrics.add_metadata(key="score", value=name)
+        observability.measure(observability.EVALUATION_BASE_SCORE, float(scores["base"]))
+        observability.measure(observability.EVALUATION_CUSTOM_SCORE, float(scores["custom"]))
+        observability.measure(observability.EVALUATION_GAIN, float(scores["gain"]))
+    if gate is not None:
+        passed = observability.QUALITY_GATE_PASSED
+        observability.count(passed if gate.passed else observability.QUALITY_GATE_FAILED)
 
 
 @entry_point("plan.executionArn")

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_handlers.common import idle_alarm, observability
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.observability import entry_point, logger
@@ -34,7 +35,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ClientError as error:
         raise translate_client_error(error, operation) from error
     arn = response[_ARN_FIELD[operation]]
-    logger.info("serving requested", extra={"mode": plan.serving.mode, "arn": arn})
+    observability.count(observability.SERVING_STARTED)
+    alarm = None
+    if plan.serving.mode == "provisioned-throughput":
+        alarm = idle_alarm.put_idle_alarm(plan, arn)
+    logger.info(
+        "serving requested", extra={"mode": plan.serving.mode, "arn": arn, "idleAlarm": alarm}
+    )
     return {
         "pollSeconds": first_poll("SERVING"),
         "mode": plan.serving.mode,

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambda_handlers.common import observability
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import JobNameTaken, error_code, translate_client_error
 from lambda_handlers.common.leftovers import is_not_found
@@ -71,5 +72,6 @@ def submit(plan: Plan, settings: Settings) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     plan = Plan.model_validate(event["plan"])
     result = submit(plan, Settings.from_env())
+    observability.count(observability.JOBS_SUBMITTED)
     logger.info("customization job submitted", extra=result)
     return {**result, "pollSeconds": first_poll("JOB")}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lambda_handlers.common import observability
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import (
     RequestInvalid,
@@ -91,6 +92,7 @@ def judge_data(
     s3: Any,
 ) -> dict[str, Any]:
     """Write the data report; fail on errors; else its summary with the cost estimate."""
+    count_findings(report)
     report_uri = put_report(s3, settings, plan.jobName, "data-validation.json", report)
     if report["verdict"] != "valid":
         raise TrainingDataInvalid(f"{report['summary']} Full report: {report_uri}")
@@ -114,6 +116,12 @@ def judge_data(
             "enforced"
         )
     return dataset
+
+
+def count_findings(report: dict[str, Any]) -> None:
+    """The data report's findings as metrics: errors and warnings, every code together."""
+    observability.count(observability.VALIDATION_ERRORS, sum(report["errors"].values()))
+    observability.count(observability.VALIDATION_WARNINGS, sum(report["warnings"].values()))
 
 
 STACK_HOW_TO_PRICE = (
