@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
+from constructs_lib.nag import acknowledge, attr_ref
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
 from constructs_lib.steps.flow import Fragment
@@ -13,6 +14,9 @@ from constructs_lib.steps.permissions import (
     tagging_at_creation,
 )
 from constructs_lib.steps.retries import JOB_QUOTA, SERVICE_ROLE_PROPAGATION
+from lambda_handlers.evaluation.curves import TRAINING_FILE, VALIDATION_FILE
+
+CURVE_FILES = (TRAINING_FILE, VALIDATION_FILE)
 
 # The job's own outcomes, as check_job raises them: the only ends of following it that clean up.
 JOB_OUTCOMES = ("CustomizationJobFailed", "CustomizationJobStopped", "QualityGateFailed")
@@ -65,6 +69,29 @@ class CheckJob(LambdaStep):
         super().__init__(ctx)
         self.allow(["bedrock:GetModelCustomizationJob"], ctx.arns.jobs)
         acknowledge_run_time_ids(self.role, ["model-customization-job"])
+        # A completed job's two metrics files (``lambda_handlers/evaluation/curves.py``), and
+        # nothing else Bedrock writes: ``<output prefix><job folder>/model-customization-job-
+        # <id>/...``, the id known only at run time. Listing the same keys makes S3 answer a
+        # missing file with 404, and settles a 403 (``job_curves.read_object``).
+        storage = ctx.storage
+        metrics = [f"{storage.output_prefix}*model-customization-job-*/{f}" for f in CURVE_FILES]
+        self.allow(["s3:GetObject"], [storage.artifacts_bucket.arn_for_objects(m) for m in metrics])
+        self.allow(
+            ["s3:ListBucket"],
+            [storage.artifacts_bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": metrics}},
+        )
+        storage._grant_key_through_s3(self.function, "kms:Decrypt")  # the bucket's key, via S3
+        storage.grant_write_reports(self.function)  # the summary and the files' copies
+        acknowledge(
+            self.role,
+            "IAM5",
+            "Check job reads the two metrics files of a completed job, whose folder (the job's "
+            "id) Bedrock names at run time, and writes the curves' summary under the reports "
+            "prefix, in a folder named after the job.",
+            findings=[f"Resource::{attr_ref(storage.artifacts_bucket)}/{m}" for m in metrics]
+            + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"],
+        )
 
     def poll(self, on_error: sfn.IChainable, *, left_running: sfn.IChainable) -> Fragment:
         """Until the job completes. Only the job's own outcome (Failed, Stopped, a training gate
