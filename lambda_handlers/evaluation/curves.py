@@ -90,7 +90,8 @@ def parse_metrics_csv(text: str, loss_column: str) -> list[Point]:
     """The points of a metrics file, as Bedrock (or a user's tool) writes it.
 
     Accepts a UTF-8 byte-order mark, CRLF line ends, blank lines, extra and reordered
-    columns, header names in any case with stray spaces, quotes or zero-width characters.
+    columns, header names in any case with stray spaces, quotes or zero-width characters, and
+    the header repeated further down (files joined end to end).
     Rows whose ``loss_column`` cell is empty, ``nan`` or infinite are skipped and counted
     (the result is a :class:`Curve`, whose ``skipped`` says how many).
 
@@ -116,6 +117,8 @@ def parse_metrics_csv(text: str, loss_column: str) -> list[Point]:
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
+        if [_header_name(cell) for cell in row] == header:
+            continue  # the header again: files joined end to end
         line = reader.line_num
         if len(row) < needed:
             raise ValueError(

@@ -55,6 +55,12 @@ def test_header_junk_that_is_not_part_of_a_name_is_ignored() -> None:
     assert parse_metrics_csv(text, "training_loss") == [Point(0, 0, 2.0)]
 
 
+def test_files_joined_end_to_end_keep_every_row() -> None:
+    second = "\ufeffstep_number,epoch_number,training_loss,perplexity\n4,2,0.8,2.2\n"
+    points = parse_metrics_csv(TRAINING + second, "training_loss")
+    assert len(points) == 5 and points[-1] == Point(4, 2, 0.8)
+
+
 def test_nan_and_empty_losses_are_skipped_and_counted() -> None:
     text = "step_number,epoch_number,training_loss\n0,0,nan\n1,0,\n2,0,NaN\n3,0,inf\n4,1,0.9\n"
     points = parse_metrics_csv(text, "training_loss")
