@@ -116,6 +116,10 @@ def test_the_comparison_runs_on_a_tiny_size(tmp_path: Path) -> None:
         assert f"\n{kind}: " in "\n" + result.stdout
     assert result.stdout.count("engine (bedrock-customize)") == 3
     assert result.stdout.count("speed-up") == 3 and "AWS Nova validator" in result.stdout
+    # The floor (read and decode, no checks) ran on every file and decoded every record;
+    # the targets are put against it.
+    assert result.stdout.count("floor: read + decode, no checks") == 3
+    assert result.stdout.count("beyond the floor for every check") == 2
 
 
 def test_the_comparison_fails_when_the_verdicts_differ(tmp_path: Path) -> None:
