@@ -4,14 +4,27 @@ commands are in ``run_commands``)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
-from lambda_handlers.cli import run_commands, runs
 from lambda_handlers.cli.cost_commands import add_prices_argument
 from lambda_handlers.cli.help import add_command
+from lambda_handlers.cli.stack_outputs import DEFAULT_STACK, STATE_MACHINE_OUTPUT
 
 _ARN = "arn:aws:states:us-east-1:111122223333:execution:BedrockCustomization-customization:run-1"
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """The command function ``name`` of ``run_commands``, imported when it runs: its libraries
+    (botocore, the request checks) are not loaded for other commands."""
+
+    def command(args: argparse.Namespace, out: Any) -> int:
+        from lambda_handlers.cli import run_commands
+
+        return int(getattr(run_commands, name)(args, out))
+
+    return command
 
 
 def _positive(text: str) -> float:
@@ -27,9 +40,9 @@ def _positive(text: str) -> float:
 def _where(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack-name",
-        default=runs.DEFAULT_STACK,
-        help=f"the deployed stack whose {runs.STATE_MACHINE_OUTPUT} output names the state "
-        f"machine (default: {runs.DEFAULT_STACK})",
+        default=DEFAULT_STACK,
+        help=f"the deployed stack whose {STATE_MACHINE_OUTPUT} output names the state "
+        f"machine (default: {DEFAULT_STACK})",
     )
     parser.add_argument(
         "--state-machine-arn", help="the state machine's ARN, instead of the stack's output"
@@ -88,7 +101,7 @@ def _add_start(subparsers: argparse._SubParsersAction[Any]) -> None:
     _interval(parser, 30)
     _where(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (without --wait)")
-    parser.set_defaults(func=run_commands.cmd_start)
+    parser.set_defaults(func=_command("cmd_start"))
 
 
 def _add_status(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -108,7 +121,7 @@ def _add_status(subparsers: argparse._SubParsersAction[Any]) -> None:
     _execution(parser)
     add_prices_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=run_commands.cmd_status)
+    parser.set_defaults(func=_command("cmd_status"))
 
 
 def _add_watch(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -127,7 +140,7 @@ def _add_watch(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _execution(parser)
     _interval(parser, 30)
-    parser.set_defaults(func=run_commands.cmd_watch)
+    parser.set_defaults(func=_command("cmd_watch"))
 
 
 def _add_list(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -147,7 +160,7 @@ def _add_list(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--status", choices=_STATUSES, help="only executions with this status")
     _where(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=run_commands.cmd_list)
+    parser.set_defaults(func=_command("cmd_list"))
 
 
 def _add_stop(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -177,7 +190,7 @@ def _add_stop(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _interval(parser, 15)
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=run_commands.cmd_stop)
+    parser.set_defaults(func=_command("cmd_stop"))
 
 
 def _add_report(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -204,7 +217,7 @@ def _add_report(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     add_prices_argument(parser)
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
-    parser.set_defaults(func=run_commands.cmd_report)
+    parser.set_defaults(func=_command("cmd_report"))
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:

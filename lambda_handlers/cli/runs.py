@@ -23,14 +23,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_handlers.cli.errors import EnvironmentProblem, UsageError
+from lambda_handlers.cli.stack_outputs import STATE_MACHINE_OUTPUT
 from lambda_handlers.common.plan import Plan
 from lambda_handlers.common.request import CustomizationRequest, RequestContext, split_s3_uri
 from lambda_handlers.common.request_checks import check_request
 
-DEFAULT_STACK = "BedrockCustomization"
-"""The app's stack name (``app.py``: context ``stackName``, default ``BedrockCustomization``)."""
-STATE_MACHINE_OUTPUT = "StateMachineArn"
-"""The stack's CfnOutput that names its state machine (``constructs_lib/stack.py``)."""
 ENDED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _CUSTOMIZATION_TYPES = (
     "FINE_TUNING",
