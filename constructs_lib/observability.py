@@ -24,6 +24,8 @@ topic, for these alarms only (their ARNs, and the idle alarms' prefix).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -55,6 +57,24 @@ def _checked_idle_hours(hours: int | None) -> int | None:
     return hours
 
 
+@dataclass(frozen=True)
+class MonitoringOptions:
+    """What ``CustomizationMonitoring`` creates."""
+
+    dashboard: bool = True
+    """A dashboard. Default: true (a few dollars a month beyond CloudWatch's free three)."""
+    alarms: bool = True
+    """The alarms. Default: true (each costs cents a month)."""
+    idle_throughput_hours: int | None = DEFAULT_IDLE_THROUGHPUT_HOURS
+    """With ``alarms``, a provisioned throughput with no invocation for this many whole hours
+    (1 to 24) alarms; ``None``: no idle alarm. Default: 6, a working day's gap in requests,
+    long before a month's bill."""
+
+
+FULL_MONITORING = MonitoringOptions()
+"""The dashboard, the alarms, and idle alarms after 6 hours."""
+
+
 class CustomizationMonitoring(Construct):
     """The workflow's dashboard and alarms.
 
@@ -72,9 +92,7 @@ class CustomizationMonitoring(Construct):
         functions: dict[str, lambda_.Function],
         topic: sns.ITopic,
         key: kms.IKey,
-        dashboard: bool = True,
-        alarms: bool = True,
-        idle_throughput_hours: int | None = DEFAULT_IDLE_THROUGHPUT_HOURS,
+        options: MonitoringOptions = FULL_MONITORING,
     ) -> None:
         """
         :param state_machine: the workflow's state machine.
@@ -83,26 +101,21 @@ class CustomizationMonitoring(Construct):
             delete them.
         :param topic: where alarms publish (the stack's topic).
         :param key: the topic's key.
-        :param dashboard: create the dashboard. Default: true (a dashboard costs a few dollars a
-            month beyond CloudWatch's free three).
-        :param alarms: create the alarms. Default: true (each costs cents a month).
-        :param idle_throughput_hours: with ``alarms``, a provisioned throughput with no
-            invocation for this many whole hours (1 to 24) alarms; ``None``: no idle alarm.
-            Default: 6, a working day's gap in requests, long before a month's bill.
+        :param options: dashboard, alarms, idle hours (``MonitoringOptions``). Default: all.
         """
         super().__init__(scope, construct_id)
         self._stack = Stack.of(self)
         self._state_machine = state_machine
         self._topic = topic
         self._key = key
-        hours = _checked_idle_hours(idle_throughput_hours)
+        hours = _checked_idle_hours(options.idle_throughput_hours)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.idle_alarm_prefix: str | None = None
-        if alarms:
+        if options.alarms:
             self._static_alarms()
             if hours is not None:
                 self._idle_alarms(functions, hours)
-        self.dashboard = self._dashboard() if dashboard else None
+        self.dashboard = self._dashboard() if options.dashboard else None
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -141,16 +154,34 @@ class CustomizationMonitoring(Construct):
         )
 
     def _allow_alarm(self, sid: str, alarm_arn: str) -> None:
-        """CloudWatch may publish to the topic, through its key, for ``alarm_arn`` only (an ARN
-        or an ARN pattern)."""
-        _allow_on_key(self._key, f"Allow{sid}AlarmToPublish", "cloudwatch.amazonaws.com", alarm_arn)
+        """CloudWatch may publish to the topic, through its key, for ``alarm_arn`` only: an ARN,
+        or an ARN pattern (compared with ``ArnLike``: ``ArnEquals`` takes ``*`` literally)."""
+        if "*" in alarm_arn:
+            conditions = {
+                "StringEquals": {"aws:SourceAccount": self._stack.account},
+                "ArnLike": {"aws:SourceArn": alarm_arn},
+            }
+            self._key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{sid}AlarmToPublish",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=["*"],  # a key policy's resource is always the key itself
+                    conditions=conditions,
+                )
+            )
+        else:
+            conditions = _from_source(self, alarm_arn)
+            _allow_on_key(
+                self._key, f"Allow{sid}AlarmToPublish", "cloudwatch.amazonaws.com", alarm_arn
+            )
         self._topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=f"Allow{sid}Alarm",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self._topic.topic_arn],
-                conditions=_from_source(self, alarm_arn),
+                conditions=conditions,
             )
         )
 
@@ -256,84 +287,87 @@ class CustomizationMonitoring(Construct):
     # -- dashboard -------------------------------------------------------------------------
 
     def _dashboard(self) -> cloudwatch.Dashboard:
-        runs = self._executions(_GRAPH_PERIOD)
-        sm = self._state_machine
-        count = self.custom_metric
-        started = count(emitted.SERVING_STARTED, period=Duration.days(1))
-        removed = count(emitted.SERVING_REMOVED, period=Duration.days(1))
-        widgets: list[list[cloudwatch.IWidget]] = [
-            [
-                cloudwatch.GraphWidget(
-                    title="Executions by outcome",
-                    left=list(runs.values()),
-                    stacked=True,
-                    width=12,
-                ),
-                cloudwatch.GraphWidget(
-                    title="Execution duration (ms)",
-                    left=[
-                        sm.metric_time(period=_GRAPH_PERIOD, statistic="Average", label="Average"),
-                        sm.metric_time(period=_GRAPH_PERIOD, statistic="Maximum", label="Longest"),
-                    ],
-                    width=12,
-                ),
-            ],
-            [
-                cloudwatch.GraphWidget(
-                    title="Customization jobs",
-                    left=[
-                        count(emitted.JOBS_SUBMITTED),
-                        count(emitted.JOBS_COMPLETED),
-                        count(emitted.JOBS_FAILED),
-                        count(emitted.JOBS_STOPPED),
-                    ],
-                    width=12,
-                ),
-                cloudwatch.GraphWidget(
-                    title="Training-data validation findings",
-                    left=[count(emitted.VALIDATION_ERRORS), count(emitted.VALIDATION_WARNINGS)],
-                    width=12,
-                ),
-            ],
-            [
-                cloudwatch.GraphWidget(
-                    title="Evaluation: gain over the base model",
-                    left=[count(emitted.EVALUATION_GAIN, "Average")],
-                    right=[
-                        count(emitted.EVALUATION_BASE_SCORE, "Average"),
-                        count(emitted.EVALUATION_CUSTOM_SCORE, "Average"),
-                    ],
-                    width=12,
-                ),
-                cloudwatch.SingleValueWidget(
-                    title="Serving started and removed in this time range (the difference is "
-                    "still alive, when the range covers the oldest)",
-                    metrics=[
-                        started,
-                        removed,
-                        cloudwatch.MathExpression(
-                            expression="FILL(started, 0) - FILL(removed, 0)",
-                            using_metrics={"started": started, "removed": removed},
-                            label="Started minus removed",
-                            period=Duration.days(1),
-                        ),
-                    ],
-                    set_period_to_time_range=True,
-                    width=12,
-                ),
-            ],
-        ]
+        widgets = [self._runs_row(), self._work_row(), self._results_row()]
         if self.alarms:
-            widgets.append(
-                [
-                    cloudwatch.AlarmStatusWidget(
-                        title="Alarms", alarms=list(self.alarms.values()), width=24
-                    )
-                ]
-            )
+            alarms = list(self.alarms.values())
+            widgets.append([cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24)])
         return cloudwatch.Dashboard(
             self,
             "Dashboard",
             dashboard_name=f"{self._stack.stack_name}-{self._stack.region}",
             widgets=widgets,
         )
+
+    def _runs_row(self) -> list[cloudwatch.IWidget]:
+        """Executions by outcome and their duration."""
+        sm = self._state_machine
+        return [
+            cloudwatch.GraphWidget(
+                title="Executions by outcome",
+                left=list(self._executions(_GRAPH_PERIOD).values()),
+                stacked=True,
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Execution duration (ms)",
+                left=[
+                    sm.metric_time(period=_GRAPH_PERIOD, statistic="Average", label="Average"),
+                    sm.metric_time(period=_GRAPH_PERIOD, statistic="Maximum", label="Longest"),
+                ],
+                width=12,
+            ),
+        ]
+
+    def _work_row(self) -> list[cloudwatch.IWidget]:
+        """Jobs and training-data validation."""
+        count = self.custom_metric
+        return [
+            cloudwatch.GraphWidget(
+                title="Customization jobs",
+                left=[
+                    count(emitted.JOBS_SUBMITTED),
+                    count(emitted.JOBS_COMPLETED),
+                    count(emitted.JOBS_FAILED),
+                    count(emitted.JOBS_STOPPED),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Training-data validation findings",
+                left=[count(emitted.VALIDATION_ERRORS), count(emitted.VALIDATION_WARNINGS)],
+                width=12,
+            ),
+        ]
+
+    def _results_row(self) -> list[cloudwatch.IWidget]:
+        """The evaluation's gain and scores; serving started and removed."""
+        count = self.custom_metric
+        started = count(emitted.SERVING_STARTED, period=Duration.days(1))
+        removed = count(emitted.SERVING_REMOVED, period=Duration.days(1))
+        return [
+            cloudwatch.GraphWidget(
+                title="Evaluation: gain over the base model",
+                left=[count(emitted.EVALUATION_GAIN, "Average")],
+                right=[
+                    count(emitted.EVALUATION_BASE_SCORE, "Average"),
+                    count(emitted.EVALUATION_CUSTOM_SCORE, "Average"),
+                ],
+                width=12,
+            ),
+            cloudwatch.SingleValueWidget(
+                title="Serving started and removed in this time range (the difference is "
+                "still alive, when the range covers the oldest)",
+                metrics=[
+                    started,
+                    removed,
+                    cloudwatch.MathExpression(
+                        expression="FILL(started, 0) - FILL(removed, 0)",
+                        using_metrics={"started": started, "removed": removed},
+                        label="Started minus removed",
+                        period=Duration.days(1),
+                    ),
+                ],
+                set_period_to_time_range=True,
+                width=12,
+            ),
+        ]

@@ -10,7 +10,7 @@ import pytest
 from constructs_lib.observability import _checked_idle_hours
 from lambda_handlers.common.idle_alarm import HOURS_ENV, PREFIX_ENV
 from tests.conftest import Synthesized, synthesize
-from tests.policy_eval import Policies
+from tests.policy_eval import Policies, Request
 
 STACK = "BedrockCustomization"
 NAMESPACE = "BedrockCustomization"
@@ -172,9 +172,11 @@ def test_cloudwatch_may_publish_to_the_encrypted_topic_for_these_alarms_only(
 ) -> None:
     policies = Policies(synthesized.template)
     arn = _alarm_arn(f"{STACK}-{alarm_name}")
+    # An alarm's own ARN exactly; the idle alarms' prefix as a pattern (ArnLike).
+    operator = "ArnLike" if "*" in arn else "ArnEquals"
     wanted = {
         "StringEquals": {"aws:SourceAccount": "123456789012"},
-        "ArnEquals": {"aws:SourceArn": arn},
+        operator: {"aws:SourceArn": arn},
     }
     key_statements = [
         s
@@ -187,6 +189,35 @@ def test_cloudwatch_may_publish_to_the_encrypted_topic_for_these_alarms_only(
         for s in key_statements
     )
     assert actions == [["kms:Decrypt", "kms:GenerateDataKey"], ["sns:Publish"]]
+
+
+@pytest.mark.parametrize(
+    ("alarm_name", "allowed"),
+    [
+        (f"{IDLE_PREFIX}nova-lite-ft-1e26d92319-pt", True),
+        (f"{STACK}-failed-executions", True),
+        ("OtherStack-idle-throughput-nova-lite-ft-pt", False),
+        (f"{STACK}-failed-executions-other", False),
+    ],
+)
+def test_the_key_and_topic_serve_cloudwatch_for_this_stacks_alarms_only(
+    synthesized: Synthesized, alarm_name: str, allowed: bool
+) -> None:
+    policies = Policies(synthesized.template)
+    key = _logical_id(synthesized, "AWS::KMS::Key", "StorageKey")
+    key_arn = policies.resolve({"Fn::GetAtt": [key, "Arn"]})
+    topic_arn = policies.resolve({"Ref": topic(synthesized)})
+    context = {"aws:SourceArn": _alarm_arn(alarm_name), "aws:SourceAccount": "123456789012"}
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        request = Request(action, key_arn, context, service="cloudwatch.amazonaws.com")
+        assert bool(policies.key_allows(key, request)) is allowed, action
+    publish = Request("sns:Publish", topic_arn, context, service="cloudwatch.amazonaws.com")
+    topic_statements = [
+        s
+        for logical_id, s in policies.resource_policy_statements()
+        if logical_id.startswith("NotificationsTopicPolicy")
+    ]
+    assert bool(policies.allowing(publish, topic_statements)) is allowed
 
 
 # -- the idle alarm: made at run time by Start serving, deleted by the cleanups -----------------
