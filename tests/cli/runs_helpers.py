@@ -132,6 +132,19 @@ def run_stand_in(
     raise AssertionError(f"the stand-in execution {name} did not get going")
 
 
+def final_status(arn: str) -> str:
+    """The execution's status once it has ended: moto's interpreter stops it in its own
+    thread, a moment after StopExecution answers."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    deadline = time.monotonic() + 30  # a bound on the wait, not an assertion on time
+    while time.monotonic() < deadline:
+        status = str(sfn.describe_execution(executionArn=arn)["status"])
+        if status != "RUNNING":
+            return status
+        time.sleep(0.02)
+    return "RUNNING"
+
+
 def planned(name: str, request: dict[str, Any] | None = None) -> Plan:
     return plan_for(request or llama_request(), execution_arn(name))
 

@@ -25,6 +25,7 @@ from tests.cli.runs_helpers import (
     expect_no,
     expect_stack,
     expect_throughput,
+    final_status,
     llama_request,
     offline,  # noqa: F401  (a fixture, used by name)
     planned,
@@ -312,6 +313,7 @@ def test_list_shows_recent_executions_outcome_and_model(tmp_path: Path) -> None:
     other = request_file(tmp_path, llama_request(customModelName="other-model"))
     run("start", other, "--state-machine-arn", MACHINE_ARN, "--name", "second")
     sfn().stop_execution(executionArn=execution_arn("first"))
+    assert final_status(execution_arn("first")) == "ABORTED"
     code, out, err = run("list", "--state-machine-arn", MACHINE_ARN)
     assert code == 0, err
     assert out.split()[:8] == [
@@ -371,7 +373,7 @@ def test_stop_stops_the_execution_and_reports_what_the_abort_cleanup_removed(
     monkeypatch.setattr(run_commands, "sleep", waits.append)
     code, out, err = run("stop", execution_arn("run-3"), "--interval", "7")
     assert code == 0, err
-    assert sfn().describe_execution(executionArn=execution_arn("run-3"))["status"] == "ABORTED"
+    assert final_status(execution_arn("run-3")) == "ABORTED"
     assert waits == [7.0]
     lines = out.splitlines()
     assert lines[0] == f"stop requested: {execution_arn('run-3')}"
@@ -401,7 +403,7 @@ def test_stop_without_waiting_only_stops(stub: Any) -> None:
     _running_with_serving(stub, "run-5")
     code, out, err = run("stop", execution_arn("run-5"), "--no-wait")
     assert code == 0, err
-    assert sfn().describe_execution(executionArn=execution_arn("run-5"))["status"] == "ABORTED"
+    assert final_status(execution_arn("run-5")) == "ABORTED"
     assert "the stack's abort cleanup stops the job and deletes serving" in out
 
 
