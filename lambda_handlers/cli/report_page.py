@@ -188,6 +188,9 @@ def _commit(target: Path, files: dict[str, bytes]) -> None:
         for name, body in files.items():
             (staging / name).write_bytes(body)
         if not target.exists():
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)  # mkdtemp's folder is the owner's only
             os.rename(staging, target)
             return
         for name in files:

@@ -375,7 +375,7 @@ def cmd_stop(args: argparse.Namespace, out: Output) -> int:
         runs.request_stop(sfn, arn)
         out.line(f"stop requested: {arn}")
         if args.no_wait or not plan:
-            what = "" if plan else " (its request was rejected: nothing was created)"
+            what = "" if plan else " (it has not passed Validate: nothing was created yet)"
             out.line(
                 f"the stack's abort cleanup stops the job and deletes serving{what}; "
                 f"see what is left with: bedrock-customize status {arn}"

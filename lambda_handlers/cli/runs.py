@@ -139,6 +139,13 @@ def describe(sfn: Any, arn: str) -> dict[str, Any]:
 # --- start ------------------------------------------------------------------------------------
 
 
+def _at(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...`` where each step is an object, else ``None``."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def local_context(raw: Any) -> RequestContext:
     """A context that accepts every location, type and grader the request names itself.
 
@@ -146,42 +153,36 @@ def local_context(raw: Any) -> RequestContext:
     types and graders it enables, its spending limits) is checked by its Validate state; the
     command checks everything else the same way before anything is started.
     """
-    request = raw if isinstance(raw, dict) else {}
-
-    def section(name: str) -> dict[str, Any]:
-        value = request.get(name)
-        return value if isinstance(value, dict) else {}
-
-    uris: list[str] = [str(section("trainingDataConfig").get("s3Uri") or "")]
-    validators = section("validationDataConfig").get("validators")
-    for item in validators if isinstance(validators, list) else []:
-        uris.append(str(item.get("s3Uri") or "") if isinstance(item, dict) else "")
-    evaluation_data = section("evaluation").get("testDataConfig")
-    if isinstance(evaluation_data, dict):
-        uris.append(str(evaluation_data.get("s3Uri") or ""))
-    buckets = tuple(split_s3_uri(u)[0] for u in uris if u.startswith("s3://"))
-    output = str(section("outputDataConfig").get("s3Uri") or "")
-    out_bucket, out_key = split_s3_uri(output) if output.startswith("s3://") else ("", "")
-    rft = section("customizationConfig").get("rftConfig")
-    rft = rft if isinstance(rft, dict) else {}
-    graders: dict[str, str] = {}
-    if isinstance(rft.get("grader"), str):
-        graders[rft["grader"]] = "arn:aws:lambda:us-east-1:000000000000:function:grader"
-    lambda_grader = (
-        (rft.get("graderConfig") or {}) if isinstance(rft.get("graderConfig"), dict) else {}
+    validators = _at(raw, "validationDataConfig", "validators")
+    uris = [
+        _at(raw, "trainingDataConfig", "s3Uri"),
+        _at(raw, "evaluation", "testDataConfig", "s3Uri"),
+        *(_at(item, "s3Uri") for item in (validators if isinstance(validators, list) else [])),
+    ]
+    buckets = tuple(
+        split_s3_uri(u)[0] for u in uris if isinstance(u, str) and u.startswith("s3://")
     )
-    arn = (lambda_grader.get("lambdaGrader") or {}) if isinstance(lambda_grader, dict) else {}
-    if isinstance(arn, dict) and isinstance(arn.get("lambdaArn"), str):
-        graders["(given)"] = arn["lambdaArn"]
-    logs = section("trainingDataConfig").get("invocationLogsConfig")
-    source = logs.get("invocationLogSource") if isinstance(logs, dict) else None
-    logs_uri = source.get("s3Uri") if isinstance(source, dict) else None
+    output = _at(raw, "outputDataConfig", "s3Uri")
+    out_bucket, out_key = (
+        split_s3_uri(output) if isinstance(output, str) and output.startswith("s3://") else ("", "")
+    )
+    rft = _at(raw, "customizationConfig", "rftConfig")
+    graders: dict[str, str] = {}
+    if isinstance(_at(rft, "grader"), str):
+        graders[rft["grader"]] = "arn:aws:lambda:us-east-1:000000000000:function:grader"
+    given_arn = _at(rft, "graderConfig", "lambdaGrader", "lambdaArn")
+    if isinstance(given_arn, str):
+        graders["(given)"] = given_arn
+    logs_uri = _at(
+        raw, "trainingDataConfig", "invocationLogsConfig", "invocationLogSource", "s3Uri"
+    )
     return RequestContext(
+        # The first bucket as the data bucket (any prefix), so its keys are checked in full.
         data_bucket=buckets[0] if buckets else "",
         data_prefixes=("",),
         output_bucket=out_bucket,
         output_prefix=out_key,
-        extra_data_buckets=buckets,
+        extra_data_buckets=tuple(b for b in buckets if b != buckets[0]),
         enabled_types=_CUSTOMIZATION_TYPES,
         graders=graders,
         invocation_logs_uris=(logs_uri,) if isinstance(logs_uri, str) else (),

@@ -64,6 +64,33 @@ def test_start_refuses_a_bad_request_naming_each_field_and_starts_nothing(
     assert sfn().list_executions(stateMachineArn=MACHINE_ARN)["executions"] == []
 
 
+def test_what_only_the_stack_knows_is_left_to_its_validate_state(tmp_path: Path) -> None:
+    # Another bucket, an output location, distillation: the stack decides whether it allows them.
+    request = llama_request(
+        trainingDataConfig={"s3Uri": "s3://team-datasets/support/train.jsonl"},
+        validationDataConfig={"validators": [{"s3Uri": "s3://team-datasets/support/val.jsonl"}]},
+        outputDataConfig={"s3Uri": "s3://somewhere-else/out/"},
+    )
+    code, out, err = run(
+        "start",
+        request_file(tmp_path, request),
+        "--state-machine-arn",
+        MACHINE_ARN,
+        "--name",
+        "elsewhere",
+    )
+    assert code == 0, (out, err)
+    prefix = request_file(
+        tmp_path, llama_request(trainingDataConfig={"s3Uri": "s3://data-bucket/training/"})
+    )
+    code, out, _ = run("start", prefix, "--state-machine-arn", MACHINE_ARN, "--name", "prefix")
+    assert code == 1
+    assert (
+        "- trainingDataConfig.s3Uri: s3://data-bucket/training/ is a prefix; name the JSONL object"
+        in out
+    )
+
+
 def test_start_finds_the_state_machine_in_the_stack_outputs_and_starts_it(
     tmp_path: Path, stub: Any
 ) -> None:

@@ -115,6 +115,9 @@ def test_report_writes_the_files_the_curve_and_one_page(stub: Any, tmp_path: Pat
     assert (out_dir / "step_wise_training_metrics.csv").read_bytes() == training_csv().encode()
     assert out.splitlines()[-1] == f"open {out_dir / 'index.html'}"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report-")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out_dir.stat().st_mode & 0o777 == 0o777 & ~umask, "a folder as mkdir makes it"
 
     with Image.open(out_dir / "loss-curves.png") as image:
         assert image.format == "PNG" and image.size == (800, 450)
