@@ -4,8 +4,9 @@ The files the execution stored are found where the workflow put them: the job's 
 files under its output location (``evaluation.curves.training_objects``), and the reports in
 the job's reports folder (``reports/<job folder>/`` of the artifacts bucket, the folder of
 the data report whose URI Validate's output carries): ``data-validation.json``,
-``test-set-validation.json``, ``evaluation.json``, ``evaluation.csv``. A file the execution
-did not write (a job that never finished, no evaluation) is left out and the page says so.
+``test-set-validation.json``, ``training-curves.json``, ``evaluation.json`` and
+``evaluation.csv``. A file the execution did not write (a job that never finished, no
+evaluation) is left out and the page says so.
 
 Everything is written into a temporary folder beside ``--out`` first and moved in at the
 end, so an interrupted or failed report leaves nothing half-written. The page embeds the
@@ -42,6 +43,7 @@ METRICS_FILES = {
 REPORT_FILES = (
     "data-validation.json",
     "test-set-validation.json",
+    "training-curves.json",  # Check job status's summary of the curves
     "evaluation.json",
     "evaluation.csv",
 )

@@ -15,7 +15,13 @@ import math
 from typing import Any
 
 from lambda_handlers.common.plan import Plan, job_folder
-from lambda_handlers.evaluation.curves import training_objects
+from lambda_handlers.evaluation.curves import (
+    TRAINING_LOSS,
+    VALIDATION_LOSS,
+    parse_metrics_csv,
+    summarize,
+    training_objects,
+)
 from lambda_handlers.evaluation.metrics import token_f1
 from lambda_handlers.evaluation.report import RecordRow, comparison_results, write_csv
 from tests.cli.runs_helpers import JOB_ARN, MODEL_ARN, PT_ARN
@@ -89,7 +95,13 @@ def put_sample(s3: Any, plan: Plan, *, metrics: bool = True) -> dict[str, Any]:
     csv_text = io.StringIO()
     write_csv(csv_text, rows)
     evaluation = {"results": comparison_results(rows), "gate": None, "testSet": {"records": 4}}
+    summary = summarize(
+        parse_metrics_csv(training_csv(), TRAINING_LOSS),
+        parse_metrics_csv(validation_csv(), VALIDATION_LOSS),
+    )
+    stored = [("training-curves.json", json.dumps({"jobArn": JOB_ARN, **summary}))]
     for name, body in (
+        *(stored if metrics else []),
         ("data-validation.json", json.dumps(data_report)),
         ("evaluation.json", json.dumps(evaluation)),
         ("evaluation.csv", csv_text.getvalue()),

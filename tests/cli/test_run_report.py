@@ -110,6 +110,7 @@ def test_report_writes_the_files_the_curve_and_one_page(stub: Any, tmp_path: Pat
         "loss-curves.png",
         "request.json",
         "step_wise_training_metrics.csv",
+        "training-curves.json",
         "validation_metrics.csv",
     ]
     assert (out_dir / "step_wise_training_metrics.csv").read_bytes() == training_csv().encode()
