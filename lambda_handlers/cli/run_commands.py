@@ -267,35 +267,37 @@ def _outcome(out: Output, described: dict[str, Any]) -> int:
 
 
 def follow(out: Output, arn: str, *, interval: float) -> int:
-    """Look every ``interval`` seconds until the execution ends; a line per change, and a
-    live line on a terminal. Exit 0 when it succeeded, 1 otherwise, 130 on Ctrl-C (the
-    execution goes on)."""
+    """Look every ``interval`` seconds until the execution ends; a line per change (of state
+    or job stage: not of the clock), and a live line on a terminal. Exit 0 when it
+    succeeded, 1 otherwise, 130 on Ctrl-C (the execution goes on)."""
     console = out.stderr_console
-    status = console.status("looking...") if console.is_terminal else None
-    last = None
+    live = console.status("looking...") if console.is_terminal else None
+    shown: list[str] | None = None
     try:
-        if status is not None:
-            status.start()
+        if live is not None:
+            live.start()
         while True:
             described, line = _look(arn)
             if described["status"] in runs.ENDED:
                 break
-            if line.split(" | ", 2)[2:] != (last or "").split(" | ", 2)[2:] or last is None:
+            changed = line.split(" | ", 2)[2:]  # what follows the status and the time
+            if changed != shown:
                 out.line(f"{now():%H:%M:%S} {line}")
-            last = line
-            if status is not None:
-                status.update(line)
+                shown = changed
+            if live is not None:
+                live.update(line)
             sleep(interval)
     except KeyboardInterrupt:
-        if status is not None:
-            status.stop()
+        if live is not None:
+            live.stop()
         out.note(
             f"stopped watching; the execution goes on: {arn} "
             f"(bedrock-customize stop {arn} stops it)"
         )
         return EXIT_INTERRUPTED
-    if status is not None:
-        status.stop()
+    finally:
+        if live is not None:
+            live.stop()  # also on an error: the terminal gets its cursor back
     return _outcome(out, described)
 
 

@@ -187,3 +187,24 @@ def test_an_ended_execution_is_told_at_once(stub: Any, clock: list[float]) -> No
     assert (code, out) == (1, "ABORTED after 5s\n")
     assert clock == []
     assert JOB_ARN not in out
+
+
+def test_an_error_while_watching_on_a_terminal_gives_the_cursor_back(
+    stub: Any, clock: list[float]
+) -> None:
+    sfn, bedrock = stub("stepfunctions"), stub("bedrock")
+    look(sfn, bedrock, "RUNNING", ("Wait for job",), job="InProgress")
+    sfn.add_client_error(
+        "describe_execution",
+        "AccessDeniedException",
+        "not allowed",
+        400,
+        expected_params={"executionArn": ARN},
+    )
+    out, err = Terminal(), Terminal()
+    code = main(["watch", ARN], stdout=out, stderr=err)
+    assert code == 3
+    text = err.getvalue()
+    hidden, shown = "\x1b[?25l", "\x1b[?25h"
+    assert hidden in text and text.rindex(shown) > text.rindex(hidden), "cursor shown again"
+    assert "access denied: use credentials allowed to call DescribeExecution" in text
