@@ -108,6 +108,21 @@ def test_a_handler_that_counts_nothing_prints_no_metrics(capsys, lambda_context)
     assert emitted(capsys) == []
 
 
+def test_the_trace_is_annotated_with_the_execution(lambda_context, monkeypatch) -> None:
+    annotations: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        observability.tracer, "put_annotation", lambda key, value: annotations.append((key, value))
+    )
+
+    @entry_point("plan.executionArn")
+    def handler(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    handler({"plan": {"executionArn": EXECUTION_ARN}}, lambda_context)
+    handler({}, lambda_context)  # no execution (an event without one): no annotation
+    assert annotations == [("execution_arn", EXECUTION_ARN)]
+
+
 @pytest.mark.parametrize(
     ("status", "metric"),
     [
