@@ -189,13 +189,22 @@ def _job_text(job: dict[str, Any] | None) -> str:
     return f"customization job: {job['status']}" + (f" ({stages})" if stages else "")
 
 
+def _when(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 def show_snapshot(out: Output, snap: dict[str, Any]) -> None:
     from lambda_handlers.cli.operator_commands import inventory_table
     from lambda_handlers.cli.run_costs import total_text
 
     out.line(f"execution: {snap['executionArn']}")
     elapsed = runs.duration_text(snap["elapsedSeconds"])
-    out.line(f"status: {snap['status']}, {elapsed} since {snap['startDate']}")
+    started = _when(snap["startDate"])
+    if snap["stopDate"]:
+        ended = _when(snap["stopDate"])
+        out.line(f"status: {snap['status']} after {elapsed} (started {started}, ended {ended})")
+    else:
+        out.line(f"status: {snap['status']} for {elapsed} (started {started})")
     if snap["state"]:
         out.line(f"state: {snap['state']}")
     if snap["error"]:
@@ -212,6 +221,9 @@ def show_snapshot(out: Output, snap: dict[str, Any]) -> None:
     for item in costs["items"]:
         out.line(f"cost: {item['what']}: {item['how']}")
     out.line(f"costs now: {total_text(costs)}")
+    if costs["usdPerHour"] or costs["unknown"]:
+        arn = snap["executionArn"]
+        out.line(f"to stop paying: bedrock-customize cleanup {arn} --dry-run, then without it")
 
 
 def cmd_status(args: argparse.Namespace, out: Output) -> int:

@@ -5,6 +5,7 @@ prints, what it changes, and each AWS error as one line with its fix."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,7 @@ def test_status_of_a_training_run_shows_state_job_stages_and_costs(stub: Any) ->
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == f"execution: {execution_arn('run-1')}"
-    assert lines[1].startswith("status: RUNNING, ")
+    assert re.fullmatch(r"status: RUNNING for \d+s \(started [-\d]+ [:\d]+ UTC\)", lines[1])
     assert "state: Wait for job" in lines
     assert (
         "customization job: InProgress (validation Completed, dataProcessing Completed, "
@@ -303,12 +304,24 @@ def test_status_prices_the_throughput_and_storage_that_exist(stub: Any) -> None:
     assert snap["costs"]["usdPerHour"] == pytest.approx(24.0 + 1.95 / 720)
     assert snap["costs"]["unknown"] == []
 
+    for _ in range(2):  # the same, as lines
+        expect_job(bedrock, plan, "Completed")
+    expect_throughput(bedrock, plan)
+    expect_model(bedrock, plan)
+    code, out, err = run("status", execution_arn("run-2"))
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        "costs now: $24.00 an hour",
+        f"to stop paying: bedrock-customize cleanup {execution_arn('run-2')} --dry-run, then "
+        "without it",
+    ]
+
 
 def test_status_of_a_rejected_request_says_nothing_was_created() -> None:
     arn = run_stand_in("bad-1", {"not": "a request"}, {}, end="fail")
     code, out, err = run("status", arn)
     assert code == 0, err
-    assert "status: FAILED" in out
+    assert re.search(r"^status: FAILED after \d+s \(started .+ UTC, ended .+ UTC\)$", out, re.M)
     assert "error: CustomizationJobFailed: Customization job failed during training" in out
     assert "no plan in its history: the request was rejected, nothing was created" in out
 
