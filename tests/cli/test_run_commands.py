@@ -452,3 +452,18 @@ def test_stopping_an_ended_execution_stops_nothing() -> None:
     code, out, err = run("stop", arn)
     assert code == 0, err
     assert out.splitlines() == [f"{arn} has already ended (FAILED): nothing to stop"]
+
+
+def test_start_reads_the_request_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(llama_request())))
+    code, out, err = run("start", "-", "--state-machine-arn", MACHINE_ARN, "--name", "piped")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"started: {execution_arn('piped')}"
+
+
+def test_stopping_a_missing_execution_is_a_usage_error() -> None:
+    code, out, err = run("stop", execution_arn("never"))
+    assert (code, out) == (2, "")
+    assert "no such execution in Region us-east-1" in error_line(err)
