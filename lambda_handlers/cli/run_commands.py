@@ -115,11 +115,16 @@ def cmd_start(args: argparse.Namespace, out: Output) -> int:
     if args.json and not args.wait:
         out.json({**started, "startDate": started["startDate"].isoformat()})
         return EXIT_OK
-    if started["reused"]:
+    since = f"{started['startDate'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if started["reused"] and started["status"] == "RUNNING":
         out.line(
-            f"already started: {arn} ({started['status']} since "
-            f"{started['startDate']:%Y-%m-%d %H:%M:%S %Z}); the same request under the same "
+            f"already started: {arn} (RUNNING since {since}); the same request under the same "
             "name is not started twice"
+        )
+    elif started["reused"]:
+        out.line(
+            f"already ran: {arn} ({started['status']}, started {since}); an execution name is "
+            "used once: give another --name to run the request again"
         )
     else:
         out.line(f"started: {arn}")

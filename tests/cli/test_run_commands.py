@@ -121,7 +121,7 @@ def test_the_same_name_and_request_is_not_started_twice(tmp_path: Path) -> None:
     first = run("start", path, "--state-machine-arn", MACHINE_ARN, "--name", "run-1")
     second = run("start", path, "--state-machine-arn", MACHINE_ARN, "--name", "run-1")
     assert first[0] == second[0] == 0, (first, second)
-    assert second[1].startswith(f"already started: {execution_arn('run-1')} (RUNNING since ")
+    assert second[1].startswith(f"already started: {execution_arn('run-1')} (RUNNING since 20")
     assert "not started twice" in second[1]
     assert len(sfn().list_executions(stateMachineArn=MACHINE_ARN)["executions"]) == 1
 
@@ -467,3 +467,14 @@ def test_stopping_a_missing_execution_is_a_usage_error() -> None:
     code, out, err = run("stop", execution_arn("never"))
     assert (code, out) == (2, "")
     assert "no such execution in Region us-east-1" in error_line(err)
+
+
+def test_the_same_name_and_request_after_the_run_ended_says_it_already_ran(tmp_path: Path) -> None:
+    path = request_file(tmp_path)
+    run("start", path, "--state-machine-arn", MACHINE_ARN, "--name", "run-1")
+    sfn().stop_execution(executionArn=execution_arn("run-1"))
+    assert final_status(execution_arn("run-1")) == "ABORTED"
+    code, out, err = run("start", path, "--state-machine-arn", MACHINE_ARN, "--name", "run-1")
+    assert code == 0, err
+    assert out.startswith(f"already ran: {execution_arn('run-1')} (ABORTED, started 20")
+    assert "give another --name to run the request again" in out
