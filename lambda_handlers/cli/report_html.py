@@ -106,8 +106,10 @@ def _data(read: dict[str, Any], files: dict[str, bytes]) -> str:
         rows.append(("training cost (estimate, USD)", _number(estimate["training_usd"], 2)))
     if rows:
         parts.append(_table(("records", "count"), rows, frozenset({1})))
-    for warning in dataset.get("warnings") or []:
-        parts.append(f'<p class="note">warning: {escape(warning)}</p>')
+    warnings = dataset.get("warnings") or {}
+    counted = warnings.items() if isinstance(warnings, dict) else ((w, 1) for w in warnings)
+    for code, count in counted:  # Validate gives {code: how many records}
+        parts.append(f'<p class="note">warning: {escape(code)} x {escape(count)}</p>')
     return "".join(parts)
 
 

@@ -113,7 +113,7 @@ def put_sample(s3: Any, plan: Plan, *, metrics: bool = True) -> dict[str, Any]:
             "verdict": "valid",
             "reportUri": f"s3://{ARTIFACTS}/{folder}/data-validation.json",
             "records": {"training": 480, "validation": 40},
-            "warnings": [],
+            "warnings": {"duplicate-record": 2},
             "trainingTokensPerEpoch": 96000,
             "costEstimate": {"estimated": True, "training_usd": 0.286},
         },

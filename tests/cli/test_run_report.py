@@ -157,6 +157,7 @@ def test_the_page_renders_in_chromium_with_its_text_and_pictures(
         "exact_match 0.2500 1.0000 +0.7500",
         "t-3 The app crashes &lt;on start&gt;. technical an error technical",
         "VALID: 480 training records, 40 validation",
+        "warning: duplicate-record x 2",
         '"customModelName": "support-triage-v1"',
     ):
         assert expected in text, expected
