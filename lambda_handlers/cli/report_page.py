@@ -56,6 +56,11 @@ def check_target(out: str, *, force: bool) -> Path:
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder; give a folder")
+    if not target.absolute().parent.is_dir():
+        raise UsageError(
+            f"--out {out}: the folder {target.absolute().parent} does not exist; create it or "
+            "choose another"
+        )
     if target.is_dir() and any(target.iterdir()) and not force:
         raise UsageError(
             f"--out {out} exists and is not empty; give --force to write into it, or another folder"
@@ -185,7 +190,10 @@ def write_report(target: Path, read: dict[str, Any], snap: dict[str, Any], s3: A
 def _commit(target: Path, files: dict[str, bytes]) -> None:
     """Write every file into a temporary folder beside ``target``, then move them in."""
     parent = target.absolute().parent
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=parent))
+    except OSError as error:  # named by --out, never by the temporary folder's name
+        raise OSError(error.errno, error.strerror, str(target)) from error
     try:
         for name, body in files.items():
             (staging / name).write_bytes(body)

@@ -224,3 +224,22 @@ def test_the_readme_curve_is_the_sample_drawn_by_the_report() -> None:
         assert shown.size == (800, 450)
     assert near(BLUE, colours(README_CURVE)) and near(RED, colours(README_CURVE))
     assert "docs/report-curve.png" in (ROOT / "README.md").read_text()
+
+
+def test_an_out_folder_that_cannot_be_made_is_named_never_its_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stub: Any
+) -> None:
+    code, _, err = run("report", "run-1", "--out", str(tmp_path / "missing" / "report"))
+    assert code == 2
+    assert f"the folder {tmp_path / 'missing'} does not exist" in error_line(err)
+
+    arn = finished_run(stub)
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".report-x1y2z3"))
+
+    monkeypatch.setattr("tempfile.mkdtemp", refuse)
+    code, _, err = run("report", arn, "--out", str(tmp_path / "report"))
+    assert code == 3
+    line = error_line(err)
+    assert f"{tmp_path / 'report'}: permission denied" in line and ".report-" not in line
