@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -88,8 +89,20 @@ def synth() -> None:
     print(f"All of the cloud assembly: {TEMPLATE.parent.relative_to(ROOT)}/")
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium, which the report tests render pages with; installed once, as root
+    with apt-get (CI's clean machine), otherwise left to the tests to skip or, under CI, fail."""
+    root = getattr(os, "geteuid", lambda: -1)() == 0  # no geteuid on Windows
+    if shutil.which("chromium") or not shutil.which("apt-get") or not root:
+        return
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}  # CI has no terminal to ask on
+    run("apt-get", "update", "-qq", env=quiet)
+    run("apt-get", "install", "-y", "-qq", "chromium", env=quiet)  # with its recommended fonts
+
+
 def test(pytest_args: list[str]) -> None:
     ensure_python("test")
+    ensure_chromium()
     run(PYTHON, "-m", "pytest", *pytest_args, env=environment())
 
 

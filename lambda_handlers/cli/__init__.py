@@ -7,6 +7,8 @@ The package, one module per concern:
 - ``cost_commands``: ``estimate-cost``, and ``--prices`` for every command that computes a cost;
 - ``model_commands``: ``models``, ``compare-costs``;
 - ``operator_commands``: ``cleanup``, ``promote``;
+- ``run_commands``: ``start``, ``status``, ``watch``, ``list``, ``stop``, ``report`` (parsers in
+  ``run_parsers``, library in ``runs``, ``run_costs``, ``report_page``, ``report_html``);
 - ``operations``: the operator actions those commands call (no printing);
 - ``console``: ``Output``, where every command writes (lines, JSON, tables, progress);
 - ``errors``: the exception types and their exit codes;
@@ -57,17 +59,18 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; each sets ``func``, its command function."""
-    from lambda_handlers.cli import data_commands, model_commands, operator_commands
+    from lambda_handlers.cli import data_commands, model_commands, operator_commands, run_parsers
 
     parser = _Parser(
         prog=PROG,
         description="Check and prepare training data for Amazon Bedrock model customization, "
-        "compare costs, and clean up or promote what a customization created. "
+        "compare costs, start, follow, stop and report customizations, and clean up or promote "
+        "what a customization created. "
         f"See {PROG} COMMAND --help for each command.",
         epilog=EXIT_CODES_HELP + "; 141 the reader closed the pipe.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data_commands, model_commands, operator_commands):
+    for group in (data_commands, model_commands, operator_commands, run_parsers):
         group.add_commands(subparsers)
     return parser
 
