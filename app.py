@@ -21,6 +21,11 @@ training prices the cost ceilings use where AWS publishes none, or you negotiate
 ``stateMachineName`` names the state machine (default ``<stackName>-customization``).
 ``shardedValidationMinBytes`` validates data files of that many bytes or more (together) in
 shards with a Distributed Map, ``validationShardBytes`` each (default 256 MiB); default: never.
+``jobCompletion`` is ``events`` (default: the job's EventBridge event resumes the execution,
+with a safety poll every ``jobSafetyPollMinutes``, default 30) or ``polling``.
+``dashboard=false`` and ``alarms=false`` leave out the CloudWatch dashboard and the alarms;
+``idleThroughputHours`` (1-24, default 6; ``0`` for none) is when an unused provisioned
+throughput alarms.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import BedrockCustomizationStack
 from constructs_lib.grader import GraderSpec
+from constructs_lib.observability import MonitoringOptions
+from constructs_lib.steps.job_events import JobCompletion
 from constructs_lib.steps.promotion import PromotionTargets
 from constructs_lib.steps.request import SpendingLimits
 from constructs_lib.steps.sharded_validation import ShardedValidation
@@ -46,6 +53,18 @@ def project_context() -> dict[str, object]:
     tests that build the app themselves synthesize the same template."""
     context: dict[str, object] = json.loads(CDK_JSON.read_text("utf-8"))["context"]
     return context
+
+
+def monitoring_options(app: cdk.App) -> MonitoringOptions:
+    """Context ``dashboard=false``, ``alarms=false``, ``idleThroughputHours`` (0: none)."""
+    hours = str(app.node.try_get_context("idleThroughputHours") or "6").strip()
+    if not hours.isdigit():
+        raise ValueError(f"context idleThroughputHours: expected a whole number, got {hours!r}")
+    return MonitoringOptions(
+        dashboard=str(app.node.try_get_context("dashboard")).lower() != "false",
+        alarms=str(app.node.try_get_context("alarms")).lower() != "false",
+        idle_throughput_hours=int(hours) or None,
+    )
 
 
 def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
@@ -85,6 +104,10 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
         if sharding_min is not None
         else None
     )
+    completion = str(app.node.try_get_context("jobCompletion") or "events").lower()
+    if completion not in ("events", "polling"):
+        raise ValueError(f"context jobCompletion: 'events' or 'polling', got {completion!r}")
+    safety = number("jobSafetyPollMinutes", 30.0)
     BedrockCustomizationStack(
         app,
         app.node.try_get_context("stackName") or "BedrockCustomization",
@@ -115,6 +138,11 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
         ),
         state_machine_name=app.node.try_get_context("stateMachineName") or None,
         sharded_validation=sharding,
+        job_completion=JobCompletion(
+            events=completion == "events",
+            safety_poll=cdk.Duration.seconds(round((safety or 0) * 60)),
+        ),
+        monitoring=monitoring_options(app),
         description="Amazon Bedrock model customization workflow (bedrock-customize)",
     )
     return app

@@ -11,7 +11,13 @@ from constructs import Construct
 
 from constructs_lib.grader import GraderSpec
 from constructs_lib.notifications import CustomizationNotifications
+from constructs_lib.observability import (
+    FULL_MONITORING,
+    CustomizationMonitoring,
+    MonitoringOptions,
+)
 from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.steps.job_events import EVENT_DRIVEN, JobCompletion
 from constructs_lib.steps.promotion import NO_PROMOTION, PromotionTargets
 from constructs_lib.steps.request import DEFAULT_LIMITS, SpendingLimits
 from constructs_lib.steps.sharded_validation import ShardedValidation
@@ -44,6 +50,8 @@ class BedrockCustomizationStack(Stack):
         spending_limits: SpendingLimits = DEFAULT_LIMITS,
         state_machine_name: str | None = None,
         sharded_validation: ShardedValidation | None = None,
+        job_completion: JobCompletion = EVENT_DRIVEN,
+        monitoring: MonitoringOptions = FULL_MONITORING,
         **kwargs: Any,
     ) -> None:
         """
@@ -67,12 +75,13 @@ class BedrockCustomizationStack(Stack):
             ``<stack name>-customization``.
         :param sharded_validation: validate data of ``min_bytes`` or more in shards with a
             Distributed Map. Default: none, Validate reads all data itself.
+        :param job_completion: the job's end seen by its event (default) or ``POLLING``.
+        :param monitoring: the dashboard and the alarms (``MonitoringOptions``). Default: all.
         """
         super().__init__(scope, construct_id, **kwargs)
         self.storage = CustomizationStorage(self, "Storage", removal_policy=removal_policy)
         extra = [
-            s3.Bucket.from_bucket_name(self, f"ExtraData{i}", name)
-            for i, name in enumerate(extra_data_bucket_names)
+            self._existing_bucket(f"ExtraData{i}", n) for i, n in enumerate(extra_data_bucket_names)
         ]
         self.service_role = BedrockServiceRole(
             self, "BedrockServiceRole", storage=self.storage, extra_data_buckets=extra
@@ -91,18 +100,35 @@ class BedrockCustomizationStack(Stack):
             job_poll_interval=job_poll_interval,
             graders=graders,
             distillation=distillation,
-            invocation_logs_bucket=(
-                s3.Bucket.from_bucket_name(self, "InvocationLogs", invocation_logs_bucket_name)
-                if invocation_logs_bucket_name
-                else None
-            ),
+            invocation_logs_bucket=self._logs_bucket(invocation_logs_bucket_name),
             invocation_logs_prefix=invocation_logs_prefix,
             promotion_targets=promotion_targets,
             spending_limits=spending_limits,
             state_machine_name=state_machine_name,
             sharded_validation=sharded_validation,
+            job_completion=job_completion,
         )
+        self.monitoring = self._monitoring(monitoring)
         self._outputs()
+
+    def _logs_bucket(self, name: str | None) -> s3.IBucket | None:
+        return self._existing_bucket("InvocationLogs", name) if name else None
+
+    def _existing_bucket(self, construct_id: str, name: str) -> s3.IBucket:
+        """A bucket of this account, by name."""
+        return s3.Bucket.from_bucket_name(self, construct_id, name)
+
+    def _monitoring(self, options: MonitoringOptions) -> CustomizationMonitoring:
+        """The dashboard and the alarms, on the workflow, to the topic."""
+        return CustomizationMonitoring(
+            self,
+            "Monitoring",
+            state_machine=self.workflow.state_machine,
+            functions=self.workflow.functions,
+            topic=self.notifications.topic,
+            key=self.storage.key,
+            options=options,
+        )
 
     def _outputs(self) -> None:
         """What operators and the command line look up: ARNs and names of the stack's parts."""

@@ -10,7 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.nag import acknowledge, acknowledge_checkov
+from constructs_lib.nag import acknowledge, acknowledge_checkov, attr_ref
+from lambda_handlers.common.job_waits import WAITS_PREFIX as JOB_WAITS_PREFIX
 
 DEFAULT_DATA_PREFIXES = ("training/", "validation/", "test/")
 DEFAULT_OUTPUT_PREFIX = "customization-jobs/"
@@ -92,6 +93,11 @@ class CustomizationStorage(Construct):
         self.log_bucket = self._log_bucket(lifecycle, access_log_retention, removal_policy)
         self.data_bucket = self._bucket("Data", "data/", lifecycle, removal_policy)
         self.artifacts_bucket = self._bucket("Artifacts", "artifacts/", lifecycle, removal_policy)
+        # Task tokens of executions waiting for their job (``lambda_handlers/common/job_waits.py``):
+        # useless once the execution ends, gone long after any execution's timeout.
+        self.artifacts_bucket.add_lifecycle_rule(
+            id="ExpireJobWaits", prefix=JOB_WAITS_PREFIX, expiration=Duration.days(30)
+        )
 
     def _allow_cloudwatch_logs(self, key: kms.Key) -> None:
         """CloudWatch Logs encrypts the workflow's log groups with this key."""
@@ -212,6 +218,32 @@ class CustomizationStorage(Construct):
             actions=["s3:ListBucket"],
             resource_arns=[self.artifacts_bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{self.reports_prefix}*"]}},
+        )
+
+    def grant_job_waits(self, grantee: iam.IGrantable, *, write: bool) -> None:
+        """Park task tokens (``write``), or find and read them, under ``job-waits/``."""
+        objects = [self.artifacts_bucket.arn_for_objects(f"{JOB_WAITS_PREFIX}*")]
+        acknowledge(
+            grantee.grant_principal,  # type: ignore[arg-type]  # the function's role
+            "IAM5",
+            "The task tokens of waiting executions, one object per job, named from the job's "
+            "ARN when the job exists: the job-waits/ prefix of the artifacts bucket only.",
+            findings=[f"Resource::{attr_ref(self.artifacts_bucket)}/{JOB_WAITS_PREFIX}*"],
+        )
+        if write:
+            self._grant_key_through_s3(grantee, "kms:GenerateDataKey")
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:PutObject"], resource_arns=objects
+            )
+            return
+        self._grant_key_through_s3(grantee, "kms:Decrypt")
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=objects)
+        # Listed first, so that a token that is not there is told from a refusal.
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:ListBucket"],
+            resource_arns=[self.artifacts_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{JOB_WAITS_PREFIX}*"]}},
         )
 
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:

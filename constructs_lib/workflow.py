@@ -1,6 +1,6 @@
 """The customization workflow: its steps composed into one Standard state machine.
 
-Validate request -> Submit customization job -> (Wait, Check job status)* ->
+Validate request -> Submit customization job -> (Wait for job event, Check job status)* ->
 Serve the model? -> (Start serving, (Wait, Check serving status)*, Evaluate?) ->
 Promote? -> Time-to-live? -> Notify success.
 
@@ -39,13 +39,7 @@ from constructs_lib.steps.evaluation import (
     batch_inference_role,
 )
 from constructs_lib.steps.flow import sequence
-from constructs_lib.steps.history import (
-    HISTORY_BUDGET,
-    HISTORY_LIMIT,
-    HISTORY_MODEL,
-    rendered_definition,
-    worst_case_events,
-)
+from constructs_lib.steps.job_events import EVENT_DRIVEN, JobCompletion, job_wait
 from constructs_lib.steps.notification import Notify
 from constructs_lib.steps.permissions import BedrockArns
 from constructs_lib.steps.promotion import (
@@ -64,15 +58,17 @@ from constructs_lib.steps.request import (
 from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.sharded_validation import ShardedValidation, acknowledge_map_policy
-from constructs_lib.steps.training import CheckJob, SubmitJob
+from constructs_lib.steps.training import SubmitJob
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow_props import (
     SUPPORTED_TYPES,
+    check_history,
     check_logs,
     derive_state_machine_name,
     enabled_types,
     literal,
     poll_schedules,
+    workflow_environment,
 )
 
 
@@ -165,6 +161,7 @@ class CustomizationWorkflow(Construct):
         spending_limits: SpendingLimits = DEFAULT_LIMITS,
         state_machine_name: str | None = None,
         sharded_validation: ShardedValidation | None = None,
+        job_completion: JobCompletion = EVENT_DRIVEN,
     ) -> None:
         super().__init__(scope, construct_id)
         types = enabled_types(
@@ -177,7 +174,7 @@ class CustomizationWorkflow(Construct):
         )
         retries = RetryPolicy(unreachable_after=literal("unreachable_after", unreachable_after))
         environment = {
-            **_environment(
+            **workflow_environment(
                 storage, service_role, topic, extra_data_buckets, types, encrypt_custom_models
             ),
             **schedules.environment(),
@@ -193,8 +190,7 @@ class CustomizationWorkflow(Construct):
             service_role.allow_distillation(log_locations)
         options = RequestOptions(
             self.graders, log_locations, promotion_targets, spending_limits, sharded_validation
-        )
-        options = options.checked(Stack.of(self))
+        ).checked(Stack.of(self))
         ctx = StepContext(
             self,
             self.functions_factory,
@@ -210,11 +206,16 @@ class CustomizationWorkflow(Construct):
             service_role=service_role,
             extra_data_buckets=extra_data_buckets,
             options=options,
+            completion=job_completion,
         )
         timeout = literal("execution_timeout", execution_timeout)
         self.state_machine = self._state_machine(ctx, definition, timeout, log_retention)
-        self.worst_case_history = _check_history(self.state_machine, ctx, timeout)
+        self.worst_case_history = check_history(self.state_machine, ctx, timeout)
         self._watch_for_aborts(ctx, topic, options)
+        self._keep(storage, ctx)
+
+    def _keep(self, storage: CustomizationStorage, ctx: StepContext) -> None:
+        """What users of the construct read: its storage, names, steps and functions."""
         self.storage = storage
         self.state_machine_name = ctx.state_machine_name
         self.steps = {step.key: step for step in ctx.steps}
@@ -243,6 +244,7 @@ class CustomizationWorkflow(Construct):
         service_role: BedrockServiceRole,
         extra_data_buckets: Sequence[s3.IBucket],
         options: RequestOptions,
+        completion: JobCompletion,
     ) -> sfn.IChainable:
         """The chain in the order an execution runs it: one line per step."""
         notify = Notify(ctx, topic=topic)
@@ -254,7 +256,13 @@ class CustomizationWorkflow(Construct):
                 rejected=notify.failure
             ),
             SubmitJob(ctx, service_role=service_role).fragment(on_error),
-            CheckJob(ctx).poll(on_error, left_running=notify.failure),
+            job_wait(
+                ctx,
+                completion,
+                service_role=service_role,
+                on_error=on_error,
+                left_running=notify.failure,
+            ),
             serving.unless_not_served(
                 self,
                 StartServing(ctx).fragment(on_error),
@@ -359,41 +367,3 @@ class CustomizationWorkflow(Construct):
             start=True,
         )
         return self.state_machine.grant_start_execution(grantee)
-
-
-def _check_history(state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration) -> int:
-    """Refuse props whose longest execution could come near Step Functions' history limit."""
-    events = worst_case_events(rendered_definition(state_machine), ctx.loops, timeout.to_seconds())
-    if events > HISTORY_BUDGET:
-        raise ValueError(
-            f"execution_timeout {timeout.to_human_string()} with these poll intervals allows "
-            f"up to {events:,} history events in the worst case ({HISTORY_MODEL}); Step "
-            f"Functions fails an execution at {HISTORY_LIMIT:,} and this workflow allows "
-            f"{HISTORY_BUDGET:,}: shorten execution_timeout or lengthen "
-            "job_poll_max_interval / serving_poll_max_interval"
-        )
-    return events
-
-
-def _environment(
-    storage: CustomizationStorage,
-    service_role: BedrockServiceRole,
-    topic: sns.ITopic,
-    extra_data_buckets: Sequence[s3.IBucket],
-    types: Sequence[str],
-    encrypt_custom_models: bool,
-) -> dict[str, str]:
-    """What every function knows: the buckets, prefixes, approaches, role, key and topic."""
-    return {
-        "DATA_BUCKET": storage.data_bucket.bucket_name,
-        "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
-        "DATA_PREFIXES": ",".join(storage.data_prefixes),
-        "OUTPUT_PREFIX": storage.output_prefix,
-        "REPORTS_PREFIX": storage.reports_prefix,
-        "EXTRA_DATA_BUCKETS": ",".join(b.bucket_name for b in extra_data_buckets),
-        "ENABLED_CUSTOMIZATION_TYPES": ",".join(types),
-        "SERVICE_ROLE_ARN": service_role.role_arn,
-        "KMS_KEY_ARN": storage.key.key_arn if encrypt_custom_models else "",
-        "TOPIC_ARN": topic.topic_arn,
-        "STACK_NAME": Stack.of(storage).stack_name,
-    }

@@ -8,11 +8,22 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from constructs_lib.grader import GraderSpec
-from constructs_lib.steps.base import Schedules, bounded_name
-from constructs_lib.steps.history import PollSchedule
+from constructs_lib.service_role import BedrockServiceRole
+from constructs_lib.steps.base import Schedules, StepContext, bounded_name
+from constructs_lib.steps.history import (
+    HISTORY_BUDGET,
+    HISTORY_LIMIT,
+    HISTORY_MODEL,
+    PollSchedule,
+    rendered_definition,
+    worst_case_events,
+)
+from constructs_lib.storage import CustomizationStorage
 
 SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 
@@ -93,3 +104,41 @@ def poll_schedules(
                 f"{cap_prop} ({cap.to_seconds()} s) must be at least {first_prop} ({seconds} s)"
             )
     return Schedules(job=PollSchedule(*job), serving=PollSchedule(*serving))
+
+
+def check_history(state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration) -> int:
+    """Refuse props whose longest execution could come near Step Functions' history limit."""
+    events = worst_case_events(rendered_definition(state_machine), ctx.loops, timeout.to_seconds())
+    if events > HISTORY_BUDGET:
+        raise ValueError(
+            f"execution_timeout {timeout.to_human_string()} with these poll intervals allows "
+            f"up to {events:,} history events in the worst case ({HISTORY_MODEL}); Step "
+            f"Functions fails an execution at {HISTORY_LIMIT:,} and this workflow allows "
+            f"{HISTORY_BUDGET:,}: shorten execution_timeout or lengthen "
+            "job_poll_max_interval / serving_poll_max_interval"
+        )
+    return events
+
+
+def workflow_environment(
+    storage: CustomizationStorage,
+    service_role: BedrockServiceRole,
+    topic: sns.ITopic,
+    extra_data_buckets: Sequence[s3.IBucket],
+    types: Sequence[str],
+    encrypt_custom_models: bool,
+) -> dict[str, str]:
+    """What every function knows: the buckets, prefixes, approaches, role, key and topic."""
+    return {
+        "DATA_BUCKET": storage.data_bucket.bucket_name,
+        "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
+        "DATA_PREFIXES": ",".join(storage.data_prefixes),
+        "OUTPUT_PREFIX": storage.output_prefix,
+        "REPORTS_PREFIX": storage.reports_prefix,
+        "EXTRA_DATA_BUCKETS": ",".join(b.bucket_name for b in extra_data_buckets),
+        "ENABLED_CUSTOMIZATION_TYPES": ",".join(types),
+        "SERVICE_ROLE_ARN": service_role.role_arn,
+        "KMS_KEY_ARN": storage.key.key_arn if encrypt_custom_models else "",
+        "TOPIC_ARN": topic.topic_arn,
+        "STACK_NAME": Stack.of(storage).stack_name,
+    }

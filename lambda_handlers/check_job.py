@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.aws import client
 from lambda_handlers.common.errors import QualityGateFailed, translate_client_error
-from lambda_handlers.common.observability import entry_point, logger
+from lambda_handlers.common.observability import count_job_outcome, entry_point, logger
 from lambda_handlers.common.polling import next_poll
 from lambda_handlers.common.progress import summarize_job
 from lambda_handlers.common.settings import Settings
@@ -30,6 +30,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = client("bedrock").get_model_customization_job(jobIdentifier=job_arn)
     except ClientError as error:
         raise translate_client_error(error, "GetModelCustomizationJob") from error
+    # The last look at the job in either wait: a job that ended is counted once, here.
+    count_job_outcome(response["status"])
     summary = summarize_job(response)
     plan = event.get("plan") or {}
     if summary["status"] == "Completed":

@@ -97,6 +97,14 @@ FULL_CONTEXT = {
 
 
 @pytest.fixture(scope="session")
+def synthesized_polling(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default stack with ``jobCompletion=polling``: the job followed by polling alone."""
+    result = synthesize(tmp_path_factory.mktemp("cdk.out.polling"), {"jobCompletion": "polling"})
+    assert result.error is None, f"synthesis failed: {result.error}"
+    return result
+
+
+@pytest.fixture(scope="session")
 def synthesized_full(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     result = synthesize(tmp_path_factory.mktemp("cdk.out.full"), FULL_CONTEXT)
     assert result.error is None, f"synthesis failed: {result.error}"

@@ -209,13 +209,9 @@ class LambdaStep:
         ``$.unreachable``: the thing followed was not harmed, and is not to be.
         """
         self.ctx.loops[wait] = schedule
-        check = self.task(name, result_path=result_path, comment=comment)
-        if unreachable is None:
-            fails_into(check, on_error)
-        else:
-            outcomes, where = unreachable
-            check.add_catch(on_error, errors=list(outcomes), result_path="$.error")
-            check.add_catch(where, errors=["States.ALL"], result_path="$.unreachable")
+        check = self.looking(
+            on_error, name, result_path=result_path, comment=comment, unreachable=unreachable
+        )
         return poll(
             self.ctx.scope,
             wait=wait,
@@ -224,6 +220,25 @@ class LambdaStep:
             done=done,
             until=until,
         )
+
+    def looking(
+        self,
+        on_error: sfn.IChainable,
+        name: str,
+        *,
+        result_path: str,
+        comment: str,
+        unreachable: tuple[Sequence[str], sfn.IChainable] | None = None,
+    ) -> sfn.TaskStateBase:
+        """The task that looks at the followed thing, its errors caught as ``polling``
+        says; whatever waits before it (a poll's Wait, an event) is the caller's."""
+        check = self.task(name, result_path=result_path, comment=comment)
+        if unreachable is None:
+            return fails_into(check, on_error)
+        outcomes, where = unreachable
+        check.add_catch(on_error, errors=list(outcomes), result_path="$.error")
+        check.add_catch(where, errors=["States.ALL"], result_path="$.unreachable")
+        return check
 
 
 def fails_into(task: sfn.TaskStateBase, cleanup: sfn.IChainable) -> sfn.TaskStateBase:

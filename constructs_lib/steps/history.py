@@ -37,6 +37,8 @@ HISTORY_MODEL = (
 # A Distributed Map: entered, its map run started and ended, exited (its shards' events are
 # in their own child executions' histories).
 _EVENTS = {"Task": 5, "Wait": 2, "Choice": 2, "Pass": 2, "Succeed": 2, "Fail": 2, "Map": 4}
+# A task that waits for a token is also submitted (TaskSubmitted) before it succeeds or times out.
+_CALLBACK_TASK = 6
 _FAILED_ATTEMPT = 3
 _EXECUTION = 2  # started, and how it ended
 
@@ -90,6 +92,13 @@ def _task_of(definition: Mapping[str, Any], start: str) -> str:
     return next(n for n in _loop_states(definition, start) if states[n]["Type"] == "Task")
 
 
+def _events(state: Mapping[str, Any]) -> int:
+    """Events of one run of ``state``."""
+    if str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+        return _CALLBACK_TASK
+    return _EVENTS[state["Type"]]
+
+
 def _retry_attempts(state: Mapping[str, Any]) -> int:
     return sum(int(rule.get("MaxAttempts", 3)) for rule in state.get("Retry", []))
 
@@ -107,13 +116,12 @@ def worst_case_events(
     states = definition["States"]
     in_loops = {name for wait in schedules for name in _loop_states(definition, wait)}
     once = sum(
-        _EVENTS[state["Type"]] + _FAILED_ATTEMPT * _retry_attempts(state)
+        _events(state) + _FAILED_ATTEMPT * _retry_attempts(state)
         for name, state in states.items()
         if name not in in_loops
     )
     per_look = max(
-        sum(_EVENTS[states[n]["Type"]] for n in _loop_states(definition, wait))
-        for wait in schedules
+        sum(_events(states[n]) for n in _loop_states(definition, wait)) for wait in schedules
     )
     looks = max_looks(schedules, timeout_seconds)
     outage = max(_retry_attempts(states[_task_of(definition, start)]) for start in schedules)

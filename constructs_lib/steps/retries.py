@@ -52,6 +52,8 @@ class CallKind(Enum):
     """Stops or deletes what the execution created."""
     NOTIFIES = "notifies"
     """Publishes a message: a repeat may be delivered twice, which beats not at all."""
+    WAITS = "waits for an event"
+    """Leaves a task token and waits: its timeout is the safety poll, never retried."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ _TIMEOUT_ATTEMPTS = {
     CallKind.UPDATES: 2,
     CallKind.DELETES: 2,
     CallKind.NOTIFIES: 2,
+    CallKind.WAITS: 0,
 }
 
 

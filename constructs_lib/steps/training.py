@@ -111,6 +111,18 @@ class CheckJob(LambdaStep):
             unreachable=(JOB_OUTCOMES, self._left_running(left_running)),
         )
 
+    def check_task(
+        self, on_error: sfn.IChainable, *, left_running: sfn.IChainable
+    ) -> sfn.TaskStateBase:
+        """The same look as ``poll``'s, for a wait that is not a poll (the job's event)."""
+        return self.looking(
+            on_error,
+            "Check job status",
+            result_path="$.job",
+            comment="GetModelCustomizationJob; fails on Failed or Stopped",
+            unreachable=(JOB_OUTCOMES, self._left_running(left_running)),
+        )
+
     def _left_running(self, then: sfn.IChainable) -> sfn.IChainable:
         patience = self.ctx.retries.unreachable_after.to_human_string()
         job = "$.job.jobArn"

@@ -152,10 +152,21 @@ def _named(policies: Policies, resource_type: str, prop: str) -> str:
     return str(name)
 
 
+def _abort_rule(policies: Policies) -> tuple[str, str]:
+    """``(logical ID, name)`` of the abort cleanup's rule (the job events' rule is the other;
+    it has no dead-letter queue and no use of the key)."""
+    [(logical_id, name)] = [
+        (i, str(policies.resources[i]["Properties"]["Name"]))
+        for i in policies.logical_ids("AWS::Events::Rule")
+        if i.startswith("WorkflowAbortCleanupRule")
+    ]
+    return logical_id, name
+
+
 @pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
 def test_eventbridge_may_use_the_key_for_the_abort_cleanup_rule_only(policies, action):
     key, key_arn = _key(policies)
-    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{_named(policies, 'AWS::Events::Rule', 'Name')}"
+    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{_abort_rule(policies)[1]}"
 
     def asks(source: str, account: str = ACCOUNT) -> Request:
         context = {"aws:SourceArn": source, "aws:SourceAccount": account}
@@ -168,7 +179,12 @@ def test_eventbridge_may_use_the_key_for_the_abort_cleanup_rule_only(policies, a
 
 def test_the_dead_letter_alarm_may_publish_to_the_encrypted_topic_and_no_other_alarm(policies):
     key, key_arn = _key(policies)
-    name = _named(policies, "AWS::CloudWatch::Alarm", "AlarmName")
+    # The dead-letter alarm (the monitoring alarms: tests/constructs/test_observability.py).
+    [name] = [
+        policies.resources[i]["Properties"]["AlarmName"]
+        for i in policies.logical_ids("AWS::CloudWatch::Alarm")
+        if i.startswith("WorkflowAbortCleanupFailedAlarm")
+    ]
     alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
     topic = _one(policies, "AWS::SNS::Topic")
     topic_arn = policies.resolve({"Ref": topic})
@@ -224,7 +240,7 @@ def test_the_abort_cleanups_failures_go_to_the_dead_letter_queue_which_it_may_wr
     assert policies.role_allows(Request("sqs:SendMessage", queue_arn, role=role))
     via_sqs = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
     assert policies.role_allows(Request("kms:GenerateDataKey", key_arn, via_sqs, role=role))
-    [rule] = policies.logical_ids("AWS::Events::Rule")
+    rule = _abort_rule(policies)[0]
     [target] = policies.resources[rule]["Properties"]["Targets"]
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
     rule_arn = policies.resolve({"Fn::GetAtt": [rule, "Arn"]})
@@ -238,7 +254,11 @@ def test_the_abort_cleanups_failures_go_to_the_dead_letter_queue_which_it_may_wr
             "sqs:SendMessage", queue_arn, {"aws:SourceArn": source}, service="events.amazonaws.com"
         )
         assert bool(policies.allowing(send, queue_policy)) is allowed, source
-    [alarm] = policies.logical_ids("AWS::CloudWatch::Alarm")
+    [alarm] = [
+        i
+        for i in policies.logical_ids("AWS::CloudWatch::Alarm")
+        if i.startswith("WorkflowAbortCleanupFailedAlarm")
+    ]
     alarm_props = policies.resources[alarm]["Properties"]
     assert alarm_props["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}

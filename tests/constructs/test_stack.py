@@ -45,11 +45,11 @@ def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> 
     }
     assert counts == {
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 14,
+        "AWS::Lambda::Function": 16,
         "AWS::S3::Bucket": 3,
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
-        "AWS::Events::Rule": 1,
+        "AWS::Events::Rule": 2,  # the abort cleanup's, the job events'
         "AWS::SQS::Queue": 1,
     }
     assert set(synthesized.template["Outputs"]) == {
@@ -257,6 +257,8 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
             "validate_request.handler",
             "submit_job.handler",
             "check_job.handler",
+            "job_events.park_handler",
+            "job_events.relay_handler",
             "start_serving.handler",
             "check_serving.handler",
             "cleanup.handler",
@@ -275,7 +277,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == 15  # one per function and the state machine's
+    assert len(groups) == 17  # one per function and the state machine's
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -401,7 +403,7 @@ def test_every_task_retries_throttling_5xx_the_network_and_a_throttled_invocatio
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 14
+    assert len(tasks) == 15
     for name, task in tasks.items():
         assert _retried(task) >= TRANSIENT, name
         if name in FOLLOWERS:
@@ -477,7 +479,7 @@ def test_every_task_after_validation_fails_into_cleanup(definition: dict[str, An
             "Notify success",
         }:
             continue
-        if name == "Check job status":
+        if name in ("Check job status", "Wait for job event"):
             continue
         assert state["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up"}
@@ -496,6 +498,12 @@ def test_every_task_after_validation_fails_into_cleanup(definition: dict[str, An
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.unreachable", "Next": "Job left running"},
     ]
     assert definition["States"]["Job left running"]["Next"] == "Notify failure"
+    # The wait for the job's event: every failure there falls back to a poll of the job,
+    # which then fails into cleanup as above; its timeout is the safety poll.
+    assert [c["Next"] for c in definition["States"]["Wait for job event"]["Catch"]] == [
+        "Safety poll",
+        "Wait for job",
+    ]
     assert definition["States"]["Notify success"]["Catch"] == [
         {
             "ErrorEquals": ["States.ALL"],

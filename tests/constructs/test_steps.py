@@ -61,7 +61,7 @@ def test_every_task_retries_as_its_steps_kind_says_then_its_own_waits(
         for name in _states_of(step, definition):
             assert definition["States"][name]["Retry"] == expected, name
             checked.add(name)
-    assert checked == tasks and len(tasks) == 14
+    assert checked == tasks and len(tasks) == 15
 
 
 def _states_of(step: LambdaStep, definition: dict[str, Any]) -> set[str]:
@@ -70,6 +70,7 @@ def _states_of(step: LambdaStep, definition: dict[str, Any]) -> set[str]:
         "validate": {"Validate request"},
         "submit": {"Submit customization job"},
         "check_job": {"Check job status"},
+        "wait_for_job_event": {"Wait for job event"},
         "start_serving": {"Start serving"},
         "check_serving": {"Check serving status"},
         "cleanup": {"Clean up"},
@@ -102,6 +103,8 @@ def test_each_step_says_what_its_call_does(
         "validate": CallKind.CHECKS,
         "submit": CallKind.CREATES,
         "check_job": CallKind.READS,
+        "wait_for_job_event": CallKind.WAITS,
+        "job_event_relay": CallKind.NOTIFIES,
         "start_serving": CallKind.CREATES,
         "check_serving": CallKind.READS,
         "prepare_evaluation": CallKind.CREATES,

@@ -53,6 +53,12 @@ def workflow(synthesized, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
 
 
 @pytest.fixture
+def workflow_polling(synthesized_polling, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
+    """The stack that follows the job by polling alone (``jobCompletion=polling``)."""
+    yield from _offline(synthesized_polling.template, bedrock)
+
+
+@pytest.fixture
 def workflow_full(synthesized_full, bedrock: FakeBedrock) -> Iterator[OfflineWorkflow]:
     """The stack with graders (and every other option) deployed."""
     yield from _offline(synthesized_full.template, bedrock)

@@ -279,6 +279,54 @@ class FakeBedrock:
             answer["failureMessage"] = self.job_failure_message
         return answer
 
+    def next_status(self, job_arn: str) -> str:
+        """What the job's next read will report, without reading it: where the job is now,
+        as far as its script goes (what Bedrock would announce)."""
+        job = self._find_job(job_arn)
+        if job["_stopped"]:
+            return "Stopped"
+        return self.job_statuses[min(job["_polls"], len(self.job_statuses) - 1)]
+
+    def state_change_event(self, job_arn: str, status: str) -> dict[str, Any]:
+        """The EventBridge event Bedrock sends when the job enters ``status``: source
+        ``aws.bedrock``, detail-type ``Model Customization Job State Change``, the job ARN in
+        ``resources``, and the detail's fields as ../shared/bedrock-facts.md lists them
+        (``jobStatus``, not ``status``)."""
+        job = self._find_job(job_arn)
+        now = _now().isoformat().replace("+00:00", "Z")
+        detail: dict[str, Any] = {
+            "version": "0.0",
+            "jobName": job["jobName"],
+            "jobArn": job["jobArn"],
+            "outputModelName": job["outputModelName"],
+            "roleArn": job["roleArn"],
+            "jobStatus": status,
+            "creationTime": job["creationTime"].isoformat().replace("+00:00", "Z"),
+            "lastModifiedTime": now,
+            "baseModelArn": job["baseModelArn"],
+            "hyperParameters": job["hyperParameters"],
+            "trainingDataConfig": job["trainingDataConfig"],
+            "validationDataConfig": job["validationDataConfig"],
+            "outputDataConfig": job["outputDataConfig"],
+        }
+        if status == "Completed":
+            detail["outputModelArn"] = self._model_arn(job)
+        if status in {"Completed", "Failed", "Stopped"}:
+            detail["endTime"] = now
+        if status == "Failed":
+            detail["failureMessage"] = self.job_failure_message
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Model Customization Job State Change",
+            "source": "aws.bedrock",
+            "account": ACCOUNT,
+            "time": now,
+            "region": REGION,
+            "resources": [job["jobArn"]],
+            "detail": detail,
+        }
+
     def _StopModelCustomizationJob(self, p: dict[str, Any]) -> dict[str, Any]:
         self._find_job(p["jobIdentifier"])["_stopped"] = True
         return {}

@@ -27,9 +27,12 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
     StateTaskLambda,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
 from lambda_handlers.common.aws import client
 from tests.conftest import FakeLambdaContext
+from tests.e2e.eventbridge import matches, rules_of, tokens_answered_once
 from tests.e2e.fake_bedrock import ACCOUNT, REGION, FakeBedrock
 
 STACK_NAME = "BedrockCustomization"
@@ -137,9 +140,10 @@ def synthesized_state_machine_name(template: dict[str, Any]) -> str:
 
 
 def state_machine_definition(
-    template: dict[str, Any], wait_seconds: int | None = None
+    template: dict[str, Any], wait_seconds: int | None = None, safety_seconds: int | None = None
 ) -> dict[str, Any]:
-    """The synthesized definition, resolved; every Wait set to ``wait_seconds`` when given."""
+    """The synthesized definition, resolved; every Wait set to ``wait_seconds`` and every
+    wait for a task token (the job's event) to time out after ``safety_seconds``, when given."""
     resolver = TemplateResolver(template)
     [machine] = [
         r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
@@ -153,6 +157,10 @@ def state_machine_definition(
         ):
             state.pop("SecondsPath", None)
             state["Seconds"] = wait_seconds
+        if safety_seconds is not None and str(state.get("Resource", "")).endswith(
+            ".waitForTaskToken"
+        ):
+            state["TimeoutSeconds"] = safety_seconds
     return definition
 
 
@@ -210,6 +218,14 @@ class OfflineWorkflow:
         self.artifacts_bucket = some_env["ARTIFACTS_BUCKET"]
         self.topic_arn = some_env["TOPIC_ARN"]
         self._resolver = resolver
+        # Bedrock's job events: "auto" announces a job's end while its execution waits for
+        # it (as Bedrock would); "manual" leaves every delivery to the test (lost unless
+        # delivered). The safety poll (the wait's timeout) is shortened to seconds.
+        self.job_events = "auto"
+        self.safety_poll_seconds = 1
+        self.rules = rules_of(template, resolver.resolve)
+        self.job_deliveries: list[tuple[str, str, list[Any]]] = []
+        self.tokens_answered: list[str] = []
 
     # setup inside mock_aws
     def start(self) -> None:
@@ -235,12 +251,16 @@ class OfflineWorkflow:
             synthesized_state_machine_name(self.template), wait_seconds=0
         )
 
-    def create_state_machine(self, name: str, wait_seconds: int) -> str:
-        """The synthesized definition as a moto state machine, Wait states shortened to ``wait_seconds``."""
+    def create_state_machine(
+        self, name: str, wait_seconds: int, safety_seconds: int | None = None
+    ) -> str:
+        """The synthesized definition as a moto state machine, Wait states shortened to
+        ``wait_seconds``, the safety poll to ``safety_seconds`` (default: ``safety_poll_seconds``)."""
         sfn = boto3.client("stepfunctions", region_name=REGION)
+        safety = self.safety_poll_seconds if safety_seconds is None else safety_seconds
         return sfn.create_state_machine(
             name=name,
-            definition=json.dumps(state_machine_definition(self.template, wait_seconds)),
+            definition=json.dumps(state_machine_definition(self.template, wait_seconds, safety)),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/StateMachineRole",
         )["stateMachineArn"]
 
@@ -280,6 +300,9 @@ class OfflineWorkflow:
                 return json.dumps(
                     {"errorType": type(error).__name__, "errorMessage": str(error)}
                 ).encode()
+        parked = spec.handler.removeprefix("lambda_handlers.") == "job_events.park_handler"
+        if parked and self.job_events == "auto" and not result["woken"]:
+            self._job_moves_on(event["jobArn"])
         if fault == "timed out":
             self.faulted.append((spec.handler, fault))
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -298,6 +321,25 @@ class OfflineWorkflow:
         if headers:
             raise AssertionError(f"{function_arn} failed: {result}")
         return result
+
+    def _job_moves_on(self, job_arn: str) -> None:
+        """While its execution waits, the job moves on to its next status; Bedrock announces
+        it. (Only an end status passes the rule; the others reach no function.)"""
+        self.deliver_job_event(job_arn, self.bedrock.next_status(job_arn))
+
+    def deliver_job_event(self, job_arn: str, status: str) -> list[Any]:
+        """Bedrock's state change event for the job entering ``status``, delivered as
+        EventBridge does: to the Lambda targets of every rule of the template whose pattern
+        matches it. Returns what each target returned (nothing if no rule matched)."""
+        event = self.bedrock.state_change_event(job_arn, status)
+        results = [
+            self.invoke_arn(target, event)
+            for rule in self.rules
+            if matches(rule.pattern, event)
+            for target in rule.lambda_targets
+        ]
+        self.job_deliveries.append((job_arn, status, results))
+        return results
 
     def deliver_status_change(
         self, execution_arn: str, status: str, request: Any, **detail: Any
@@ -401,12 +443,24 @@ def patch_interpreter(workflow: OfflineWorkflow) -> Iterator[None]:
     from lambda_handlers import cleanup
 
     with (
+        tokens_answered_once() as answered,
         mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
         mock.patch.object(retrier_decl, "time", _Time),
         mock.patch.object(cleanup, "wait", workflow.retry_sleeps.append),
         mock.patch.object(StateTaskLambda, "_from_error", _lambda_error_as_aws_names_it),
+        mock.patch.object(Environment, "set_error", _error_unless_stopped),
     ):
+        workflow.tokens_answered = answered
         yield
+
+
+def _error_unless_stopped(env: Any, error: Any) -> None:
+    """A stopped execution is ABORTED whatever its running task does next. moto lets a task
+    that waits for a token time out after the stop and records the execution FAILED with
+    States.Timeout; Step Functions ends it ABORTED at the stop."""
+    if isinstance(env.program_state(), ProgramStopped):
+        return
+    _MOTO_SET_ERROR(env, error)
 
 
 def _lambda_error_as_aws_names_it(self: Any, env: Any, ex: Exception) -> Any:
@@ -439,3 +493,4 @@ def _lambda_error_as_aws_names_it(self: Any, env: Any, ex: Exception) -> Any:
 
 
 _MOTO_FROM_ERROR = StateTaskLambda._from_error
+_MOTO_SET_ERROR = Environment.set_error

@@ -73,7 +73,10 @@ def test_a_fault_while_following_passes_and_never_costs_the_job(
     execution = workflow.run(request_for(workflow, serving={"mode": "provisioned-throughput"}))
 
     assert execution.status == "SUCCEEDED", execution.cause
-    assert failures(execution, state) == [error] * times
+    # The job is read by the park as well: a network down there fails it past its retries,
+    # and that round falls back to a poll (its wait and a look that waits out the rest).
+    parked = failures(execution, "Wait for job event") if followed == "job" else []
+    assert parked + failures(execution, state) == [error] * times
     assert_one_job_never_stopped(bedrock)
     [throughput] = bedrock.throughputs.values()
     assert not throughput["_deleted"], "serving is the product: it stays"
@@ -121,22 +124,30 @@ def test_a_job_that_cannot_be_read_for_six_hours_is_left_running_and_said_so(
     assert "stop-model-customization-job" in text
 
 
+@pytest.mark.parametrize("mode", ["events", "polling"])
 def test_a_failure_of_ours_while_following_never_stops_the_job(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock
+    mode: str, bedrock: FakeBedrock, request: pytest.FixtureRequest
 ) -> None:
+    workflow: OfflineWorkflow = request.getfixturevalue(
+        "workflow" if mode == "events" else "workflow_polling"
+    )
     # A permission the stack lacks (or a bug) is not the job's outcome: the job may be fine.
-    bedrock.fail_next["GetModelCustomizationJob"] = [
-        BedrockClientError(
-            "AccessDeniedException",
-            "User is not authorized to perform: bedrock:GetModelCustomizationJob",
-            403,
-        )
-    ]
+    denied = BedrockClientError(
+        "AccessDeniedException",
+        "User is not authorized to perform: bedrock:GetModelCustomizationJob",
+        403,
+    )
+    # By event, the park reads the job first: its failure falls back to a poll, whose look
+    # meets the same refusal.
+    bedrock.fail_next["GetModelCustomizationJob"] = [denied] * (2 if mode == "events" else 1)
     execution = workflow.run(request_for(workflow))
 
     assert execution.status == "FAILED"
     assert execution.error == "JobUnreachable"
     assert failures(execution, "Check job status") == ["AccessDenied"], "not retried"
+    if mode == "events":
+        assert failures(execution, "Wait for job event") == ["AccessDenied"], "not retried"
+        assert "Wait for job" in execution.entered_states()
     assert "Clean up" not in execution.entered_states()
     [job] = bedrock.jobs.values()
     assert not job["_stopped"]
@@ -166,10 +177,11 @@ def _events_between(execution: Execution, state: str) -> list[int]:
 
 
 def test_the_history_model_counts_what_the_interpreter_records(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock
+    workflow_polling: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
     from constructs_lib.steps import history
 
+    workflow = workflow_polling
     bedrock.job_statuses = ["InProgress", "InProgress", "Completed"]
     clean = workflow.run(request_for(workflow))
     per_look = sum(history._EVENTS[t] for t in ("Wait", "Task", "Choice"))
@@ -183,3 +195,33 @@ def test_the_history_model_counts_what_the_interpreter_records(
         per_look,
         per_look + history._FAILED_ATTEMPT,
     ]
+
+
+def test_the_history_model_counts_a_wait_for_the_jobs_event(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    from constructs_lib.steps import history
+    from tests.e2e.harness import state_machine_definition
+
+    # Parked on InProgress, no event: the safety poll parks again; the end's event wakes it.
+    bedrock.job_statuses = ["InProgress", "InProgress", "Completed"]
+    execution = workflow.run(request_for(workflow))
+    definition = state_machine_definition(workflow.template)
+    states = definition["States"]
+    safety_round = history._events(states["Wait for job event"]) + history._EVENTS["Pass"]
+    assert _events_between(execution, "Wait for job event") == [safety_round]
+    # The round the event ends: the park, the look and the Choice, as the model counts a loop.
+    loop = history._loop_states(definition, "Wait for job event")
+    per_round = sum(history._events(states[n]) for n in loop)
+    entered = [
+        i
+        for i, e in enumerate(execution.history)
+        if e.get("stateEnteredEventDetails", {}).get("name") in loop
+    ]
+    last_round = entered[-len(loop) :]
+    after = next(
+        i
+        for i, e in enumerate(execution.history)
+        if e.get("stateEnteredEventDetails", {}).get("name") == "Serve the model?"
+    )
+    assert after - last_round[0] == per_round

@@ -36,10 +36,8 @@ def test_success_with_provisioned_throughput(
     assert execution.entered_states() == [
         "Validate request",
         "Submit customization job",
-        "Wait for job",
-        "Check job status",
-        "Job completed?",
-        "Wait for job",
+        # Bedrock's event for the job's end wakes the execution; one read confirms it.
+        "Wait for job event",
         "Check job status",
         "Job completed?",
         "Serve the model?",
@@ -118,7 +116,12 @@ def test_continued_pre_training_without_serving(
     assert params["hyperParameters"] == {"epochCount": "1", "batchSize": "16"}
     assert params["customModelKmsKeyId"].startswith("arn:aws:kms:")
     assert "Start serving" not in execution.entered_states()
-    assert execution.entered_states().count("Check job status") == 4
+    # The job reads InProgress three times and Completed once: parked (1), no event for
+    # InProgress, so the safety poll parks again and that park reads it (2, 3), then the
+    # end's event wakes the execution for the read that finds it Completed (4).
+    assert bedrock.operations().count("GetModelCustomizationJob") == 4
+    assert execution.entered_states().count("Safety poll") == 2
+    assert execution.entered_states().count("Check job status") == 1
     assert bedrock.live_serving() == []
 
 
@@ -151,7 +154,9 @@ def test_job_stopped_ends_failed_and_serves_nothing(
     assert execution.status == "FAILED"
     assert execution.error == "CustomizationJobStopped"
     assert bedrock.deployments == {}
-    assert execution.entered_states().count("Check job status") == 3
+    # Parked on InProgress; Stopping ends no wait, so the safety poll parks again, and the
+    # Stopped event wakes the execution for the read that fails it.
+    assert execution.entered_states().count("Check job status") == 1
     assert only_notification(workflow)["error"]["error"] == "CustomizationJobStopped"
 
 

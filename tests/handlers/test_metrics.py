@@ -336,3 +336,30 @@ def test_a_failure_cleanup_counts_no_time_to_live_and_deletes_a_left_alarm(
     report = cleanup.handler({**state(plan), "error": {"Error": "States.Timeout"}}, lambda_context)
     assert report == {"stoppedJob": None, "deleted": [], "problems": []}
     assert only(capsys) == {"ServingRemoved": 0.0, "CleanupLeftovers": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("status", "metrics"),
+    [("InProgress", {}), ("Failed", {"JobsFailed": 1.0}), ("Stopped", {"JobsStopped": 1.0})],
+)
+def test_the_job_check_counts_a_job_that_ended(
+    stub, capsys, lambda_context, status: str, metrics: dict[str, float]
+) -> None:
+    from lambda_handlers import check_job
+    from lambda_handlers.common.errors import WorkflowError
+    from tests.factories import job_description
+
+    plan = plan_for()
+    stub("bedrock").add_response(
+        "get_model_customization_job",
+        job_description(plan, status, failureMessage="bad data")
+        if status == "Failed"
+        else job_description(plan, status),
+        {"jobIdentifier": JOB_ARN},
+    )
+    try:
+        check_job.handler(state(plan, job={"jobArn": JOB_ARN}), lambda_context)
+    except WorkflowError:
+        assert status != "InProgress"
+    found = [values(d) for d in emitted(capsys)]
+    assert found == ([metrics] if metrics else [])
