@@ -16,6 +16,7 @@ from lambda_handlers.cli.report_page import (
     escape,
     evaluation_rows,
 )
+from lambda_handlers.evaluation.report import CSV_COLUMNS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
@@ -174,17 +175,7 @@ def _evaluation(files: dict[str, bytes]) -> str:
         _table(("score", "base model", "custom model", "gain"), rows, frozenset({1, 2, 3}))
     )
     records = evaluation_rows(files)
-    columns = (
-        "id",
-        "prompt",
-        "reference",
-        "base_answer",
-        "custom_answer",
-        "base_token_f1",
-        "custom_token_f1",
-        "base_error",
-        "custom_error",
-    )
+    columns = CSV_COLUMNS  # the evaluation CSV's own header, in its order
     shown = records[:MAX_RECORD_ROWS]
     parts.append("<h3>Per record</h3>")
     parts.append(
