@@ -409,6 +409,12 @@ COMMANDS = (
     "compare-costs",
     "cleanup",
     "promote",
+    "start",
+    "status",
+    "watch",
+    "list",
+    "stop",
+    "report",
 )
 
 
@@ -423,7 +429,7 @@ def test_every_help_says_what_the_command_does_and_its_exit_codes(
     description = text.split("\n\n")[1]
     assert len(description.split()) >= 8, "a sentence on what it does"
     assert EXIT_CODES in " ".join(text.split())
-    assert "examples:" in text
+    assert f"bedrock-customize {command}" in text.split("examples:")[1]
 
 
 def test_cleanup_help_says_it_deletes_and_shows_dry_run_first(
