@@ -36,7 +36,7 @@ from lambda_handlers.validation import validate_dataset  # noqa: E402
 from lambda_handlers.validation.engine import summary  # noqa: E402
 from lambda_handlers.validation.sources import bytes_source  # noqa: E402
 from tests.conftest import FULL_CONTEXT, synthesize  # noqa: E402
-from tests.e2e.fake_bedrock import FakeBedrock  # noqa: E402
+from tests.e2e.fake_bedrock import REGION, FakeBedrock  # noqa: E402
 from tests.e2e.harness import OfflineWorkflow, patch_interpreter  # noqa: E402
 from tests.factories import fine_tuning_request  # noqa: E402
 
@@ -78,6 +78,20 @@ def read_objects_once() -> None:
     FakeKey.value = property(value, FakeKey.value.fset)  # type: ignore[method-assign]
 
 
+def put_whole(bucket: str, key: str, data: bytes) -> str:
+    """Upload ``data`` in one request. botocore's default flexible checksum sends a body this
+    large as aws-chunked, which moto re-reads chunk by chunk: a 1 GB upload alone ran for
+    minutes. Checksums only when required, as S3 allows, go straight through."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3", region_name=REGION, config=Config(request_checksum_calculation="when_required")
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return f"s3://{bucket}/{key}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -101,7 +115,7 @@ def main() -> None:
         patched = patch_interpreter(workflow)
         next(patched)
         workflow.start()
-        uri = workflow.put_data("training/large.jsonl", data)
+        uri = put_whole(workflow.data_bucket, "training/large.jsonl", data)
         request = fine_tuning_request(
             customizationType=CPT,
             baseModelIdentifier=TITAN,
