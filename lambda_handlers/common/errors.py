@@ -97,6 +97,11 @@ class QualityGateFailed(WorkflowError):
     model deleted unless the request keeps it."""
 
 
+class SweepFailed(WorkflowError):
+    """No run of a sweep completed with the measure that picks the winner; the message names
+    every run's outcome. Nothing is served."""
+
+
 class PromotionFailed(WorkflowError):
     """The existing endpoint did not take the new model; it keeps serving the one it had."""
 
