@@ -39,7 +39,7 @@ from constructs_lib.steps.evaluation import (
     batch_inference_role,
 )
 from constructs_lib.steps.flow import sequence
-from constructs_lib.steps.job_events import EVENT_DRIVEN, JobCompletion, job_wait
+from constructs_lib.steps.job_events import EVENT_DRIVEN, JobCompletion, JobFollowing
 from constructs_lib.steps.notification import Notify
 from constructs_lib.steps.permissions import BedrockArns
 from constructs_lib.steps.promotion import (
@@ -58,7 +58,6 @@ from constructs_lib.steps.request import (
 from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.sharded_validation import ShardedValidation, acknowledge_map_policy
-from constructs_lib.steps.training import SubmitJob
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow_props import (
     SUPPORTED_TYPES,
@@ -255,13 +254,8 @@ class CustomizationWorkflow(Construct):
             ValidateRequest(ctx, extra_data_buckets=extra_data_buckets, options=options).fragment(
                 rejected=notify.failure
             ),
-            SubmitJob(ctx, service_role=service_role).fragment(on_error),
-            job_wait(
-                ctx,
-                completion,
-                service_role=service_role,
-                on_error=on_error,
-                left_running=notify.failure,
+            JobFollowing(ctx, completion, service_role=service_role).chain(
+                on_error, left_running=notify.failure
             ),
             serving.unless_not_served(
                 self,

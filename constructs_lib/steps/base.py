@@ -57,6 +57,8 @@ class StepContext:
     steps: list[LambdaStep] = field(default_factory=list)
     loops: dict[str, PollSchedule] = field(default_factory=dict)
     """Every poll loop, by the name of its Wait state, with its schedule."""
+    run_loops: dict[str, PollSchedule] = field(default_factory=dict)
+    """The poll loops inside a sweep's Map: each of its iterations runs them."""
     state_machine_name: str = "Workflow"
     """The state machine's name, fixed before it exists: its ARN, and the ARNs of its
     executions (which the execution tag holds), are known to every step's policies."""
@@ -198,6 +200,7 @@ class LambdaStep:
         done: str,
         until: sfn.Condition,
         unreachable: tuple[Sequence[str], sfn.IChainable] | None = None,
+        loops: dict[str, PollSchedule] | None = None,
     ) -> Fragment:
         """Wait, then this step's task ``name``, until ``until`` holds; errors go to ``on_error``.
 
@@ -208,7 +211,7 @@ class LambdaStep:
         past their retries, a permission, a bug of ours) goes to ``where``, with the error at
         ``$.unreachable``: the thing followed was not harmed, and is not to be.
         """
-        self.ctx.loops[wait] = schedule
+        (self.ctx.loops if loops is None else loops)[wait] = schedule
         check = self.looking(
             on_error, name, result_path=result_path, comment=comment, unreachable=unreachable
         )

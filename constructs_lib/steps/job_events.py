@@ -27,15 +27,18 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs_lib.execution_encryption import grant_executions, state_machine_arn
 from constructs_lib.service_role import BedrockServiceRole
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext, bounded_name
-from constructs_lib.steps.flow import Fragment
+from constructs_lib.steps.flow import Fragment, sequence
 from constructs_lib.steps.history import PollSchedule
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
-from constructs_lib.steps.training import JOB_OUTCOMES, CheckJob
+from constructs_lib.steps.training import (
+    JOB_OUTCOMES,
+    SINGLE_JOB,
+    SWEEP_RUN,
+    CheckJob,
+    JobStates,
+    SubmitJob,
+)
 from lambda_handlers.common.job_waits import END_STATUSES, EVENT_DETAIL_TYPE, EVENT_SOURCE
-
-WAIT_STATE = "Wait for job event"
-FALLBACK_WAIT = "Wait for job"
-SAFETY_POLL = "Safety poll"
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,10 @@ class WaitForJobEvent(LambdaStep):
         acknowledge_run_time_ids(self.role, ["model-customization-job"])
         _allow_resuming(self)
 
-    def _wait(self) -> tasks.LambdaInvoke:
+    def _wait(self, names: JobStates) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self.ctx.scope,
-            WAIT_STATE,
+            names.wait_event,
             lambda_function=self.function,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
@@ -117,15 +120,20 @@ class WaitForJobEvent(LambdaStep):
         return task
 
     def loop(
-        self, check: CheckJob, on_error: sfn.IChainable, *, left_running: sfn.IChainable
+        self,
+        check: CheckJob,
+        on_error: sfn.IChainable,
+        *,
+        left_running: sfn.IChainable,
+        names: JobStates = SINGLE_JOB,
     ) -> Fragment:
         """Until the job completes: wait for its event, then read it (``check``)."""
         ctx = self.ctx
-        wait = self._wait()
-        looked = check.check_task(on_error, left_running=left_running)
+        wait = self._wait(names)
+        looked = check.check_task(on_error, left_running=left_running, names=names)
         fallback = sfn.Wait(
             ctx.scope,
-            FALLBACK_WAIT,
+            names.wait,
             comment="Parking failed: poll instead this round",
             time=sfn.WaitTime.seconds_path("$.job.pollSeconds"),
         )
@@ -134,18 +142,19 @@ class WaitForJobEvent(LambdaStep):
         # itself if the job has ended: one invocation a round.
         safety_poll = sfn.Pass(
             ctx.scope,
-            SAFETY_POLL,
+            names.safety_poll,
             comment="No event within the safety poll: park again (the park reads the job)",
         )
         safety_poll.next(wait)
         wait.add_catch(safety_poll, errors=["States.Timeout"], result_path="$.jobEvent")
         wait.add_catch(fallback, errors=["States.ALL"], result_path="$.jobEvent")
         wait.next(looked)
-        done = sfn.Choice(ctx.scope, "Job completed?")
+        done = sfn.Choice(ctx.scope, names.done)
         looked.next(done)
         safety = PollSchedule(self.completion.safety_poll, self.completion.safety_poll)
-        ctx.loops[WAIT_STATE] = safety
-        ctx.loops[FALLBACK_WAIT] = ctx.schedules.job
+        loops = ctx.run_loops if names.in_map else ctx.loops
+        loops[names.wait_event] = safety
+        loops[names.wait] = ctx.schedules.job
 
         def continue_with(after: sfn.IChainable) -> None:
             done.when(sfn.Condition.string_equals("$.job.status", "Completed"), after).otherwise(
@@ -191,22 +200,42 @@ class JobEventRelay(LambdaStep):
         )
 
 
-def job_wait(
-    ctx: StepContext,
-    completion: JobCompletion,
-    *,
-    service_role: BedrockServiceRole,
-    on_error: sfn.IChainable,
-    left_running: sfn.IChainable,
-) -> Fragment:
-    """The wait for the job: by event (with the safety poll), or the poll loop alone."""
-    check = CheckJob(ctx)
-    if not completion.events:
-        return check.poll(on_error, left_running=left_running)
-    JobEventRelay(ctx, service_role=service_role)
-    return WaitForJobEvent(ctx, completion.checked()).loop(
-        check, on_error, left_running=left_running
-    )
+class JobFollowing:
+    """Submitting and following a job, as the workflow's one job or as a sweep's run: one
+    set of functions (submit, check, park, relay), the states made as often as needed."""
+
+    def __init__(
+        self, ctx: StepContext, completion: JobCompletion, *, service_role: BedrockServiceRole
+    ) -> None:
+        self.submit = SubmitJob(ctx, service_role=service_role)
+        self.check = CheckJob(ctx)
+        self.park: WaitForJobEvent | None = None
+        if completion.events:
+            JobEventRelay(ctx, service_role=service_role)
+            self.park = WaitForJobEvent(ctx, completion.checked())
+
+    def chain(
+        self,
+        on_error: sfn.IChainable,
+        *,
+        left_running: sfn.IChainable,
+        names: JobStates = SINGLE_JOB,
+    ) -> Fragment:
+        """Submit, then wait until the job completes: by event (with the safety poll), or the
+        poll loop alone."""
+        submit = self.submit.fragment(on_error, names)
+        if self.park is None:
+            wait = self.check.poll(on_error, left_running=left_running, names=names)
+        else:
+            wait = self.park.loop(self.check, on_error, left_running=left_running, names=names)
+        return sequence(submit, wait)
 
 
-__all__ = ["EVENT_DRIVEN", "JOB_OUTCOMES", "POLLING", "JobCompletion", "job_wait"]
+__all__ = [
+    "EVENT_DRIVEN",
+    "JOB_OUTCOMES",
+    "POLLING",
+    "SWEEP_RUN",
+    "JobCompletion",
+    "JobFollowing",
+]

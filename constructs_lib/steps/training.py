@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs_lib.nag import acknowledge, attr_ref
@@ -20,6 +22,43 @@ CURVE_FILES = (TRAINING_FILE, VALIDATION_FILE)
 
 # The job's own outcomes, as check_job raises them: the only ends of following it that clean up.
 JOB_OUTCOMES = ("CustomizationJobFailed", "CustomizationJobStopped", "QualityGateFailed")
+
+
+@dataclass(frozen=True)
+class JobStates:
+    """The names of the states that submit and follow one job: the workflow's own job, or a
+    sweep's run inside its Map (state names are unique in a state machine)."""
+
+    submit: str
+    wait_event: str
+    safety_poll: str
+    wait: str
+    check: str
+    done: str
+    left_running: str
+    in_map: bool = False
+    """Inside a Map's iterations: its loops are not the top level's (``history.py``)."""
+
+
+SINGLE_JOB = JobStates(
+    "Submit customization job",
+    "Wait for job event",
+    "Safety poll",
+    "Wait for job",
+    "Check job status",
+    "Job completed?",
+    "Job left running",
+)
+SWEEP_RUN = JobStates(
+    "Submit run",
+    "Wait for run event",
+    "Run safety poll",
+    "Wait for run",
+    "Check run status",
+    "Run completed?",
+    "Run left running",
+    in_map=True,
+)
 
 
 class SubmitJob(LambdaStep):
@@ -47,10 +86,10 @@ class SubmitJob(LambdaStep):
         self.function.add_to_role_policy(key_through_bedrock(ctx.storage.key, ctx.stack))
         acknowledge_run_time_ids(self.role, ["model-customization-job", "custom-model"])
 
-    def fragment(self, on_error: sfn.IChainable) -> Fragment:
+    def fragment(self, on_error: sfn.IChainable, names: JobStates = SINGLE_JOB) -> Fragment:
         return self.failing_into(
             on_error,
-            "Submit customization job",
+            names.submit,
             result_path="$.job",
             comment="CreateModelCustomizationJob with a token derived from the execution",
         )
@@ -93,7 +132,13 @@ class CheckJob(LambdaStep):
             + [f"Resource::{attr_ref(storage.artifacts_bucket)}/{storage.reports_prefix}*"],
         )
 
-    def poll(self, on_error: sfn.IChainable, *, left_running: sfn.IChainable) -> Fragment:
+    def poll(
+        self,
+        on_error: sfn.IChainable,
+        *,
+        left_running: sfn.IChainable,
+        names: JobStates = SINGLE_JOB,
+    ) -> Fragment:
         """Until the job completes. Only the job's own outcome (Failed, Stopped, a training gate
         failed) goes to cleanup. A job the workflow cannot follow, for longer than its patience
         or for a reason of ours (a permission, a bug), is left running: the execution ends in
@@ -101,29 +146,34 @@ class CheckJob(LambdaStep):
         would stop a job that may be fine."""
         return self.polling(
             on_error,
-            "Check job status",
+            names.check,
             result_path="$.job",
             comment="GetModelCustomizationJob; fails on Failed or Stopped",
-            wait="Wait for job",
+            wait=names.wait,
             schedule=self.ctx.schedules.job,
-            done="Job completed?",
+            done=names.done,
             until=sfn.Condition.string_equals("$.job.status", "Completed"),
-            unreachable=(JOB_OUTCOMES, self._left_running(left_running)),
+            unreachable=(JOB_OUTCOMES, self._left_running(left_running, names)),
+            loops=self.ctx.run_loops if names.in_map else self.ctx.loops,
         )
 
     def check_task(
-        self, on_error: sfn.IChainable, *, left_running: sfn.IChainable
+        self,
+        on_error: sfn.IChainable,
+        *,
+        left_running: sfn.IChainable,
+        names: JobStates = SINGLE_JOB,
     ) -> sfn.TaskStateBase:
         """The same look as ``poll``'s, for a wait that is not a poll (the job's event)."""
         return self.looking(
             on_error,
-            "Check job status",
+            names.check,
             result_path="$.job",
             comment="GetModelCustomizationJob; fails on Failed or Stopped",
-            unreachable=(JOB_OUTCOMES, self._left_running(left_running)),
+            unreachable=(JOB_OUTCOMES, self._left_running(left_running, names)),
         )
 
-    def _left_running(self, then: sfn.IChainable) -> sfn.IChainable:
+    def _left_running(self, then: sfn.IChainable, names: JobStates) -> sfn.IChainable:
         patience = self.ctx.retries.unreachable_after.to_human_string()
         job = "$.job.jobArn"
         cause = (
@@ -135,7 +185,7 @@ class CheckJob(LambdaStep):
         )
         left = sfn.Pass(
             self.ctx.scope,
-            "Job left running",
+            names.left_running,
             comment="The job could not be followed: say so, and leave it alone",
             parameters={
                 "Error": "JobUnreachable",
