@@ -29,7 +29,7 @@ from lambda_handlers.common.errors import (
     TrainingDataInvalid,
 )
 from lambda_handlers.common.observability import entry_point, logger
-from lambda_handlers.common.plan import Plan, make_plan
+from lambda_handlers.common.plan import Plan, SweepPlan, make_plan
 from lambda_handlers.common.reports import put_report
 from lambda_handlers.common.request import CustomizationRequest, StackPolicy
 from lambda_handlers.common.request_checks import (
@@ -38,6 +38,8 @@ from lambda_handlers.common.request_checks import (
     training_cost_ceiling,
 )
 from lambda_handlers.common.settings import Settings
+from lambda_handlers.common.sweep import RunCost
+from lambda_handlers.common.sweep import check_sweep_cost as sweep_cost
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.datatools.price_file import prices_from_environment
 from lambda_handlers.preflight import check_test_set, request_problems
@@ -140,6 +142,8 @@ def check_cost(
     request's maxTrainingCostUsd, else the stack's (``training_cost_ceiling``). The prices are
     the shipped ones with the stack's prices file over them (``TRAINING_PRICES``)."""
     ceiling, whose = training_cost_ceiling(request, policy)
+    if plan.sweep is not None:
+        return check_sweep_cost(plan, plan.sweep, tokens_per_epoch, ceiling, whose)
     rft = (plan.customizationConfig or {}).get("rftConfig", {}).get("hyperParameters", {})
     try:
         epochs = epochs_for(
@@ -166,6 +170,49 @@ def check_cost(
     if not check.allowed:
         raise TrainingCostExceeded(f"{check.reason} ({whose})")
     return {"estimated": True, **check.estimate, "maxUsd": check.max_usd, "ceiling": whose}
+
+
+def check_sweep_cost(
+    plan: Plan, sweep: SweepPlan, tokens_per_epoch: int, ceiling: float | None, whose: str
+) -> dict[str, Any]:
+    """The whole sweep held to the ceiling: the sum of its runs' estimates, each run's epochs
+    from its own hyperparameters. A refusal names the sweep, the total, the ceiling and the
+    most expensive run; nothing is submitted."""
+    default = default_epochs(plan.baseModelIdentifier)
+    runs: list[RunCost] = []
+    for i, run in enumerate(sweep.runs):
+        label = f"run {i + 1} ({run.jobName})"
+        try:
+            epochs = epochs_for(run.hyperParameters, default)
+        except ValueError as error:
+            raise RequestInvalid([f"sweep {label}: epochCount: {error}"]) from error
+        if epochs is None:
+            if ceiling is not None:
+                raise TrainingCostExceeded(
+                    f"the sweep's training cost is held to {ceiling:g} ({whose}), but the number "
+                    f"of epochs of {label} is unknown for this model: set epochCount to have the "
+                    "cost checked"
+                )
+            return {"estimated": False, "reason": "the number of epochs is unknown for this model"}
+        runs.append(RunCost(label, epochs))
+    check = sweep_cost(
+        plan.baseModelIdentifier,
+        tokens_per_epoch,
+        runs,
+        ceiling,
+        prices=prices_from_environment(os.environ),
+        how_to_price=STACK_HOW_TO_PRICE,
+        whose=whose,
+    )
+    if not check.allowed:
+        raise TrainingCostExceeded(check.check.reason)
+    return {
+        "estimated": True,
+        **check.check.estimate,
+        "maxUsd": check.check.max_usd,
+        "ceiling": whose,
+        "runs": check.runs,
+    }
 
 
 def merge_shards(state: dict[str, Any], settings: Settings) -> dict[str, Any]:

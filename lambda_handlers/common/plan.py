@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lambda_handlers.common import catalogue
 from lambda_handlers.common.request import CustomizationRequest, RequestContext, resolve_grader
+from lambda_handlers.common.sweep import api_string, concurrency, expand, resolved_measure
 
 EXECUTION_TAG = "bedrock-customize:execution-arn"
 STACK_TAG = "bedrock-customize:stack"
@@ -44,6 +45,29 @@ class ServingPlan(BaseModel):
     timeToLiveHours: int | None = None
 
 
+class SweepRunPlan(BaseModel):
+    """One run of a sweep: what the state machine merges over the plan for its iteration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobName: str
+    customModelName: str
+    clientRequestToken: str
+    hyperParameters: dict[str, str]
+
+
+class SweepPlan(BaseModel):
+    """A sweep resolved: the measure that picks the winner, how many jobs train at once
+    (never more than the runs), whether the losers' models stay, and every run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measure: str
+    maxConcurrency: int
+    keepLosers: bool
+    runs: list[SweepRunPlan]
+
+
 class Plan(BaseModel):
     """The resolved request; the state machine carries it as ``$.plan``."""
 
@@ -66,6 +90,7 @@ class Plan(BaseModel):
     evaluation: dict[str, Any] | None = None
     trainingGate: dict[str, Any] | None = None
     promoteTo: dict[str, str] | None = None
+    sweep: SweepPlan | None = None
 
 
 def execution_digest(execution_arn: str, purpose: str = "") -> str:
@@ -161,12 +186,45 @@ def _slug(text: str) -> str:
     return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
 
 
-def _hyperparameter_string(value: str | int | float) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
-        return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
+# botocore's bedrock ``JobName`` and ``CustomModelName``: at most 63 characters.
+_API_NAME_MAX = 63
+
+
+def sweep_run_name(base: str, index: int) -> str:
+    """Run ``index``'s (0-based) name from the plan's job or model name: ``<base>-r<n>``,
+    the base cut so the whole fits 63 characters and never ends in ``-`` or ``_`` (a model
+    name may not hold two in a row), the suffix always kept."""
+    suffix = f"-r{index + 1}"
+    return base[: _API_NAME_MAX - len(suffix)].rstrip("-_") + suffix
+
+
+def sweep_run_token(execution_arn: str, index: int) -> str:
+    """Run ``index``'s ``clientRequestToken``: derived from the execution and the run, so a
+    retried submit of the same run is the same job, and no two runs share one."""
+    return f"job-{execution_digest(execution_arn, f'job-run-{index}')[:40]}"
+
+
+def _sweep_plan(
+    request: CustomizationRequest, execution_arn: str, job_name: str, model_name: str
+) -> SweepPlan | None:
+    """Every run of the request's sweep named and tokened; ``None`` without a sweep."""
+    if request.sweep is None:
+        return None
+    runs = [
+        SweepRunPlan(
+            jobName=sweep_run_name(job_name, i),
+            customModelName=sweep_run_name(model_name, i),
+            clientRequestToken=sweep_run_token(execution_arn, i),
+            hyperParameters={k: api_string(v) for k, v in params.items()},
+        )
+        for i, params in enumerate(expand(request))
+    ]
+    return SweepPlan(
+        measure=resolved_measure(request),
+        maxConcurrency=concurrency(request.sweep),
+        keepLosers=request.sweep.keepLosers,
+        runs=runs,
+    )
 
 
 def resolve_serving_mode(mode: str, model: catalogue.BaseModel | None) -> ResolvedServingMode:
@@ -230,7 +288,7 @@ def make_plan(
             request.validationDataConfig.model_dump() if request.validationDataConfig else None
         ),
         outputDataConfig={"s3Uri": output_uri},
-        hyperParameters={k: _hyperparameter_string(v) for k, v in request.hyperParameters.items()},
+        hyperParameters={k: api_string(v) for k, v in request.hyperParameters.items()},
         customizationConfig=_api_customization_config(request, ctx),
         tags=tags,
         serving=serving,
@@ -243,6 +301,7 @@ def make_plan(
             if request.serving.promoteTo
             else None
         ),
+        sweep=_sweep_plan(request, execution_arn, job_name, model_name),
     )
 
 

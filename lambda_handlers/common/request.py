@@ -35,6 +35,11 @@ S3_URI_PATTERN = (
 # Tag keys the workflow writes itself; a request may not set them.
 RESERVED_TAG_PREFIX = "bedrock-customize:"
 MAX_USER_TAGS = 190  # Bedrock allows 200; the workflow adds its own.
+# Runs per sweep: at most the stack's limit (default below), never above the hard maximum:
+# each run is a training job billed in full (``sweep.py``).
+SWEEP_MIN_RUNS = 2
+SWEEP_HARD_MAX_RUNS = 20
+SWEEP_DEFAULT_MAX_RUNS = 8
 
 
 class _Strict(BaseModel):
@@ -165,6 +170,36 @@ class EvaluationConfig(_Strict):
 
 
 HyperParameterValue = Annotated[str, Field(max_length=64)] | int | float
+HyperParameterName = Annotated[str, Field(min_length=1, max_length=64)]
+
+SweepMeasure = Literal["validationLoss", "trainingLoss", "evaluation"]
+
+
+class SweepConfig(_Strict):
+    """Several jobs with different hyperparameters; the best by ``measure`` is kept.
+
+    Exactly one of ``runs`` (a list of hyperparameter sets) or ``grid`` (values per name:
+    every combination, names in alphabetical order, the last varying fastest). Each run's
+    hyperparameters are the request's ``hyperParameters`` with the run's set over them, and
+    each value is checked against the model's ranges before anything is submitted. From 2 to
+    20 runs, and no more than the stack allows (8 unless its owner set another limit); the
+    cost ceiling applies to all runs together. ``maxConcurrency``: jobs training at once
+    (default 2, lowered to the number of runs). ``measure``: what picks the winner, the
+    lowest final ``validationLoss`` or ``trainingLoss`` (default ``validationLoss`` with
+    ``validationDataConfig``, else ``trainingLoss``); ``evaluation`` is refused for now.
+    ``keepLosers``: keep the other runs' custom models (default: they are deleted).
+    """
+
+    runs: Annotated[
+        list[dict[HyperParameterName, HyperParameterValue]] | None, Field(min_length=1)
+    ] = None
+    grid: Annotated[
+        dict[HyperParameterName, Annotated[list[HyperParameterValue], Field(min_length=1)]] | None,
+        Field(min_length=1),
+    ] = None
+    maxConcurrency: Annotated[StrictInt, Field(ge=1)] = 2
+    measure: SweepMeasure | None = None
+    keepLosers: bool = False
 
 
 class CustomizationRequest(_Strict):
@@ -188,9 +223,8 @@ class CustomizationRequest(_Strict):
     trainingDataConfig: TrainingDataConfig
     validationDataConfig: ValidationDataConfig | None = None
     outputDataConfig: OutputDataConfig | None = None
-    hyperParameters: dict[
-        Annotated[str, Field(min_length=1, max_length=64)], HyperParameterValue
-    ] = Field(default_factory=dict)
+    hyperParameters: dict[HyperParameterName, HyperParameterValue] = Field(default_factory=dict)
+    sweep: SweepConfig | None = None
     customizationConfig: CustomizationConfig | None = None
     maxTrainingCostUsd: Annotated[float | None, Field(gt=0)] = None
     evaluation: EvaluationConfig | None = None
@@ -216,7 +250,9 @@ class StackPolicy:
     promotion. ``max_model_units``: the largest ``serving.modelUnits``;
     ``allow_commitments``: whether ``serving.commitmentDuration`` may be asked for at all;
     ``max_training_cost_usd``: the ceiling ``maxTrainingCostUsd`` may not exceed, and the
-    one a request without ``maxTrainingCostUsd`` is held to (``None``: no ceiling).
+    one a request without ``maxTrainingCostUsd`` is held to (``None``: no ceiling);
+    ``max_sweep_runs``: the most runs a request's ``sweep`` may have (at most
+    ``SWEEP_HARD_MAX_RUNS``, which ``check_request`` holds every request to).
     """
 
     promotion_arns: tuple[str, ...] = ()
@@ -224,6 +260,7 @@ class StackPolicy:
     max_model_units: int = 1
     allow_commitments: bool = False
     max_training_cost_usd: float | None = None
+    max_sweep_runs: int = SWEEP_DEFAULT_MAX_RUNS
 
     @property
     def promotes(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from lambda_handlers.common import catalogue
+from lambda_handlers.common import catalogue, sweep
 from lambda_handlers.common.errors import RequestInvalid
 from lambda_handlers.common.request import (
     MAX_USER_TAGS,
@@ -27,6 +27,7 @@ from lambda_handlers.common.request import (
     RequestContext,
     ServingMode,
     StackPolicy,
+    SweepConfig,
     resolve_grader,
     split_s3_uri,
 )
@@ -38,7 +39,7 @@ def semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
     """Every problem the schema cannot see, section by section.
 
     The order is the order users have always read them in (and tests check): the model
-    and type, hyperparameters, data, customization config, invocation logs, serving,
+    and type, hyperparameters, the sweep, data, customization config, invocation logs, serving,
     training gate, evaluation, tags.
     """
     model_id = raw.get("baseModelIdentifier")
@@ -46,6 +47,7 @@ def semantic_problems(raw: dict[str, Any], ctx: RequestContext) -> list[str]:
     return [
         *_model_problems(raw, ctx, model),
         *_hyperparameter_problems(raw, model),
+        *_sweep_problems(raw, model),
         *_data_problems(raw, ctx),
         *_customization_config_problems(raw, ctx),
         *_invocation_logs_problems(raw, ctx),
@@ -102,47 +104,80 @@ def _hyperparameter_problems(raw: dict[str, Any], model: catalogue.BaseModel | N
         ]
     if not isinstance(params, dict):
         return []
-    if model is None:
-        return _unknown_hyperparameter_problems(params)
-    rules = model.hyperparameters
-    if rules is None:
-        return []  # not published for this model: passed through, said in the catalogue
     problems: list[str] = []
     for name, value in params.items():
-        rule = rules.get(name)
-        if rule is None:
-            allowed = "; ".join(r.describe() for r in rules.values())
-            problems.append(f"hyperParameters.{name}: unknown for {model.name}; allowed: {allowed}")
-        else:
-            problems.extend(_hyperparameter_value_problems(name, value, rule))
+        where = f"hyperParameters.{name}"
+        problems.extend(_hyperparameter_entry_problems(where, where, name, value, model))
     return problems
 
 
-def _unknown_hyperparameter_problems(params: dict[str, Any]) -> list[str]:
-    """Without a known model: names no supported model has."""
-    known = catalogue.all_hyperparameter_names()
-    return [
-        f"hyperParameters.{name}: not a hyperparameter of any supported model "
-        f"(known: {', '.join(sorted(known))})"
-        for name in params
-        if name not in known
-    ]
+def _hyperparameter_entry_problems(
+    name_at: str, value_at: str, name: str, value: Any, model: catalogue.BaseModel | None
+) -> list[str]:
+    """One hyperparameter against the model: a name it has (``name_at`` names the field), a
+    value in its range (``value_at``). Without a known model, a name some model has; with a
+    model whose ranges are not published, anything (said in the catalogue)."""
+    if model is None:
+        known = catalogue.all_hyperparameter_names()
+        if name in known:
+            return []
+        return [
+            f"{name_at}: not a hyperparameter of any supported model "
+            f"(known: {', '.join(sorted(known))})"
+        ]
+    rules = model.hyperparameters
+    if rules is None:
+        return []
+    rule = rules.get(name)
+    if rule is None:
+        allowed = "; ".join(r.describe() for r in rules.values())
+        return [f"{name_at}: unknown for {model.name}; allowed: {allowed}"]
+    return _hyperparameter_value_problems(value_at, value, rule)
 
 
 def _hyperparameter_value_problems(
-    name: str, value: Any, rule: catalogue.HyperParameterRule
+    where: str, value: Any, rule: catalogue.HyperParameterRule
 ) -> list[str]:
     """At most one problem with a value: not a number, not whole, or out of range."""
     number = _number(value)
     if number is None or not math.isfinite(number):
-        return [f"hyperParameters.{name}: {value!r} is not a number; expected {rule.describe()}"]
+        return [f"{where}: {value!r} is not a number; expected {rule.describe()}"]
     if rule.kind == "int" and not number.is_integer():
-        return [
-            f"hyperParameters.{name}: {value!r} is not a whole number; expected {rule.describe()}"
-        ]
+        return [f"{where}: {value!r} is not a whole number; expected {rule.describe()}"]
     if not rule.minimum <= number <= rule.maximum:
-        return [f"hyperParameters.{name}: {value!r} is out of range; expected {rule.describe()}"]
+        return [f"{where}: {value!r} is out of range; expected {rule.describe()}"]
     return []
+
+
+def _sweep_problems(raw: dict[str, Any], model: catalogue.BaseModel | None) -> list[str]:
+    """A sweep: runs or a grid, 2 to ``sweep.HARD_MAX_RUNS`` runs, a measure this workflow
+    reads, and every value it gives checked as ``hyperParameters``' are, named by run (or
+    grid value) and field. The stack's own limit is ``policy_problems``'."""
+    if raw.get("sweep") is None:
+        return []
+    try:
+        config = SweepConfig.model_validate(raw["sweep"])
+    except ValidationError:
+        return []  # the structural check reported it
+    if raw.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
+        return [
+            "sweep: reinforcement fine-tuning takes its hyperparameters in "
+            "customizationConfig.rftConfig.hyperParameters, which a sweep does not vary yet"
+        ]
+    shape = sweep.shape_problems(config)
+    if shape:
+        return shape
+    problems = [
+        *sweep.count_problems(config),
+        *sweep.measure_problems(config, raw.get("validationDataConfig") is not None),
+    ]
+    for name_at, value_at, name, value in sweep.checked_sets(config):
+        for problem in _hyperparameter_entry_problems(name_at, value_at, name, value, model):
+            if problem not in problems:  # a grid's unknown name once, not once per value
+                problems.append(problem)
+    base = raw.get("hyperParameters")
+    problems.extend(sweep.duplicate_problems(config, base if isinstance(base, dict) else {}))
+    return problems
 
 
 def _number(value: Any) -> float | None:
@@ -484,6 +519,8 @@ def policy_problems(request: CustomizationRequest, policy: StackPolicy) -> list[
             "stack allows no commitment (one bills every hour of its term and cannot be "
             f"cancelled); the stack owner allows them with {ALLOW_COMMITMENTS}"
         )
+    if request.sweep is not None:
+        problems.extend(sweep.count_problems(request.sweep, policy.max_sweep_runs, stack=True))
     asked, ceiling = request.maxTrainingCostUsd, policy.max_training_cost_usd
     if asked is not None and ceiling is not None and asked > ceiling:
         problems.append(
