@@ -17,6 +17,11 @@ What cannot be removed is reported with the command that removes it
 (``lambda_handlers.common.leftovers``).
 The custom model itself is kept: it is the product of a paid job and costs only
 storage; deleting it is the quality gate's decision, not cleanup's.
+
+A sweep (``plan.sweep``) has one job per run: each run's job still running is stopped, found
+by the run's name and token as the one job is (``run_plan``), and reported under
+``stoppedJobs``. The runs' models are kept as one job's model is; a losing run's model is
+deleted by Choose the winner (``sweep_winner.py``), through ``delete_owned_model``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from itertools import pairwise
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from lambda_handlers.common import idle_alarm, observability
 from lambda_handlers.common.aws import client
@@ -67,6 +73,9 @@ class _At:
 
     def __init__(self, target: Target):
         self.target = target
+
+
+_Step = Callable[[Plan, dict[str, Any], _At], None]
 
 
 def _missing_tag(arn: str, plan: Plan) -> str | None:
@@ -140,6 +149,36 @@ def find_serving(plan: Plan) -> dict[str, Any] | None:
         "ours": missing is None,
         "missing": missing,
     }
+
+
+def sweep_runs(plan: Plan) -> list[dict[str, Any]]:
+    """The runs of a sweep's plan (``plan.sweep.runs``); none for one job."""
+    sweep = getattr(plan, "sweep", None)
+    if isinstance(sweep, BaseModel):
+        sweep = sweep.model_dump()
+    return list((sweep or {}).get("runs") or [])
+
+
+_RUN_FIELDS = ("jobName", "customModelName", "clientRequestToken", "hyperParameters")
+
+
+def run_plan(plan: Plan, run: dict[str, Any]) -> Plan:
+    """The plan as the sweep's Map gives it to one run: the run's job and model names, token
+    and hyperparameters over the sweep's plan; its tags are the sweep's."""
+    return plan.model_copy(update={key: run[key] for key in _RUN_FIELDS if key in run})
+
+
+def _stop_run_job(run: dict[str, Any]) -> _Step:
+    """The cleanup step of one run's job: stopped as the one job is, reported in
+    ``stoppedJobs``. The run's model is not remembered for a gate's delete (``_model``)."""
+
+    def step(plan: Plan, report: dict[str, Any], at: _At) -> None:
+        own: dict[str, Any] = {"stoppedJob": None}
+        _stop_job(run_plan(plan, run), own, at)
+        if own["stoppedJob"]:
+            report.setdefault("stoppedJobs", []).append(own["stoppedJob"])
+
+    return step
 
 
 def _stop_job(plan: Plan, report: dict[str, Any], at: _At) -> None:
@@ -259,6 +298,29 @@ def _delete_model(plan: Plan, model_arn: str, report: dict[str, Any], at: _At) -
     report["deletedModel"] = model_arn
 
 
+def delete_owned_model(plan: Plan, model_arn: str) -> dict[str, Any]:
+    """Delete one custom model as cleanup deletes a gated-out one (``_delete_model``: only if
+    it carries this stack's and ``plan``'s execution's tags; one already gone is no problem).
+
+    Returns ``{"deletedModel": ARN or None, "problems": [...]}``: a model left alone, and a
+    delete Bedrock refused or did not answer, are problems with the command that deletes it;
+    nothing is raised (botocore's own retries have already been spent on throttling)."""
+    report: dict[str, Any] = {"deletedModel": None, "problems": []}
+    at = _At(deleting_model(model_arn))
+    try:
+        _delete_model(plan, model_arn, report, at)
+    except ClientError as error:
+        report["problems"].append(at.target.problem(_client_error_text(error)))
+    except NETWORK_ERRORS as error:
+        report["problems"].append(at.target.problem(f"{type(error).__name__}: {error}"))
+    return report
+
+
+def _client_error_text(error: ClientError) -> str:
+    message = error.response.get("Error", {}).get("Message", "") or str(error)
+    return f"{error_code(error)}: {message}"
+
+
 def _delete_idle_alarm(plan: Plan, at: _At) -> None:
     """The idle alarm Start serving made for the throughput (``common/idle_alarm.py``)."""
     if idle_alarm.enabled() and plan.serving.mode == "provisioned-throughput":
@@ -288,9 +350,6 @@ def count_outcome(report: dict[str, Any], *, time_to_live: bool = False) -> None
         observability.count(observability.SERVING_PAST_TIME_TO_LIVE, len(serving_left))
 
 
-_Step = Callable[[Plan, dict[str, Any], _At], None]
-
-
 def clean_up(
     plan: Plan,
     delete_model: bool = False,
@@ -308,8 +367,12 @@ def clean_up(
     """
     report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
     steps: list[_Step] = [_delete_serving, _stop_batch_evaluation]
+    runs = sweep_runs(plan)
     if leave_job_running:
-        report["jobLeftRunning"] = plan.jobName
+        report["jobLeftRunning"] = ", ".join(r["jobName"] for r in runs) or plan.jobName
+    elif runs:
+        # A step per run: a run whose stop fails is a problem, the next runs are still stopped.
+        steps[0:0] = [_stop_run_job(run) for run in runs]
     else:
         steps.insert(0, _stop_job)
     if delete_model:
@@ -325,8 +388,7 @@ def clean_up(
             translated = translate_client_error(error, f"{at.target.action} {at.target.arn}")
             if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
                 raise translated from error
-            message = error.response.get("Error", {}).get("Message", "") or str(error)
-            report["problems"].append(at.target.problem(f"{error_code(error)}: {message}"))
+            report["problems"].append(at.target.problem(_client_error_text(error)))
     report.pop("_model", None)
     return report
 
@@ -441,12 +503,12 @@ def _passes(plan: Plan, passes: int, leave_job_running: bool) -> dict[str, Any]:
         "deleted": report["deleted"] + [a for a in again["deleted"] if a not in report["deleted"]],
         "problems": again["problems"],
     }
-    # A batch job the first pass stopped is no longer running in the second: keep both passes'.
-    batch_jobs = report.get("stoppedBatchJobs", []) + [
-        a for a in again.get("stoppedBatchJobs", []) if a not in report.get("stoppedBatchJobs", [])
-    ]
-    if batch_jobs:
-        merged["stoppedBatchJobs"] = batch_jobs
+    # A job the first pass stopped is no longer running in the second: keep both passes'.
+    for key in ("stoppedBatchJobs", "stoppedJobs"):
+        first = report.get(key, [])
+        both = first + [a for a in again.get(key, []) if a not in first]
+        if both:
+            merged[key] = both
     return merged
 
 
@@ -456,6 +518,7 @@ def _found_anything(report: dict[str, Any]) -> bool:
         or report["deleted"]
         or report["problems"]
         or report.get("stoppedBatchJobs")
+        or report.get("stoppedJobs")
     )
 
 
