@@ -60,6 +60,7 @@ def _removed_lines(removed: dict[str, Any]) -> list[str]:
         arn
         for arn in (
             removed["stoppedJob"],
+            *removed.get("stoppedJobs", []),  # a sweep's runs
             *removed["deleted"],
             *removed.get("stoppedBatchJobs", []),
             removed.get("deletedModel"),

@@ -161,6 +161,7 @@ def _failure_lines(job_name: str, word: str, state: dict[str, Any]) -> list[str]
     if cleanup:
         removed = (
             cleanup.get("stoppedJob"),
+            *cleanup.get("stoppedJobs", []),  # a sweep's runs
             *cleanup.get("deleted", []),
             *cleanup.get("stoppedBatchJobs", []),
             cleanup.get("deletedModel"),

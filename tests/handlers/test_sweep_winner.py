@@ -12,6 +12,7 @@ import pytest
 
 from lambda_handlers import cleanup, sweep_winner
 from lambda_handlers.common.errors import SweepFailed
+from lambda_handlers.common.notification import compose
 from lambda_handlers.common.plan import EXECUTION_TAG, STACK_TAG
 from tests.factories import (
     EXECUTION_ARN,
@@ -278,7 +279,8 @@ def test_the_abort_cleanup_of_a_sweep_stops_each_running_runs_job_in_both_passes
     report = cleanup.abort_handler({"detail": detail}, lambda_context)
     assert report["stoppedJobs"] == [job_arn(0), job_arn(2)]
     [sent] = published
-    assert sent["cleanup"]["stoppedJobs"] == [job_arn(0), job_arn(2)]
+    text = compose("ABORTED", sent)[1]
+    assert f"Cleaned up: {job_arn(0)}, {job_arn(2)}" in text
 
 
 def test_the_cleanup_leaves_every_runs_job_running_when_the_workflow_could_not_read_them(
@@ -290,3 +292,10 @@ def test_the_cleanup_leaves_every_runs_job_running_when_the_workflow_could_not_r
     report = cleanup.handler(state, lambda_context)
     assert report["jobLeftRunning"] == ", ".join(r.jobName for r in plan.sweep.runs)
     assert "stoppedJobs" not in report
+
+
+def test_the_cleanup_command_names_each_runs_job_it_stopped() -> None:
+    from lambda_handlers.cli.operator_commands import _removed_lines
+
+    removed = {"stoppedJob": None, "stoppedJobs": [job_arn(0), job_arn(2)], "deleted": []}
+    assert _removed_lines({**removed, "problems": []}) == [f"removed: {job_arn(0)}, {job_arn(2)}"]
