@@ -16,6 +16,7 @@ completed without the measure, cannot win and is listed with why.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,18 @@ def measure_job(job: dict[str, Any], measure: str) -> Measured:
     raise ValueError(f"unknown sweep measure {measure!r}: expected one of {sorted(MEASURE_WORDS)}")
 
 
+def _cause_message(cause: Any) -> str:
+    """The message of a run's error: a Lambda error's cause is its JSON payload, whose
+    ``errorMessage`` is what a person reads (the stack trace stays in the logs)."""
+    try:
+        parsed = json.loads(cause or "")
+    except (TypeError, ValueError):
+        return str(cause or "")
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return str(cause)
+
+
 def _outcome(result: dict[str, Any] | None) -> tuple[str, str | None]:
     """A run's outcome (``Completed``, ``Failed``, ``Stopped`` or the error's name) and the
     error's cause, if any."""
@@ -87,7 +100,7 @@ def _outcome(result: dict[str, Any] | None) -> tuple[str, str | None]:
     if result.get("error"):
         error = result["error"]
         name = str(error.get("Error") or "States.Unknown")
-        return _OUTCOME_OF_ERROR.get(name, name), str(error.get("Cause") or "") or None
+        return _OUTCOME_OF_ERROR.get(name, name), _cause_message(error.get("Cause")) or None
     job = result.get("job") or {}
     return str(job.get("status") or "NoResult"), None
 

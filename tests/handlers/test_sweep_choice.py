@@ -119,6 +119,13 @@ def test_a_failed_run_is_listed_with_its_outcome_and_cannot_win() -> None:
     assert choice["why"].endswith("no other run completed with a final validation loss to compare.")
 
 
+def test_a_lambda_errors_cause_is_listed_by_its_message_not_its_stack_trace() -> None:
+    cause = '{"errorMessage": "Customization job r1 failed: bad data", "stackTrace": ["..."]}'
+    runs = [failed(0, cause=cause), completed(1, validationLoss=[0.6])]
+    listing = choose_winner(sweep(2), runs)["runs"]
+    assert listing[0]["cause"] == "Customization job r1 failed: bad data"
+
+
 def test_a_completed_run_without_the_measure_cannot_win_and_says_why() -> None:
     runs = [
         completed(0, trainingLoss=0.1, curves={"validation": None, "problems": ["bad csv"]}),
