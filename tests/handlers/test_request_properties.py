@@ -100,6 +100,33 @@ EXTRA_REQUESTS: list[dict[str, Any]] = [
         },
         "trainingGate": {"maxTrainingLoss": 2.0, "keepModelOnGateFailure": False},
     },
+    {
+        "customizationType": "FINE_TUNING",
+        "baseModelIdentifier": "amazon.nova-micro-v1:0:128k",
+        "trainingDataConfig": {"s3Uri": "s3://your-data-bucket/training/train.jsonl"},
+        "validationDataConfig": {
+            "validators": [{"s3Uri": "s3://your-data-bucket/validation/val.jsonl"}]
+        },
+        "hyperParameters": {"epochCount": 2},
+        "sweep": {
+            "runs": [
+                {"learningRate": 0.00001},
+                {"learningRate": "0.00005", "learningRateWarmupSteps": 5},
+            ],
+            "maxConcurrency": 2,
+            "measure": "validationLoss",
+            "keepLosers": True,
+        },
+    },
+    {
+        "customizationType": "FINE_TUNING",
+        "baseModelIdentifier": "cohere.command-text-v14:7:4k",
+        "trainingDataConfig": {"s3Uri": "s3://your-data-bucket/training/train.jsonl"},
+        "sweep": {
+            "grid": {"epochCount": [1, 2], "learningRate": [0.00001, "0.0001"]},
+            "measure": "trainingLoss",
+        },
+    },
 ]
 
 
