@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs_lib.steps.base import CallKind, LambdaStep, StepContext
@@ -18,6 +19,8 @@ class ChooseWinner(LambdaStep):
     function_id = "ChooseWinner"
     handler = "sweep_winner.handler"
     description = "Chooses a sweep's winning run and deletes the losing runs' custom models"
+    # Two calls per losing run (tags, delete), each with botocore's retries when throttled.
+    timeout = Duration.minutes(1)
 
     def __init__(self, ctx: StepContext) -> None:
         super().__init__(ctx)
