@@ -38,8 +38,7 @@ from lambda_handlers.common.request_checks import (
     training_cost_ceiling,
 )
 from lambda_handlers.common.settings import Settings
-from lambda_handlers.common.sweep import RunCost
-from lambda_handlers.common.sweep import check_sweep_cost as sweep_cost
+from lambda_handlers.common.sweep import RunCost, check_sweep_cost
 from lambda_handlers.datatools.cost_ceiling import check_training_cost, default_epochs, epochs_for
 from lambda_handlers.datatools.price_file import prices_from_environment
 from lambda_handlers.preflight import check_test_set, request_problems
@@ -143,7 +142,7 @@ def check_cost(
     the shipped ones with the stack's prices file over them (``TRAINING_PRICES``)."""
     ceiling, whose = training_cost_ceiling(request, policy)
     if plan.sweep is not None:
-        return check_sweep_cost(plan, plan.sweep, tokens_per_epoch, ceiling, whose)
+        return check_whole_sweep_cost(plan, plan.sweep, tokens_per_epoch, ceiling, whose)
     rft = (plan.customizationConfig or {}).get("rftConfig", {}).get("hyperParameters", {})
     try:
         epochs = epochs_for(
@@ -172,7 +171,7 @@ def check_cost(
     return {"estimated": True, **check.estimate, "maxUsd": check.max_usd, "ceiling": whose}
 
 
-def check_sweep_cost(
+def check_whole_sweep_cost(
     plan: Plan, sweep: SweepPlan, tokens_per_epoch: int, ceiling: float | None, whose: str
 ) -> dict[str, Any]:
     """The whole sweep held to the ceiling: the sum of its runs' estimates, each run's epochs
@@ -195,7 +194,7 @@ def check_sweep_cost(
                 )
             return {"estimated": False, "reason": "the number of epochs is unknown for this model"}
         runs.append(RunCost(label, epochs))
-    check = sweep_cost(
+    check = check_sweep_cost(
         plan.baseModelIdentifier,
         tokens_per_epoch,
         runs,

@@ -239,7 +239,9 @@ def check_sweep_cost(
     """The sweep's estimate is the sum of its runs' (each run ``tokens_per_epoch`` x its own
     epochs, one price): checked against ``max_usd`` as one job of all their epochs is. A
     refusal names the sweep, the total, the ceiling (and ``whose`` it is) and the most
-    expensive run."""
+    expensive run. Raises ``ValueError`` without runs, and as ``check_training_cost`` does."""
+    if not runs:
+        raise ValueError("a sweep has at least one run to cost")
     total_epochs = sum(run.epochs for run in runs)
     check = check_training_cost(
         model_id, tokens_per_epoch, total_epochs, max_usd, prices=prices, how_to_price=how_to_price

@@ -464,3 +464,44 @@ def test_validate_refuses_more_runs_than_the_stack_allows(
     monkeypatch.setenv("MAX_SWEEP_RUNS", "6")
     plan = validate_request.handler(event, lambda_context)["plan"]
     assert len(plan["sweep"]["runs"]) == 6
+
+
+LLAMA_33 = "meta.llama3-3-70b-instruct-v1:0:128k"  # hyperparameters not published: passed through
+
+
+def test_a_ceiling_refuses_a_sweep_whose_run_has_unknown_epochs_naming_it() -> None:
+    request = fine_tuning_request(
+        baseModelIdentifier=LLAMA_33,
+        hyperParameters={},
+        sweep={"runs": [{"epochCount": 2}, {"learningRate": 0.0001}]},
+    )
+    plan = plan_for(request)
+    assert plan.sweep is not None
+    with pytest.raises(TrainingCostExceeded) as refused:
+        validate_request.check_whole_sweep_cost(plan, plan.sweep, 1_000, 1.0, "maxTrainingCostUsd")
+    assert str(refused.value) == (
+        "the sweep's training cost is held to 1 (maxTrainingCostUsd), but the number of epochs "
+        f"of run 2 ({plan.jobName}-r2) is unknown for this model: set epochCount to have the "
+        "cost checked"
+    )
+    unbounded = validate_request.check_whole_sweep_cost(plan, plan.sweep, 1_000, None, "no ceiling")
+    assert unbounded == {
+        "estimated": False,
+        "reason": "the number of epochs is unknown for this model",
+    }
+
+
+def test_an_epoch_count_that_is_not_a_whole_number_names_the_run() -> None:
+    request = fine_tuning_request(
+        baseModelIdentifier=LLAMA_33,
+        hyperParameters={},
+        sweep={"runs": [{"epochCount": 2}, {"epochCount": "two"}]},
+    )
+    plan = plan_for(request)
+    assert plan.sweep is not None
+    with pytest.raises(RequestInvalid) as refused:
+        validate_request.check_whole_sweep_cost(plan, plan.sweep, 1_000, None, "no ceiling")
+    assert refused.value.problems == [
+        f"sweep run 2 ({plan.jobName}-r2): epochCount: epochCount must be a whole number of 1 "
+        "or more, got 'two'"
+    ]
