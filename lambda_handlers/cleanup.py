@@ -310,13 +310,14 @@ def delete_owned_model(plan: Plan, model_arn: str) -> dict[str, Any]:
     try:
         _delete_model(plan, model_arn, report, at)
     except ClientError as error:
-        report["problems"].append(at.target.problem(_client_error_text(error)))
+        report["problems"].append(at.target.problem(client_error_text(error)))
     except NETWORK_ERRORS as error:
         report["problems"].append(at.target.problem(f"{type(error).__name__}: {error}"))
     return report
 
 
-def _client_error_text(error: ClientError) -> str:
+def client_error_text(error: ClientError) -> str:
+    """``<code>: <message>`` of a Bedrock error, as a problem's ``error``."""
     message = error.response.get("Error", {}).get("Message", "") or str(error)
     return f"{error_code(error)}: {message}"
 
@@ -388,7 +389,7 @@ def clean_up(
             translated = translate_client_error(error, f"{at.target.action} {at.target.arn}")
             if isinstance(translated, (BedrockThrottled, BedrockUnavailable)):
                 raise translated from error
-            report["problems"].append(at.target.problem(_client_error_text(error)))
+            report["problems"].append(at.target.problem(client_error_text(error)))
     report.pop("_model", None)
     return report
 

@@ -28,7 +28,9 @@ class ChooseWinner(LambdaStep):
         # A loser's model is deleted only once its tags say it is this stack's and this
         # execution's (lambda_handlers/cleanup.py ``delete_owned_model``): the tags are read
         # first, unconditioned, and the delete asks IAM for the same tags.
-        self.allow(["bedrock:ListTagsForResource"], models)
+        # GetCustomModel: a run that missed the training gate has no job in its result; its
+        # model is found by the run's model name.
+        self.allow(["bedrock:ListTagsForResource", "bedrock:GetCustomModel"], models)
         self.allow(["bedrock:DeleteCustomModel"], models, owned_by_this_stack(ctx))
         acknowledge_run_time_ids(self.role, ["custom-model"])
 

@@ -80,4 +80,9 @@ def test_its_role_deletes_only_this_stacks_models_after_reading_their_tags(built
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
         if a.startswith("bedrock:")
     }
-    assert bedrock == {"bedrock:DeleteCustomModel", "bedrock:ListTagsForResource"}
+    assert allowing(statements, "bedrock:GetCustomModel", MODEL, {})
+    assert bedrock == {
+        "bedrock:DeleteCustomModel",
+        "bedrock:ListTagsForResource",
+        "bedrock:GetCustomModel",
+    }

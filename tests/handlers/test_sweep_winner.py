@@ -18,6 +18,7 @@ from tests.factories import (
     EXECUTION_ARN,
     JOB_ARN,
     MODEL_ARN,
+    NOW,
     fine_tuning_request,
     job_description,
     plan_for,
@@ -174,6 +175,63 @@ def test_a_losers_model_already_gone_is_no_problem(stub, lambda_context) -> None
         event(plan, [completed(plan, 0, 0.3), completed(plan, 1, 0.9)]), lambda_context
     )
     assert result["deletedModels"] == [] and result["problems"] == []
+
+
+def gated_out(plan: Any, i: int) -> dict[str, Any]:
+    run = plan.sweep.runs[i]
+    error = {"Error": "QualityGateFailed", "Cause": "Training gate failed: loss 0.9 above 0.5"}
+    return {"plan": {**plan.model_dump(), **run.model_dump()}, "error": error}
+
+
+def test_a_run_that_missed_the_training_gate_lost_and_its_model_is_deleted(
+    stub, lambda_context
+) -> None:
+    plan = plan_for(sweep_request(2, measure="trainingLoss"))
+    name = {"modelIdentifier": plan.sweep.runs[0].customModelName}
+    bedrock = stub("bedrock")
+    bedrock.add_response("get_custom_model", custom_model(plan, 0), name)
+    bedrock.add_response("list_tags_for_resource", OURS, {"resourceARN": model(0)})
+    bedrock.add_response("delete_custom_model", {}, {"modelIdentifier": model(0)})
+    runs = [gated_out(plan, 0), completed(plan, 1, 0.4)]
+    runs[1]["job"]["trainingLoss"] = 0.4
+    result = sweep_winner.handler(event(plan, runs), lambda_context)
+    assert result["winner"] == 1
+    assert result["runs"][0]["outcome"] == "QualityGateFailed"
+    assert result["deletedModels"] == [model(0)] and result["problems"] == []
+
+
+def test_a_gated_out_runs_model_is_kept_when_the_gate_keeps_it(stub, lambda_context) -> None:
+    gate = {"maxTrainingLoss": 0.5, "keepModelOnGateFailure": True}
+    plan = plan_for({**sweep_request(2, measure="trainingLoss"), "trainingGate": gate})
+    stub("bedrock")  # nothing stubbed: looking for the kept model would fail the test
+    runs = [gated_out(plan, 0), completed(plan, 1, 0.4)]
+    runs[1]["job"]["trainingLoss"] = 0.4
+    result = sweep_winner.handler(event(plan, runs), lambda_context)
+    assert result["deletedModels"] == [] and result["problems"] == []
+
+
+def test_a_gated_out_run_without_a_model_is_no_problem(stub, lambda_context) -> None:
+    plan = plan_for(sweep_request(2, measure="trainingLoss"))
+    name = {"modelIdentifier": plan.sweep.runs[0].customModelName}
+    stub("bedrock").add_client_error(
+        "get_custom_model", "ResourceNotFoundException", "not found", 404, name
+    )
+    runs = [gated_out(plan, 0), completed(plan, 1, 0.4)]
+    runs[1]["job"]["trainingLoss"] = 0.4
+    result = sweep_winner.handler(event(plan, runs), lambda_context)
+    assert result["deletedModels"] == [] and result["problems"] == []
+
+
+def custom_model(plan: Any, i: int) -> dict[str, Any]:
+    """GetCustomModel of run ``i``'s model."""
+    run = plan.sweep.runs[i]
+    return {
+        "modelArn": model(i),
+        "modelName": run.customModelName,
+        "jobArn": job_arn(i),
+        "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0:300k",
+        "creationTime": NOW,
+    }
 
 
 def test_a_sweep_without_a_winner_fails_and_deletes_nothing(stub, lambda_context) -> None:
