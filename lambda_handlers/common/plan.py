@@ -205,9 +205,14 @@ def sweep_run_token(execution_arn: str, index: int) -> str:
 
 
 def _sweep_plan(
-    request: CustomizationRequest, execution_arn: str, job_name: str, model_name: str
+    request: CustomizationRequest,
+    execution_arn: str,
+    ctx: RequestContext,
+    job_name: str,
+    model_name: str,
 ) -> SweepPlan | None:
-    """Every run of the request's sweep named and tokened; ``None`` without a sweep."""
+    """Every run of the request's sweep named and tokened, and how many train at once (the
+    stack's limit too); ``None`` without a sweep."""
     if request.sweep is None:
         return None
     runs = [
@@ -221,7 +226,7 @@ def _sweep_plan(
     ]
     return SweepPlan(
         measure=resolved_measure(request),
-        maxConcurrency=concurrency(request.sweep),
+        maxConcurrency=concurrency(request.sweep, ctx.policy.max_sweep_concurrency),
         keepLosers=request.sweep.keepLosers,
         runs=runs,
     )
@@ -301,7 +306,7 @@ def make_plan(
             if request.serving.promoteTo
             else None
         ),
-        sweep=_sweep_plan(request, execution_arn, job_name, model_name),
+        sweep=_sweep_plan(request, execution_arn, ctx, job_name, model_name),
     )
 
 

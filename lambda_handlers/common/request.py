@@ -40,6 +40,9 @@ MAX_USER_TAGS = 190  # Bedrock allows 200; the workflow adds its own.
 SWEEP_MIN_RUNS = 2
 SWEEP_HARD_MAX_RUNS = 20
 SWEEP_DEFAULT_MAX_RUNS = 8
+# Runs training at once: the request's maxConcurrency (default 2), lowered to the number of runs
+# and to the stack's limit (default 2), which keeps the Map's waits inside the history budget.
+SWEEP_DEFAULT_CONCURRENCY = 2
 
 
 class _Strict(BaseModel):
@@ -184,7 +187,7 @@ class SweepConfig(_Strict):
     each value is checked against the model's ranges before anything is submitted. From 2 to
     20 runs, and no more than the stack allows (8 unless its owner set another limit); the
     cost ceiling applies to all runs together. ``maxConcurrency``: jobs training at once
-    (default 2, lowered to the number of runs). ``measure``: what picks the winner, the
+    (default 2, lowered to the number of runs and to the stack's limit). ``measure``: what picks the winner, the
     lowest final ``validationLoss`` or ``trainingLoss`` (default ``validationLoss`` with
     ``validationDataConfig``, else ``trainingLoss``); ``evaluation`` is refused for now.
     ``keepLosers``: keep the other runs' custom models (default: they are deleted).
@@ -197,7 +200,7 @@ class SweepConfig(_Strict):
         dict[HyperParameterName, Annotated[list[HyperParameterValue], Field(min_length=1)]] | None,
         Field(min_length=1),
     ] = None
-    maxConcurrency: Annotated[StrictInt, Field(ge=1)] = 2
+    maxConcurrency: Annotated[StrictInt, Field(ge=1)] = SWEEP_DEFAULT_CONCURRENCY
     measure: SweepMeasure | None = None
     keepLosers: bool = False
 
@@ -252,7 +255,10 @@ class StackPolicy:
     ``max_training_cost_usd``: the ceiling ``maxTrainingCostUsd`` may not exceed, and the
     one a request without ``maxTrainingCostUsd`` is held to (``None``: no ceiling);
     ``max_sweep_runs``: the most runs a request's ``sweep`` may have (at most
-    ``SWEEP_HARD_MAX_RUNS``, which ``check_request`` holds every request to).
+    ``SWEEP_HARD_MAX_RUNS``, which ``check_request`` holds every request to);
+    ``max_sweep_concurrency``: the most runs training at once, to which a sweep's
+    ``maxConcurrency`` is lowered (read by ``make_plan``, which the number does not affect
+    for the cleanup).
     """
 
     promotion_arns: tuple[str, ...] = ()
@@ -261,6 +267,7 @@ class StackPolicy:
     allow_commitments: bool = False
     max_training_cost_usd: float | None = None
     max_sweep_runs: int = SWEEP_DEFAULT_MAX_RUNS
+    max_sweep_concurrency: int = SWEEP_DEFAULT_CONCURRENCY
 
     @property
     def promotes(self) -> bool:

@@ -7,7 +7,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambda_handlers.common.request import SWEEP_DEFAULT_MAX_RUNS, RequestContext, StackPolicy
+from lambda_handlers.common.request import (
+    SWEEP_DEFAULT_CONCURRENCY,
+    SWEEP_DEFAULT_MAX_RUNS,
+    RequestContext,
+    StackPolicy,
+)
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -17,7 +22,7 @@ def _list(value: str) -> tuple[str, ...]:
 def stack_policy(env: Mapping[str, str]) -> StackPolicy:
     """Promotion targets and spending limits, as the construct sets them on the functions that
     check them; unset, the construct's defaults: no promotion, 1 model unit, no commitment,
-    no ceiling, 8 runs per sweep."""
+    no ceiling, 8 runs per sweep, 2 of them training at once."""
     tag_key = env.get("PROMOTION_TARGET_TAG_KEY", "")
     ceiling = env.get("MAX_TRAINING_COST_USD", "")
     return StackPolicy(
@@ -27,6 +32,7 @@ def stack_policy(env: Mapping[str, str]) -> StackPolicy:
         allow_commitments=env.get("ALLOW_COMMITMENTS", "").lower() == "true",
         max_training_cost_usd=float(ceiling) if ceiling else None,
         max_sweep_runs=int(env.get("MAX_SWEEP_RUNS") or SWEEP_DEFAULT_MAX_RUNS),
+        max_sweep_concurrency=int(env.get("MAX_SWEEP_CONCURRENCY") or SWEEP_DEFAULT_CONCURRENCY),
     )
 
 

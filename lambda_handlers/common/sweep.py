@@ -99,9 +99,14 @@ def resolved_measure(request: CustomizationRequest) -> str:
     return "validationLoss" if request.validationDataConfig is not None else "trainingLoss"
 
 
-def concurrency(sweep: SweepConfig) -> int:
-    """``maxConcurrency``, lowered to the number of runs (never refused for being larger)."""
-    return max(1, min(sweep.maxConcurrency, run_count(sweep)))
+def concurrency(sweep: SweepConfig, stack_limit: int | None = None) -> int:
+    """``maxConcurrency``, lowered to the number of runs and to the stack's limit
+    (``MAX_SWEEP_CONCURRENCY``), never refused for being larger: more at once only finishes
+    sooner, and the stack's limit keeps the Map's waits inside the execution's history."""
+    limits = [sweep.maxConcurrency, run_count(sweep)]
+    if stack_limit is not None:
+        limits.append(stack_limit)
+    return max(1, min(limits))
 
 
 # -- what request_checks reports ----------------------------------------------------------

@@ -5,6 +5,7 @@ plan it gave before sweeps existed (``plans_without_sweep.json``)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +219,11 @@ def test_more_runs_than_the_stack_allows_names_count_limit_and_prop() -> None:
     assert policy_problems(nine_runs(), StackPolicy(max_sweep_runs=9)) == []
 
 
-def test_the_stacks_limit_comes_from_max_sweep_runs() -> None:
+def test_the_stacks_limits_come_from_its_environment() -> None:
     assert stack_policy({}).max_sweep_runs == sweep.DEFAULT_MAX_RUNS == 8
     assert stack_policy({"MAX_SWEEP_RUNS": "12"}).max_sweep_runs == 12
+    assert stack_policy({}).max_sweep_concurrency == 2
+    assert stack_policy({"MAX_SWEEP_CONCURRENCY": "5"}).max_sweep_concurrency == 5
 
 
 def test_the_abort_cleanup_still_plans_a_sweep_the_stack_limit_refuses() -> None:
@@ -290,16 +293,26 @@ def test_long_names_are_cut_to_63_characters_keeping_the_suffix() -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "runs", "expected"), [(5, 3, 3), (2, 3, 2), (1, 4, 1), (None, 3, 2)]
+    ("given", "runs", "stack", "expected"),
+    [
+        (5, 3, 8, 3),  # above the runs: lowered to them
+        (2, 3, 8, 2),
+        (1, 4, 8, 1),
+        (None, 3, 8, 2),  # the default
+        (5, 6, 4, 4),  # above the stack's limit: lowered to it
+        (None, 3, 1, 1),
+    ],
 )
-def test_max_concurrency_above_the_runs_is_lowered_not_refused(
-    given: int | None, runs: int, expected: int
+def test_max_concurrency_is_lowered_to_the_runs_and_the_stacks_limit_not_refused(
+    given: int | None, runs: int, stack: int, expected: int
 ) -> None:
     config: dict[str, Any] = {"runs": [{"learningRateWarmupSteps": w} for w in range(runs)]}
     if given is not None:
         config["maxConcurrency"] = given
-    plan = sweep_plan(swept(**config))
+    ctx = replace(CONTEXT, policy=StackPolicy(max_sweep_concurrency=stack))
+    plan = make_plan(check_request(swept(**config), ctx), EXECUTION_ARN, ctx)
     assert plan.sweep is not None and plan.sweep.maxConcurrency == expected
+    assert policy_problems(check_request(swept(**config), ctx), ctx.policy) == []
 
 
 def test_the_measure_defaults_to_the_validation_loss_only_with_validation_data() -> None:
