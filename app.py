@@ -21,7 +21,8 @@ training prices the cost ceilings use where AWS publishes none, or you negotiate
 ``stateMachineName`` names the state machine (default ``<stackName>-customization``).
 ``shardedValidationMinBytes`` validates data files of that many bytes or more (together) in
 shards with a Distributed Map, ``validationShardBytes`` each (default 256 MiB); default: never.
-``jobCompletion`` is ``events`` (default: the job's EventBridge event resumes the execution,
+``maxSweepRuns`` (default 8, at most 20) and ``maxSweepConcurrency`` (default 2) bound a request's
+``sweep``. ``jobCompletion`` is ``events`` (default: the job's EventBridge event resumes the execution,
 with a safety poll every ``jobSafetyPollMinutes``, default 30) or ``polling``.
 ``dashboard=false`` and ``alarms=false`` leave out the CloudWatch dashboard and the alarms;
 ``idleThroughputHours`` (1-24, default 6; ``0`` for none) is when an unused provisioned
@@ -67,6 +68,12 @@ def monitoring_options(app: cdk.App) -> MonitoringOptions:
     )
 
 
+def _whole(value: float | None, name: str) -> int:
+    if value is None or not value.is_integer():
+        raise ValueError(f"context {name}: expected a whole number, got {value!r}")
+    return int(value)
+
+
 def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
     # Defaults only: `cdk synth -c key=value` and cdk.json (through the CLI) still override.
     app = cdk.App(outdir=outdir, context={**project_context(), **(context or {})})
@@ -91,9 +98,7 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     tag_value = app.node.try_get_context("promotionTargetTagValue")
     if tag_value is not None and not tag_key:
         raise ValueError("context promotionTargetTagValue needs promotionTargetTagKey too")
-    units = number("maxModelUnits", 1.0)
-    if units is None or not units.is_integer():
-        raise ValueError(f"context maxModelUnits: expected a whole number, got {units!r}")
+    units = _whole(number("maxModelUnits", 1.0), "maxModelUnits")
 
     sharding_min = number("shardedValidationMinBytes", None)
     sharding = (
@@ -131,10 +136,12 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
             tag=(str(tag_key), str(tag_value or "")) if tag_key else None,
         ),
         spending_limits=SpendingLimits(
-            max_model_units=int(units),
+            max_model_units=units,
             allow_commitments=str(app.node.try_get_context("allowCommitments")).lower() == "true",
             max_training_cost_usd=number("maxTrainingCostUsd", None),
             prices_file=app.node.try_get_context("pricesFile") or None,
+            max_sweep_runs=_whole(number("maxSweepRuns", 8.0), "maxSweepRuns"),
+            max_sweep_concurrency=_whole(number("maxSweepConcurrency", 2.0), "maxSweepConcurrency"),
         ),
         state_machine_name=app.node.try_get_context("stateMachineName") or None,
         sharded_validation=sharding,

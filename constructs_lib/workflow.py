@@ -58,6 +58,8 @@ from constructs_lib.steps.request import (
 from constructs_lib.steps.retries import RetryPolicy
 from constructs_lib.steps.serving import CheckServing, StartServing
 from constructs_lib.steps.sharded_validation import ShardedValidation, acknowledge_map_policy
+from constructs_lib.steps.sweep import ChooseWinner
+from constructs_lib.steps.sweep_runs import training
 from constructs_lib.storage import CustomizationStorage
 from constructs_lib.workflow_props import (
     SUPPORTED_TYPES,
@@ -209,7 +211,9 @@ class CustomizationWorkflow(Construct):
         )
         timeout = literal("execution_timeout", execution_timeout)
         self.state_machine = self._state_machine(ctx, definition, timeout, log_retention)
-        self.worst_case_history = check_history(self.state_machine, ctx, timeout)
+        self.worst_case_history = check_history(
+            self.state_machine, ctx, timeout, options.limits.max_sweep_concurrency
+        )
         self._watch_for_aborts(ctx, topic, options)
         self._keep(storage, ctx)
 
@@ -254,8 +258,12 @@ class CustomizationWorkflow(Construct):
             ValidateRequest(ctx, extra_data_buckets=extra_data_buckets, options=options).fragment(
                 rejected=notify.failure
             ),
-            JobFollowing(ctx, completion, service_role=service_role).chain(
-                on_error, left_running=notify.failure
+            training(
+                ctx,
+                JobFollowing(ctx, completion, service_role=service_role),
+                ChooseWinner(ctx).fragment,
+                on_error=on_error,
+                left_running=notify.failure,
             ),
             serving.unless_not_served(
                 self,

@@ -21,8 +21,10 @@ from constructs_lib.steps.history import (
     HISTORY_MODEL,
     PollSchedule,
     rendered_definition,
+    sweep_case_events,
     worst_case_events,
 )
+from constructs_lib.steps.sweep_runs import MAP_STATE
 from constructs_lib.storage import CustomizationStorage
 
 SUPPORTED_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
@@ -106,16 +108,27 @@ def poll_schedules(
     return Schedules(job=PollSchedule(*job), serving=PollSchedule(*serving))
 
 
-def check_history(state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration) -> int:
-    """Refuse props whose longest execution could come near Step Functions' history limit."""
-    events = worst_case_events(rendered_definition(state_machine), ctx.loops, timeout.to_seconds())
+def check_history(
+    state_machine: sfn.StateMachine, ctx: StepContext, timeout: Duration, sweep_concurrency: int
+) -> int:
+    """Refuse props whose longest execution could come near Step Functions' history limit:
+    spent in the top level's loops, or in a sweep's Map with ``sweep_concurrency`` runs."""
+    definition = rendered_definition(state_machine)
+    seconds = timeout.to_seconds()
+    events = worst_case_events(definition, ctx.loops, seconds)
+    if ctx.run_loops:
+        events = max(
+            events,
+            sweep_case_events(definition, MAP_STATE, ctx.run_loops, seconds, sweep_concurrency),
+        )
     if events > HISTORY_BUDGET:
         raise ValueError(
             f"execution_timeout {timeout.to_human_string()} with these poll intervals allows "
             f"up to {events:,} history events in the worst case ({HISTORY_MODEL}); Step "
             f"Functions fails an execution at {HISTORY_LIMIT:,} and this workflow allows "
-            f"{HISTORY_BUDGET:,}: shorten execution_timeout or lengthen "
-            "job_poll_max_interval / serving_poll_max_interval"
+            f"{HISTORY_BUDGET:,}: shorten execution_timeout, lengthen "
+            "job_poll_max_interval / serving_poll_max_interval, or lower "
+            "spending_limits.max_sweep_concurrency"
         )
     return events
 

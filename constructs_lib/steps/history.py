@@ -128,6 +128,25 @@ def worst_case_events(
     return _EXECUTION + once + looks * (per_look + _FAILED_ATTEMPT) + outage * _FAILED_ATTEMPT
 
 
+def sweep_case_events(
+    definition: Mapping[str, Any],
+    map_state: str,
+    run_schedules: Mapping[str, PollSchedule],
+    timeout_seconds: float,
+    concurrency: int,
+) -> int:
+    """Events of the longest allowed execution that spends its time in a sweep's Map (an
+    inline Map's iterations write to the execution's own history): every top-level state
+    once with its retries exhausted, and ``concurrency`` iterations running their loops, as
+    ``worst_case_events`` counts a loop, for the whole timeout."""
+    states = definition["States"]
+    once = sum(_events(s) + _FAILED_ATTEMPT * _retry_attempts(s) for s in states.values())
+    iteration = worst_case_events(
+        states[map_state]["ItemProcessor"], run_schedules, timeout_seconds
+    )
+    return _EXECUTION + once + concurrency * iteration
+
+
 def rendered_definition(state_machine: sfn.StateMachine) -> dict[str, Any]:
     """The state machine's definition as a dict, tokens (ARNs) written as placeholders."""
     cfn = state_machine.node.default_child

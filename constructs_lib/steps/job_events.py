@@ -152,9 +152,13 @@ class WaitForJobEvent(LambdaStep):
         done = sfn.Choice(ctx.scope, names.done)
         looked.next(done)
         safety = PollSchedule(self.completion.safety_poll, self.completion.safety_poll)
-        loops = ctx.run_loops if names.in_map else ctx.loops
-        loops[names.wait_event] = safety
-        loops[names.wait] = ctx.schedules.job
+        if names.in_map:
+            # A run's fallback poll follows only a park that failed past its retries: its
+            # rounds are the safety poll's, as the history budget counts them.
+            ctx.run_loops[names.wait_event] = safety
+        else:
+            ctx.loops[names.wait_event] = safety
+            ctx.loops[names.wait] = ctx.schedules.job
 
         def continue_with(after: sfn.IChainable) -> None:
             done.when(sfn.Condition.string_equals("$.job.status", "Completed"), after).otherwise(

@@ -19,6 +19,11 @@ from constructs_lib.steps.flow import Fragment, sequence
 from constructs_lib.steps.permissions import acknowledge_run_time_ids
 from constructs_lib.steps.promotion import PromotionTargets
 from constructs_lib.steps.sharded_validation import ShardedValidation, in_shards
+from lambda_handlers.common.request import (
+    SWEEP_DEFAULT_MAX_RUNS,
+    SWEEP_HARD_MAX_RUNS,
+    SWEEP_MIN_RUNS,
+)
 
 # The largest modelUnits a request may name (lambda_handlers/common/request.py).
 _MAX_UNITS = 100
@@ -43,6 +48,10 @@ class SpendingLimits:
     allow_commitments: bool = False
     max_training_cost_usd: float | None = None
     prices_file: str | None = None
+    max_sweep_runs: int = SWEEP_DEFAULT_MAX_RUNS
+    """The most runs a request's ``sweep`` may have (each a training job billed in full)."""
+    max_sweep_concurrency: int = 2
+    """The most runs of a sweep training at once: their waits share the execution's history."""
 
     def checked(self) -> SpendingLimits:
         units, ceiling = self.max_model_units, self.max_training_cost_usd
@@ -67,11 +76,15 @@ class SpendingLimits:
                 f"ceiling, got {ceiling!r}"
             )
         self._training_prices()  # a bad or too large prices file is refused here
+        _whole("max_sweep_runs", self.max_sweep_runs, SWEEP_MIN_RUNS, SWEEP_HARD_MAX_RUNS)
+        _whole("max_sweep_concurrency", self.max_sweep_concurrency, 1, self.max_sweep_runs)
         return SpendingLimits(
             units,
             self.allow_commitments,
             None if ceiling is None else float(ceiling),
             self.prices_file,
+            self.max_sweep_runs,
+            self.max_sweep_concurrency,
         )
 
     def _training_prices(self) -> dict[str, str]:
@@ -106,7 +119,16 @@ class SpendingLimits:
             "MAX_TRAINING_COST_USD": (
                 "" if self.max_training_cost_usd is None else repr(self.max_training_cost_usd)
             ),
+            "MAX_SWEEP_RUNS": str(self.max_sweep_runs),
+            "MAX_SWEEP_CONCURRENCY": str(self.max_sweep_concurrency),
         }
+
+
+def _whole(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(
+            f"spending_limits.{name} must be a whole number from {low} to {high}, got {value!r}"
+        )
 
 
 DEFAULT_LIMITS = SpendingLimits()

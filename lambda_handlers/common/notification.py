@@ -80,6 +80,8 @@ def _detail(outcome: str, state: dict[str, Any]) -> dict[str, Any]:
         detail["error"] = {"error": error.get("Error"), "message": _error_message(error)}
     if cleanup or state.get("cleanupError"):
         detail["cleanup"] = _cleanup_detail(state)
+    if state.get("sweep"):
+        detail["sweep"] = {k: state["sweep"].get(k) for k in ("winner", "why", "runs")}
     return detail
 
 
@@ -121,6 +123,7 @@ def _success_lines(job_name: str, state: dict[str, Any]) -> list[str]:
     evaluation = state.get("evaluation") or {}
     promotion = state.get("promotion") or {}
     lines = [f"Customization job {job_name} completed."]
+    lines += _sweep_lines(state)
     if job.get("outputModelArn"):
         lines.append(f"Custom model: {job['outputModelArn']}")
     if serving.get("invokeModelId"):
@@ -142,6 +145,22 @@ def _success_lines(job_name: str, state: dict[str, Any]) -> list[str]:
         lines.append(
             f"Promoted onto {promotion['target']}; it served {promotion.get('previousModelArn')} before "
             "(bedrock-customize promote rolls back)"
+        )
+    return lines
+
+
+def _sweep_lines(state: dict[str, Any]) -> list[str]:
+    """A sweep's runs, one line each (settings, outcome, measure), and why the winner won."""
+    sweep = state.get("sweep") or {}
+    lines = [f"Sweep: {sweep['why']}"] if sweep.get("why") else []
+    for run in sweep.get("runs") or []:
+        settings = ", ".join(f"{k}={v}" for k, v in (run.get("hyperParameters") or {}).items())
+        value = run.get("value")
+        measured = f"{run.get('measure')} {value}" if value is not None else run.get("noValue")
+        mark = " (winner)" if run.get("won") else ""
+        lines.append(
+            f"  run {run.get('index', 0) + 1} {run.get('jobName')}{mark}: {run.get('outcome')}; "
+            f"{measured}; {settings}"
         )
     return lines
 

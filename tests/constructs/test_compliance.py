@@ -120,5 +120,5 @@ def test_the_variant_grants_the_extra_buckets_and_subscribes_the_emails(
         for f in variant.resources("AWS::Lambda::Function").values()
         if "DATA_BUCKET" in f["Properties"]["Environment"]["Variables"]
     ]
-    assert len(envs) == 16
+    assert len(envs) == 17
     assert all(e["EXTRA_DATA_BUCKETS"] == "shared-datasets,other-team-data" for e in envs)

@@ -98,7 +98,9 @@ def test_polling_only_leaves_no_token_no_rule_and_the_poll_loop(polling) -> None
 
 
 def test_the_safety_poll_is_a_context_value(tmp_path_factory) -> None:
-    result = synthesize(tmp_path_factory.mktemp("cdk.out.safety"), {"jobSafetyPollMinutes": "10"})
+    # A shorter safety poll means more rounds in the history: one sweep run at a time fits.
+    context = {"jobSafetyPollMinutes": "10", "maxSweepConcurrency": "1"}
+    result = synthesize(tmp_path_factory.mktemp("cdk.out.safety"), context)
     assert result.error is None, result.error
     states = state_machine_definition(result.template)["States"]
     assert states["Wait for job event"]["TimeoutSeconds"] == 600
@@ -173,3 +175,11 @@ def test_the_tokens_expire_long_after_any_execution(synthesized) -> None:
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     [waits] = [r for r in rules if r.get("Prefix") == "job-waits/"]
     assert waits["ExpirationInDays"] == 30 and waits["Status"] == "Enabled"
+
+
+def test_a_safety_poll_whose_rounds_do_not_fit_the_history_is_refused(tmp_path_factory) -> None:
+    # Two sweep runs at once, each parking every 10 minutes for 7 days, are over the budget.
+    context = {"jobSafetyPollMinutes": "10", "maxSweepConcurrency": "2"}
+    result = synthesize(tmp_path_factory.mktemp("cdk.out.crowded"), context)
+    assert result.error is not None
+    assert "history events" in result.error and "max_sweep_concurrency" in result.error

@@ -29,7 +29,7 @@ def test_the_full_stack_validates_large_data_in_a_distributed_map(
     assert choice["Choices"] == [
         {"Variable": "$.sharded", "IsPresent": True, "Next": "Validate data in shards"}
     ]
-    assert choice["Default"] == "Submit customization job"
+    assert choice["Default"] == "Sweep?"
     shards = states["Validate data in shards"]
     assert shards["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert shards["ItemsPath"] == "$.sharded.shards"
@@ -40,7 +40,7 @@ def test_the_full_stack_validates_large_data_in_a_distributed_map(
     [inner] = shards["ItemProcessor"]["States"].values()
     assert ":function:WorkflowFunctionsValidateRequest" in inner["Resource"] and inner["Retry"]
     merge = states["Merge shard reports"]
-    assert merge["Next"] == "Submit customization job"
+    assert merge["Next"] == "Sweep?"
     assert [c["Next"] for c in merge["Catch"]] == ["Request rejected"]
     env = environment_of(synthesized_full, "validate_request.handler")
     assert env["SHARDED_VALIDATION_MIN_BYTES"] == str(4 * MIB)
@@ -51,7 +51,7 @@ def test_the_full_stack_validates_large_data_in_a_distributed_map(
 def test_without_the_prop_there_is_no_map_and_no_map_permission(synthesized: Synthesized) -> None:
     states = definition(synthesized)["States"]
     assert not {"Data in shards?", "Validate data in shards", "Merge shard reports"} & set(states)
-    assert states["Validate request"]["Next"] == "Submit customization job"
+    assert states["Validate request"]["Next"] == "Sweep?"
     env = environment_of(synthesized, "validate_request.handler")
     assert not {"SHARDED_VALIDATION_MIN_BYTES", "PYTHONHASHSEED"} & set(env)
     assert not [n for n in synthesized.resources("AWS::IAM::Policy") if "DistributedMap" in n]

@@ -45,7 +45,7 @@ def test_the_stack_has_every_piece_the_issue_names(synthesized: Synthesized) -> 
     }
     assert counts == {
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 16,
+        "AWS::Lambda::Function": 17,
         "AWS::S3::Bucket": 3,
         "AWS::KMS::Key": 1,
         "AWS::SNS::Topic": 1,
@@ -259,6 +259,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
             "check_job.handler",
             "job_events.park_handler",
             "job_events.relay_handler",
+            "sweep_winner.handler",
             "start_serving.handler",
             "check_serving.handler",
             "cleanup.handler",
@@ -277,7 +278,7 @@ def test_functions_run_python_with_tracing_json_logs_and_the_layer(
 def test_log_groups_are_encrypted_with_the_key(synthesized: Synthesized) -> None:
     [key_id] = synthesized.resources("AWS::KMS::Key")
     groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(groups) == 17  # one per function and the state machine's
+    assert len(groups) == 18  # one per function and the state machine's
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -403,7 +404,7 @@ def test_every_task_retries_throttling_5xx_the_network_and_a_throttled_invocatio
     definition: dict[str, Any],
 ) -> None:
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 15
+    assert len(tasks) == 16  # at the top level; a sweep's run tasks are inside its Map
     for name, task in tasks.items():
         assert _retried(task) >= TRANSIENT, name
         if name in FOLLOWERS:

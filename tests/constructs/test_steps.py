@@ -52,25 +52,36 @@ def test_every_task_retries_as_its_steps_kind_says_then_its_own_waits(
     workflow: tuple[CustomizationWorkflow, dict[str, Any]],
 ) -> None:
     built, definition = workflow
-    tasks = {n for n, s in definition["States"].items() if s["Type"] == "Task"}
+    states = _all_states(definition)
+    tasks = {n for n, s in states.items() if s["Type"] == "Task"}
     checked = set()
     for step in built.steps.values():
         if not step.has_states:
             continue
         expected = [_rendered(r) for r in (*step.ctx.retries.for_kind(step.kind), *step.waits_out)]
-        for name in _states_of(step, definition):
-            assert definition["States"][name]["Retry"] == expected, name
+        for name in _states_of(step, states):
+            assert states[name]["Retry"] == expected, name
             checked.add(name)
-    assert checked == tasks and len(tasks) == 15
+    assert checked == tasks and len(tasks) == 19
 
 
-def _states_of(step: LambdaStep, definition: dict[str, Any]) -> set[str]:
+def _all_states(definition: dict[str, Any]) -> dict[str, Any]:
+    """The top level's states and those inside its Maps (a sweep's runs)."""
+    found = dict(definition["States"])
+    for state in definition["States"].values():
+        if state["Type"] == "Map" and "ItemProcessor" in state:
+            found.update(_all_states(state["ItemProcessor"]))
+    return found
+
+
+def _states_of(step: LambdaStep, states: dict[str, Any]) -> set[str]:
     """Task states whose function is ``step``'s (the template names it by a token)."""
     names = {
         "validate": {"Validate request"},
-        "submit": {"Submit customization job"},
-        "check_job": {"Check job status"},
-        "wait_for_job_event": {"Wait for job event"},
+        "submit": {"Submit customization job", "Submit run"},
+        "check_job": {"Check job status", "Check run status"},
+        "wait_for_job_event": {"Wait for job event", "Wait for run event"},
+        "sweep_winner": {"Choose the winner"},
         "start_serving": {"Start serving"},
         "check_serving": {"Check serving status"},
         "cleanup": {"Clean up"},
@@ -82,7 +93,7 @@ def _states_of(step: LambdaStep, definition: dict[str, Any]) -> set[str]:
         "check_promotion": {"Check promotion"},
         "schedule_expiry": {"Schedule serving expiry"},
     }[step.key]
-    assert names <= set(definition["States"]), names
+    assert names <= set(states), names
     return names
 
 
@@ -104,6 +115,7 @@ def test_each_step_says_what_its_call_does(
         "submit": CallKind.CREATES,
         "check_job": CallKind.READS,
         "wait_for_job_event": CallKind.WAITS,
+        "sweep_winner": CallKind.DELETES,
         "job_event_relay": CallKind.NOTIFIES,
         "start_serving": CallKind.CREATES,
         "check_serving": CallKind.READS,

@@ -89,6 +89,9 @@ class FakeBedrock:
     """
 
     job_statuses: list[str] = field(default_factory=lambda: ["InProgress", "Completed"])
+    # A job's own script and losses, by its job (a sweep's runs differ): None for the above.
+    job_script: Callable[[dict[str, Any]], list[str] | None] | None = None
+    job_losses: Callable[[dict[str, Any]], tuple[float, float]] | None = None
     job_failure_message: str = "Validation of the training data failed at line 7"
     job_name_in_use: str = "ValidationException"
     serving_statuses: list[str] = field(default_factory=lambda: ["Creating", "InService"])
@@ -267,14 +270,16 @@ class FakeBedrock:
         if job["_stopped"]:
             status = "Stopped"
         else:
-            status = self.job_statuses[min(job["_polls"], len(self.job_statuses) - 1)]
+            script = self._script(job)
+            status = script[min(job["_polls"], len(script) - 1)]
             job["_polls"] += 1
         answer = {k: v for k, v in job.items() if not k.startswith("_")}
         answer["status"] = status
         if status == "Completed":
+            training, validation = self.job_losses(job) if self.job_losses else (0.42, 0.51)
             answer["outputModelArn"] = self._model_arn(job)
-            answer["trainingMetrics"] = {"trainingLoss": 0.42}
-            answer["validationMetrics"] = [{"validationLoss": 0.51}]
+            answer["trainingMetrics"] = {"trainingLoss": training}
+            answer["validationMetrics"] = [{"validationLoss": validation}]
         if status == "Failed":
             answer["failureMessage"] = self.job_failure_message
         return answer
@@ -285,7 +290,12 @@ class FakeBedrock:
         job = self._find_job(job_arn)
         if job["_stopped"]:
             return "Stopped"
-        return self.job_statuses[min(job["_polls"], len(self.job_statuses) - 1)]
+        script = self._script(job)
+        return script[min(job["_polls"], len(script) - 1)]
+
+    def _script(self, job: dict[str, Any]) -> list[str]:
+        own = self.job_script(job) if self.job_script else None
+        return own or self.job_statuses
 
     def state_change_event(self, job_arn: str, status: str) -> dict[str, Any]:
         """The EventBridge event Bedrock sends when the job enters ``status``: source

@@ -90,7 +90,7 @@ def test_valid_large_data_goes_on_to_submit_with_the_merged_counts(
     execution = workflow_full.run(request, timeout=120)
 
     states = execution.entered_states()
-    assert states[:5] == [*MAP_PATH, "Merge shard reports", "Submit customization job"]
+    assert states[:6] == [*MAP_PATH, "Merge shard reports", "Sweep?", "Submit customization job"]
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     [job] = bedrock.jobs.values()
     assert job["trainingDataConfig"]["s3Uri"] == train_uri
@@ -107,8 +107,9 @@ def test_small_data_keeps_the_single_function_path(workflow_full: OfflineWorkflo
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert not [event for _, event in workflow_full.invocations if "shard" in event]
-    assert execution.entered_states()[:3] == [
+    assert execution.entered_states()[:4] == [
         "Validate request",
         "Data in shards?",
+        "Sweep?",
         "Submit customization job",
     ]

@@ -35,6 +35,7 @@ def test_success_with_provisioned_throughput(
     assert execution.status == "SUCCEEDED"
     assert execution.entered_states() == [
         "Validate request",
+        "Sweep?",
         "Submit customization job",
         # Bedrock's event for the job's end wakes the execution; one read confirms it.
         "Wait for job event",
