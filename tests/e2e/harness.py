@@ -149,7 +149,13 @@ def state_machine_definition(
         r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
     ]
     definition = json.loads(resolver.resolve(machine["Properties"]["DefinitionString"]))
-    for state in definition["States"].values():
+    _shorten(definition["States"], wait_seconds, safety_seconds)
+    return definition
+
+
+def _shorten(states: dict[str, Any], wait_seconds: int | None, safety_seconds: int | None) -> None:
+    """Shorten the waits of ``states`` and of the states inside their Maps (a sweep's runs)."""
+    for state in states.values():
         if (
             wait_seconds is not None
             and state["Type"] == "Wait"
@@ -161,7 +167,9 @@ def state_machine_definition(
             ".waitForTaskToken"
         ):
             state["TimeoutSeconds"] = safety_seconds
-    return definition
+        inner = state.get("ItemProcessor") or state.get("Iterator")
+        if state["Type"] == "Map" and inner:
+            _shorten(inner["States"], wait_seconds, safety_seconds)
 
 
 def lambda_throttled() -> ClientError:

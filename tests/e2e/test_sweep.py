@@ -34,7 +34,10 @@ def sweep_request(workflow: OfflineWorkflow, **sweep: Any) -> dict[str, Any]:
 def test_a_sweep_serves_the_best_run_and_deletes_the_losers_models(
     workflow: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    bedrock.job_script = lambda job: ["InProgress", "Failed"] if run_index(job) == 1 else None
+    # Run 1 reads InProgress twice (no event for that: its safety poll parks it again), run 2
+    # fails, run 3 ends as soon as it is parked.
+    scripts = {0: ["InProgress", "InProgress", "Completed"], 1: ["InProgress", "Failed"]}
+    bedrock.job_script = lambda job: scripts.get(run_index(job))
     bedrock.job_losses = lambda job: LOSSES[run_index(job)]
 
     execution = workflow.run(sweep_request(workflow), timeout=120)
@@ -43,6 +46,7 @@ def test_a_sweep_serves_the_best_run_and_deletes_the_losers_models(
     states = execution.entered_states()
     assert states[:4] == ["Validate request", "Sweep?", "Train the runs", "Submit run"]
     assert "Submit customization job" not in states
+    assert states.count("Run safety poll") == 1
     # One job per run, each submitted once with its own settings, name and token.
     creates = [p for op, p in bedrock.calls if op == "CreateModelCustomizationJob"]
     assert sorted(p["hyperParameters"]["learningRate"] for p in creates) == sorted(
