@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What waiting for a long job costs, by event and by polling, counted from offline executions.
 
-    python3 benchmarks/job_wait_costs.py [--hours 10]
+    python3 benchmarks/job_wait_costs.py [--hours 10] [--sweep 3]
 
 Synthesizes the stack twice (``jobCompletion`` ``events``, the default, and ``polling``) and
 runs one offline execution of each through moto's Step Functions interpreter with the real
@@ -14,6 +14,9 @@ handlers (``tests/e2e/harness.py``), for a job that ends ``--hours`` after it st
 - Events: the job is read by each park: at the start and after every safety poll (the wait's
   ``TimeoutSeconds`` in the template); Bedrock's event for its end arrives at the end and wakes
   the execution (the harness's "auto" delivery), and one read confirms it.
+
+With ``--sweep N``, a third execution (by event) runs a sweep of N runs, each job ending
+``--hours`` after it starts, and its counts cover the whole Map and the choice of the winner.
 
 Offline, Wait states take no time and each safety poll one second. Counted between the submit
 and the first state after the job: the Lambda invocations by function, and the state
@@ -77,7 +80,9 @@ def event_reads(template: dict[str, Any], seconds: int) -> int:
     return -(-seconds // int(safety))
 
 
-def run(template: dict[str, Any], statuses: list[str]) -> tuple[Execution, OfflineWorkflow]:
+def run(
+    template: dict[str, Any], statuses: list[str], sweep_runs: int = 0
+) -> tuple[Execution, OfflineWorkflow]:
     client.cache_clear()  # a new client, with this run's fake Bedrock behind it
     bedrock = FakeBedrock(job_statuses=statuses)
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -86,26 +91,25 @@ def run(template: dict[str, Any], statuses: list[str]) -> tuple[Execution, Offli
         patched = patch_interpreter(workflow)
         next(patched)
         workflow.start()
-        execution = workflow.run(
-            request_for(workflow, serving={"mode": "none"}), timeout=len(statuses) * 5 + 60
-        )
+        request = request_for(workflow, serving={"mode": "none"})
+        if sweep_runs:
+            rates = [0.00001 * (i + 1) for i in range(sweep_runs)]
+            request["sweep"] = {"runs": [{"learningRate": r} for r in rates]}
+        execution = workflow.run(request, timeout=len(statuses) * 5 * max(1, sweep_runs) + 60)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     return execution, workflow
 
 
 def counted(execution: Execution, workflow: OfflineWorkflow) -> dict[str, Any]:
     states = execution.entered_states()
-    wait = states[states.index("Submit customization job") + 1 : states.index(AFTER_JOB)]
-    submit = next(
-        i
-        for i, (f, _) in enumerate(workflow.invocations)
-        if workflow.functions[f].handler.endswith("submit_job.handler")
-    )
-    after = workflow.invocations[submit + 1 :]
+    first = "Submit customization job" if "Submit customization job" in states else "Sweep?"
+    wait = states[states.index(first) + 1 : states.index(AFTER_JOB)]
     by_function: dict[str, int] = {}
-    for function, _ in after:
+    for function, _ in workflow.invocations:
         handler = workflow.functions[function].handler.removeprefix("lambda_handlers.")
-        if handler.startswith(("check_job", "job_events")):
+        if handler.startswith(("check_job", "job_events", "sweep_winner")) or (
+            first == "Sweep?" and handler.startswith("submit_job")
+        ):
             by_function[handler] = by_function.get(handler, 0) + 1
     return {"transitions": len(wait), "invocations": by_function}
 
@@ -115,12 +119,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--hours", type=float, default=10, help="how long the job runs")
+    parser.add_argument("--sweep", type=int, default=0, help="also a sweep of this many runs")
     args = parser.parse_args()
     seconds = int(args.hours * 3600)
     print(f"a job that ends {args.hours:g} hours after it starts:")
-    for mode in ("polling", "events"):
+    for mode in ("polling", "events", *(["sweep"] if args.sweep else [])):
         with tempfile.TemporaryDirectory() as tmp:
-            synthesized = synthesize(Path(tmp), {"jobCompletion": mode})
+            completion = "polling" if mode == "polling" else "events"
+            synthesized = synthesize(Path(tmp), {"jobCompletion": completion})
         assert synthesized.error is None, synthesized.error
         template = synthesized.template
         if mode == "polling":
@@ -129,11 +135,12 @@ def main() -> None:
         else:
             reads = event_reads(template, seconds)
             statuses = ["InProgress"] * reads + ["Completed"]
-        execution, workflow = run(template, statuses)
+        execution, workflow = run(template, statuses, args.sweep if mode == "sweep" else 0)
         found = counted(execution, workflow)
         invocations = sum(found["invocations"].values())
+        label = f"sweep of {args.sweep}" if mode == "sweep" else mode
         print(
-            f"  {mode:8} {invocations:4} Lambda invocations {found['invocations']}, "
+            f"  {label:10} {invocations:4} Lambda invocations {found['invocations']}, "
             f"{found['transitions']:4} state transitions, "
             f"{bedrock_reads(workflow)} reads of the job"
         )
