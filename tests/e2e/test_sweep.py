@@ -114,3 +114,21 @@ def test_a_set_out_of_range_stops_the_sweep_before_anything_is_submitted(
     assert execution.error == "RequestInvalid"
     assert named in error_message(execution)
     assert bedrock.calls == [] or "CreateModelCustomizationJob" not in bedrock.operations()
+
+
+def test_a_sweep_over_the_cost_ceiling_stops_before_anything_is_submitted(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    from tests.e2e.test_prices_file import llama_request, refused_before_submit
+
+    # One Llama run of 2 epochs is $0.0298 (tests/e2e/test_prices_file.py); the ceiling holds
+    # the sum of the runs: 2, 3 and 4 epochs, $0.134 in all, over $0.10.
+    request = llama_request(
+        workflow,
+        maxTrainingCostUsd=0.10,
+        sweep={"runs": [{"epochCount": 2}, {"epochCount": 3}, {"epochCount": 4}]},
+    )
+    message = refused_before_submit(workflow.run(request), bedrock)
+    assert "the sweep of 3 runs" in message
+    assert "exceeds the ceiling of $0.1" in message
+    assert "the most expensive run is run 3" in message
