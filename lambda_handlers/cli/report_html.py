@@ -144,6 +144,49 @@ def _curves(files: dict[str, bytes], summary: dict[str, Any], notes: list[str]) 
     return "".join(parts)
 
 
+def _sweep(sweep: dict[str, Any], files: dict[str, bytes]) -> str:
+    """Every run of a sweep, why the winner won, and all runs' curves on one plot."""
+    from lambda_handlers.cli.report_sweep import SWEEP_PNG, run_label
+    from lambda_handlers.evaluation.sweep_choice import MEASURE_WORDS
+
+    measure = sweep.get("measure")
+    parts = ["<h2>Sweep</h2>"]
+    if sweep.get("why"):
+        parts.append(f"<p><strong>{escape(sweep['why'])}</strong></p>")
+    else:
+        parts.append('<p class="note">No run won: the sweep has not chosen a winner.</p>')
+    rows = []
+    for run in sweep["runs"]:
+        settings = run.get("hyperParameters") or {}
+        value = run.get("value")
+        rows.append(
+            (
+                int(run["index"]) + 1,
+                run.get("jobName"),
+                ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+                run.get("outcome"),
+                f"{value:.6g}" if isinstance(value, int | float) else "-",
+                "winner" if run.get("won") else "",
+            )
+        )
+    column = MEASURE_WORDS.get(str(measure), str(measure or "measure"))
+    headers = ("run", "job name", "settings", "outcome", column, "won")
+    parts.append(_table(headers, rows, frozenset({0, 4})))
+    for run in sweep["runs"]:
+        if run.get("cause"):
+            parts.append(f'<p class="note">{escape(run_label(run))}: {escape(run["cause"])}</p>')
+    if SWEEP_PNG in files:
+        parts.append(
+            f'<img src="{data_uri(files[SWEEP_PNG])}" '
+            'alt="training and validation loss of every run by step">'
+        )
+    parts.extend(f'<p class="note">{escape(note)}</p>' for note in sweep.get("notes") or [])
+    winner = next((run for run in sweep["runs"] if run.get("won")), None)
+    if winner is not None:
+        parts.append(f"<p>The loss curves below are the winner's, {escape(run_label(winner))}.</p>")
+    return "".join(parts)
+
+
 def _gain(value: Any) -> str:
     if not isinstance(value, int | float):
         return "-"
@@ -219,14 +262,16 @@ def page(
     files: dict[str, bytes],
     summary: dict[str, Any],
     notes: list[str],
+    sweep: dict[str, Any] | None = None,
 ) -> str:
-    """The whole page."""
+    """The whole page; a sweep (``report_sweep.collect``) adds its section before the curves."""
     listed = ", ".join(sorted({*files, "index.html"}))
     generated = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
     body = "".join(
         [
             _header(read, snap),
             _running(snap),
+            _sweep(sweep, files) if sweep else "",
             _curves(files, summary, notes),
             _evaluation(files),
             _data(read, files),

@@ -6,7 +6,9 @@ the job's reports folder (``reports/<job folder>/`` of the artifacts bucket, the
 the data report whose URI Validate's output carries): ``data-validation.json``,
 ``test-set-validation.json``, ``training-curves.json``, ``evaluation.json`` and
 ``evaluation.csv``. A file the execution did not write (a job that never finished, no
-evaluation) is left out and the page says so.
+evaluation) is left out and the page says so. A sweep's runs are added by ``report_sweep``:
+each run's metrics files and one plot of all runs' curves; the curves drawn here are the
+winner's, the job at ``$.job``.
 
 Everything is written into a temporary folder beside ``--out`` first and moved in at the
 end, so an interrupted or failed report leaves nothing half-written. The page embeds the
@@ -170,8 +172,11 @@ def draw_curves(found: dict[str, list[curves.Point] | None]) -> bytes | None:
 def write_report(target: Path, read: dict[str, Any], snap: dict[str, Any], s3: Any) -> list[str]:
     """Download, draw and write the page into ``target``; the names written."""
     from lambda_handlers.cli.report_html import page
+    from lambda_handlers.cli.report_sweep import collect
 
     files = download(read, s3)
+    sweep, sweep_files = collect(read, s3)  # (None, {}) without a sweep
+    files.update(sweep_files)
     found, notes = read_curves(files)
     png = draw_curves(found)
     request = read["described"].get("input") or "{}"
@@ -182,7 +187,7 @@ def write_report(target: Path, read: dict[str, Any], snap: dict[str, Any], s3: A
     if png is not None:
         files[CURVE_PNG] = png
     summary = curves.summarize(found["training"], found["validation"])
-    files["index.html"] = page(read, snap, files, summary, notes).encode()
+    files["index.html"] = page(read, snap, files, summary, notes, sweep).encode()
     _commit(target, files)
     return sorted(files)
 

@@ -76,6 +76,8 @@ def _definition(documents: dict[str, Any], end: str) -> dict[str, Any]:
         head = {k: documents[k] for k in ("plan", "dataset", "checks") if k in documents}
         states["Validate request"] = {"Type": "Pass", "Result": head, "ResultPath": "$"}
     for key, state in (
+        ("runs", "Train the runs"),  # a sweep's Map, then its choice
+        ("sweep", "Choose the winner"),
         ("job", "Check job status"),
         ("serving", "Check serving status"),
         ("evaluation", "Evaluate"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -63,17 +62,6 @@ def colours(path: Path) -> set[tuple[int, int, int]]:
 
 def near(colour: tuple[int, int, int], found: set[tuple[int, int, int]]) -> bool:
     return any(sum(abs(a - b) for a, b in zip(colour, c, strict=True)) <= 12 for c in found)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium; under CI a missing browser fails the test (dev.py installs it)."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed: dev.py test installs Debian's package")
-        pytest.skip("chromium is not installed (apt-get install chromium; dev.py test does it)")
-    return found
 
 
 def headless(
