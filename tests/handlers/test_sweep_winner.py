@@ -23,13 +23,8 @@ from tests.factories import (
     job_description,
     plan_for,
 )
+from tests.handlers.test_cleanup import OURS
 
-OURS = {
-    "tags": [
-        {"key": STACK_TAG, "value": "BedrockCustomization"},
-        {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
-    ]
-}
 ANOTHER_EXECUTION = {
     "tags": [
         {"key": STACK_TAG, "value": "BedrockCustomization"},
