@@ -5,6 +5,7 @@ for."""
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from pathlib import Path
@@ -100,3 +101,36 @@ def test_stop_waits_for_the_stacks_abort_cleanup(
     assert f"removed: job {job_arn} (InProgress)" in out
     assert out.splitlines()[-1] == "nothing of it runs or bills by the hour any more"
     assert bedrock.running_jobs() == []
+
+
+def test_report_draws_every_run_of_a_real_sweep(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    from tests.e2e.test_sweep import LOSSES, run_index, sweep_request
+
+    scripts = {0: ["InProgress", "Completed"], 1: ["InProgress", "Failed"]}
+    bedrock.job_script = lambda job: scripts.get(run_index(job))
+    bedrock.job_losses = lambda job: LOSSES[run_index(job)]
+    execution = workflow.run(sweep_request(workflow), name="swept", timeout=120)
+    assert execution.status == "SUCCEEDED", execution.cause
+    sweep = execution.output["sweep"]
+    for listed in sweep["runs"]:
+        if listed.get("jobArn"):  # Bedrock writes metrics files for the jobs that completed
+            put_metrics({"plan": execution.output["plan"], "job": {"jobArn": listed["jobArn"]}})
+
+    folder = tmp_path / "report"
+    code, _, err = run("report", execution.arn, "--out", str(folder))
+    assert code == 0, err
+    names = {p.name for p in folder.iterdir()}
+    assert {"loss-curves.png", "sweep-loss-curves.png"} <= names
+    assert sorted(n for n in names if n.startswith("run-")) == [
+        "run-1-step_wise_training_metrics.csv",
+        "run-1-validation_metrics.csv",
+        "run-3-step_wise_training_metrics.csv",
+        "run-3-validation_metrics.csv",
+    ]
+    page = (folder / "index.html").read_text()
+    assert html.escape(sweep["why"]) in page
+    failed = sweep["runs"][1]["jobName"]
+    assert f"run 2 ({failed}): no curve" in page
+    assert page.count('src="data:image/png;base64,') == 2
