@@ -134,3 +134,31 @@ def test_an_execution_without_a_sweep_gets_no_sweep_section(stub: Any, tmp_path:
     assert "<h2>Sweep</h2>" not in page and "sweep-loss-curves.png" not in page
     assert not [p for p in out_dir.iterdir() if p.name.startswith(("run-", "sweep-"))]
     assert page.count('src="data:image/png;base64,') == 1
+
+
+def test_a_sweep_without_a_winner_lists_its_runs_from_the_plan(stub: Any, tmp_path: Path) -> None:
+    request = sweep_request()
+    plan = planned("sweep-3", request)
+    documents = put_sweep(boto3.client("s3", region_name=REGION), plan)
+    # What a sweep whose choice failed leaves: the Map's results, no $.sweep, no $.job.
+    del documents["sweep"], documents["job"], documents["serving"], documents["evaluation"]
+    arn = run_stand_in("sweep-3", request, documents, end="fail")
+    bedrock = stub("bedrock")
+    for _ in range(2):
+        expect_no(bedrock, "get_model_customization_job", {"jobIdentifier": plan.jobName})
+    expect_no(
+        bedrock, "get_provisioned_model_throughput", {"provisionedModelId": plan.serving.name}
+    )
+    out_dir = tmp_path / "report"
+    code, _, err = run("report", arn, "--out", str(out_dir))
+    assert code == 0, err
+    page = (out_dir / "index.html").read_text()
+    assert "No run won: the sweep has not chosen a winner." in page
+    names = [r.jobName for r in plan.sweep.runs]
+    for number, name, outcome in ((1, names[0], "Completed"), (2, names[1], "Failed")):
+        assert f"<td>{name}</td><td>epochCount=2, learningRate=" in page
+        assert f'<td class="num">{number}</td><td>{name}</td>' in page
+        assert outcome in page
+    assert "<td>winner</td>" not in page and "the winner's" not in page
+    assert "sweep-loss-curves.png" in {p.name for p in out_dir.iterdir()}
+    assert f"run 2 ({names[1]}): no curve" in page
