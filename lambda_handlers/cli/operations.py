@@ -10,14 +10,18 @@ plain dictionaries, so later operator commands can reuse it.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambda_handlers.cleanup import clean_up, find_job, find_serving
+from lambda_handlers.common import idle_alarm
 from lambda_handlers.common.errors import ResourceMissing, translate_client_error
 from lambda_handlers.common.leftovers import is_not_found
-from lambda_handlers.common.plan import Plan
+from lambda_handlers.common.plan import STACK_TAG, Plan
 
 
 def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
@@ -75,6 +79,32 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def remove(plan: Plan, found: dict[str, Any], *, delete_model: bool) -> dict[str, Any]:
-    """Stop the job, delete serving, and the custom model when asked: the workflow's cleanup."""
+    """Stop the job, delete serving, and the custom model when asked: the workflow's cleanup,
+    with the idle alarm of a provisioned throughput (``common/idle_alarm.py``) deleted too, as
+    the stack's own cleanup does: an alarm left behind would keep reporting an idle throughput
+    that no longer exists."""
     model = (found.get("customModel") or {}).get("arn")
-    return clean_up(plan, delete_model=delete_model and bool(model), delete_model_arn=model)
+    with _idle_alarms_of(plan):
+        return clean_up(plan, delete_model=delete_model and bool(model), delete_model_arn=model)
+
+
+@contextmanager
+def _idle_alarms_of(plan: Plan) -> Iterator[None]:
+    """The stack's idle-alarm settings, for this process: the alarm's name comes from the
+    stack's name (the plan's stack tag). A stack with the alarm off has none: deleting an
+    alarm that does not exist is no problem."""
+    stack = plan.tags.get(STACK_TAG)
+    if idle_alarm.enabled() or not stack:
+        yield
+        return
+    settings = {idle_alarm.HOURS_ENV: "1", idle_alarm.PREFIX_ENV: f"{stack}-idle-throughput-"}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -223,3 +223,50 @@ def test_a_target_without_a_region_is_a_usage_error() -> None:
     code, out, err = run("promote", "--target", "x:custom-model-deployment/a", "--model", MODEL_ARN)
     assert (code, out) == (2, "")
     assert err == "error: not an ARN with a Region: x:custom-model-deployment/a\n"
+
+
+def test_cleanup_of_a_provisioned_throughput_deletes_its_idle_alarm_too(stub) -> None:
+    # Start serving made an idle alarm for the throughput (named from the stack's name, the
+    # plan's stack tag); removing the throughput by hand must not leave it reporting an idle
+    # throughput that no longer exists.
+    from tests.factories import PT_ARN
+    from tests.handlers.test_handlers import pt_description
+
+    plan = plan_for(fine_tuning_request(serving={"mode": "provisioned-throughput"}))
+    sfn, bedrock, cloudwatch = stub("stepfunctions"), stub("bedrock"), stub("cloudwatch")
+    sfn.add_response(
+        "get_execution_history",
+        history(plan.model_dump(exclude_none=True)),
+        {"executionArn": EXECUTION_ARN},
+    )
+    ours = {
+        "tags": [
+            {"key": STACK_TAG, "value": "BedrockCustomization"},
+            {"key": EXECUTION_TAG, "value": EXECUTION_ARN},
+        ]
+    }
+    model = {
+        "modelArn": MODEL_ARN,
+        "modelName": plan.customModelName,
+        "creationTime": NOW,
+        "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0:300k",
+    }
+    for look in ("inventory", "cleanup"):  # each finds the job and serving by their names
+        bedrock.add_response(
+            "get_model_customization_job",
+            job_description(plan, "Completed", outputModelArn=MODEL_ARN),
+            {"jobIdentifier": plan.jobName},
+        )
+        bedrock.add_response("get_provisioned_model_throughput", pt_description("InService"))
+        bedrock.add_response("list_tags_for_resource", ours, {"resourceARN": PT_ARN})
+        if look == "inventory":
+            bedrock.add_response("get_custom_model", model, {"modelIdentifier": MODEL_ARN})
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    alarm = f"BedrockCustomization-idle-throughput-{plan.serving.name}"
+    cloudwatch.add_response("delete_alarms", {}, {"AlarmNames": [alarm]})
+
+    code, out, err = run("cleanup", EXECUTION_ARN, "--json")
+
+    assert code == 0, err
+    assert json.loads(out)["removed"]["deleted"] == [PT_ARN]
+    cloudwatch.assert_no_pending_responses()
