@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.cleanup import clean_up, find_job, find_serving
+from lambda_handlers.cleanup import clean_up, find_job, find_serving, run_plan
 from lambda_handlers.common import idle_alarm
 from lambda_handlers.common.errors import ResourceMissing, translate_client_error
 from lambda_handlers.common.leftovers import is_not_found
@@ -25,9 +25,10 @@ from lambda_handlers.common.plan import STACK_TAG, Plan
 
 
 def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
-    """The plan (and the completed job, if any) from an execution's history."""
+    """The plan (and the completed job, if any: a sweep's winner) from an execution's history."""
     plan: Plan | None = None
     job: dict[str, Any] = {}
+    winner: dict[str, Any] = {}  # a sweep's winning run's job: the model it serves
     try:
         pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
         for page in pages:
@@ -43,13 +44,15 @@ def plan_of(sfn: Any, execution_arn: str) -> tuple[Plan, dict[str, Any]]:
                     plan = Plan.model_validate(payload["plan"])
                 if isinstance(payload, dict) and payload.get("outputModelArn"):
                     job = payload
+                if isinstance(payload, dict) and "winner" in payload and payload.get("job"):
+                    winner = payload["job"]  # a sweep's: its runs' looks came before
     except ClientError as error:
         raise translate_client_error(error, f"GetExecutionHistory {execution_arn}") from error
     if plan is None:
         raise ResourceMissing(
             f"{execution_arn} has no plan in its history: it was rejected before creating anything"
         )
-    return plan, job
+    return plan, winner or job
 
 
 def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +68,8 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
         found["job"] = {"arn": described["jobArn"], "status": described["status"]}
         if described.get("outputModelArn"):
             job = {"outputModelArn": described["outputModelArn"]}
+    if plan.sweep is not None:  # a sweep submits each run's job, never the plan's own
+        found["runs"] = [_run_job(plan, run.model_dump()) for run in plan.sweep.runs]
     found["serving"] = find_serving(plan)
     if job.get("outputModelArn"):
         try:
@@ -76,6 +81,15 @@ def inventory(bedrock: Any, plan: Plan, job: dict[str, Any]) -> dict[str, Any]:
                     error, f"GetCustomModel {job['outputModelArn']}"
                 ) from error
     return found
+
+
+def _run_job(plan: Plan, run: dict[str, Any]) -> dict[str, Any]:
+    """One sweep run's job as the inventory lists it: its name, and its ARN and status if it
+    was submitted by this execution."""
+    described = find_job(run_plan(plan, run))
+    if described is None:
+        return {"name": run["jobName"], "arn": None, "status": None}
+    return {"name": run["jobName"], "arn": described["jobArn"], "status": described["status"]}
 
 
 def remove(plan: Plan, found: dict[str, Any], *, delete_model: bool) -> dict[str, Any]:

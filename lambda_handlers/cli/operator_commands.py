@@ -36,6 +36,8 @@ def inventory_table(out: Output, found: dict[str, Any]) -> Table:
     table = out.table("RESOURCE", Column("ARN", overflow="fold"), "STATUS", "NOTE")
     job, serving, model = found["job"], found["serving"], found["customModel"]
     table.add_row("job", *((job["arn"], job["status"], "") if job else ("none", "", "")))
+    for i, run in enumerate(found.get("runs") or [], start=1):  # a sweep's runs
+        table.add_row(f"run {i}", run["arn"] or "none", run["status"] or "", run["name"])
     if serving:
         owner = "ours" if serving["ours"] else "NOT tagged with this stack and execution"
         table.add_row(

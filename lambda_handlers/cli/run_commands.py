@@ -148,7 +148,9 @@ def read_execution(arn: str) -> dict[str, Any]:
         where = runs.progress(sfn, arn, described)
         plan = runs.plan_in(where["document"])
         job = runs.job_now(plan) if plan else None
-        found = inventory(_client("bedrock"), plan, dict(job or {})) if plan else None
+        # A sweep submits its runs' jobs, never the plan's own: its winner's is in the document.
+        known = job or ((where["document"] or {}).get("job") if plan and plan.sweep else None)
+        found = inventory(_client("bedrock"), plan, dict(known or {})) if plan else None
     return {"described": described, "where": where, "plan": plan, "job": job, "found": found}
 
 

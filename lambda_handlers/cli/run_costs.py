@@ -84,16 +84,16 @@ def hourly_costs(plan: Plan, found: dict[str, Any], table: PriceTable | None) ->
     the known hourly figures, "unknown": what bills by the hour at a price not known}``."""
     prices = _prices(plan, table)
     items: list[dict[str, Any]] = []
-    job = found.get("job")
-    if job and job["status"] in {"InProgress", "Stopping"}:
-        items.append(
-            {
-                "what": "customization job",
-                "arn": job["arn"],
-                "usdPerHour": 0.0,
-                "how": "billed per token trained (every epoch), not by the hour",
-            }
-        )
+    for job in [found.get("job"), *(found.get("runs") or [])]:  # a sweep's runs too
+        if job and job["status"] in {"InProgress", "Stopping"}:
+            items.append(
+                {
+                    "what": "customization job",
+                    "arn": job["arn"],
+                    "usdPerHour": 0.0,
+                    "how": "billed per token trained (every epoch), not by the hour",
+                }
+            )
     serving = found.get("serving")
     if serving and serving["mode"] == "provisioned-throughput":
         items.append(_throughput(plan, prices, serving["arn"]))

@@ -390,9 +390,9 @@ def request_stop(sfn: Any, arn: str) -> None:
 def still_there(found: dict[str, Any]) -> list[str]:
     """What of an inventory still runs or bills by the hour: a job still training, serving."""
     left = []
-    job = found.get("job")
-    if job and job["status"] in {"InProgress", "Stopping"}:
-        left.append(f"job {job['arn']} ({job['status']})")
+    for job in [found.get("job"), *(found.get("runs") or [])]:  # a sweep's runs too
+        if job and job["status"] in {"InProgress", "Stopping"}:
+            left.append(f"job {job['arn']} ({job['status']})")
     serving = found.get("serving")
     if serving:
         left.append(f"serving {serving['arn']} ({serving['status']})")

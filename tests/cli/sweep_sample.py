@@ -37,7 +37,11 @@ def run_job_arn(index: int) -> str:
 
 
 def run_model_arn(index: int) -> str:
-    return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/meta.llama3-1-8b/run{index + 1}model"
+    """As Bedrock names a custom model: the base model's id, then 12 letters and digits."""
+    return (
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/meta.llama3-1-8b-instruct-v1:0:128k/"
+        f"run{index + 1}model000"
+    )
 
 
 def run_training_csv(index: int) -> str:

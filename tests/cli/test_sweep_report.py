@@ -14,6 +14,7 @@ import pytest
 from tests.cli.helpers import run
 from tests.cli.report_sample import training_csv
 from tests.cli.runs_helpers import (
+    LLAMA,
     REGION,
     expect_no,
     expect_throughput,
@@ -21,8 +22,15 @@ from tests.cli.runs_helpers import (
     planned,
     run_stand_in,
 )
-from tests.cli.sweep_sample import FAILURE, put_sweep, run_training_csv, sweep_request
+from tests.cli.sweep_sample import (
+    FAILURE,
+    put_sweep,
+    run_job_arn,
+    run_training_csv,
+    sweep_request,
+)
 from tests.cli.test_run_report import colours, headless, near
+from tests.factories import NOW
 
 pytestmark = pytest.mark.usefixtures("offline")
 # matplotlib's tab10, one colour per run by its index.
@@ -39,8 +47,38 @@ def finished_sweep(stub: Any, name: str = "sweep-1") -> tuple[str, dict[str, Any
     # The sweep plan's own job name was never submitted: each run has its own.
     for _ in range(2):  # the job now, and the inventory
         expect_no(bedrock, "get_model_customization_job", {"jobIdentifier": plan.jobName})
+    expect_run_jobs(bedrock, plan)
     expect_throughput(bedrock, plan)
+    # The winner's model (run 3's), which the inventory lists as the model that exists.
+    winner_model = documents["job"]["outputModelArn"]
+    bedrock.add_response(
+        "get_custom_model",
+        {
+            "modelArn": winner_model,
+            "modelName": f"{plan.customModelName}-r3",
+            "creationTime": NOW,
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{LLAMA}",
+        },
+        {"modelIdentifier": winner_model},
+    )
     return arn, documents
+
+
+def expect_run_jobs(bedrock: Any, plan: Any, submitted: tuple[int, ...] = (0, 2)) -> None:
+    """The inventory looks for each run's job by its name: runs 1 and 3 were submitted and
+    completed, run 2 failed before its job existed."""
+    from lambda_handlers.cleanup import run_plan
+    from tests.factories import job_description
+
+    for i, each in enumerate(plan.sweep.runs):
+        if i not in submitted:
+            expect_no(bedrock, "get_model_customization_job", {"jobIdentifier": each.jobName})
+            continue
+        described = job_description(run_plan(plan, each.model_dump()), "Completed")
+        described["jobArn"] = run_job_arn(i)
+        bedrock.add_response(
+            "get_model_customization_job", described, {"jobIdentifier": each.jobName}
+        )
 
 
 def test_a_sweep_report_keeps_every_runs_files_and_draws_all_runs(
@@ -109,7 +147,6 @@ def test_a_run_whose_job_wrote_no_files_is_named_without_a_curve(stub: Any, tmp_
     arn, documents = finished_sweep(stub, "sweep-2")
     s3 = boto3.client("s3", region_name=REGION)
     from lambda_handlers.evaluation.curves import training_objects
-    from tests.cli.sweep_sample import run_job_arn
 
     uri = documents["plan"]["outputDataConfig"]["s3Uri"]
     for bucket, key in training_objects(uri, run_job_arn(0)).values():
@@ -146,6 +183,7 @@ def test_a_sweep_without_a_winner_lists_its_runs_from_the_plan(stub: Any, tmp_pa
     bedrock = stub("bedrock")
     for _ in range(2):
         expect_no(bedrock, "get_model_customization_job", {"jobIdentifier": plan.jobName})
+    expect_run_jobs(bedrock, plan)
     expect_no(
         bedrock, "get_provisioned_model_throughput", {"provisionedModelId": plan.serving.name}
     )

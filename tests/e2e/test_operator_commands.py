@@ -134,3 +134,32 @@ def test_report_draws_every_run_of_a_real_sweep(
     failed = sweep["runs"][1]["jobName"]
     assert f"run 2 ({failed}): no curve" in page
     assert page.count('src="data:image/png;base64,') == 2
+
+
+def test_status_and_cleanup_list_every_run_of_a_real_sweep(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock
+) -> None:
+    from tests.e2e.test_sweep import LOSSES, run_index, sweep_request
+
+    scripts = {0: ["InProgress", "Completed"], 1: ["InProgress", "Failed"]}
+    bedrock.job_script = lambda job: scripts.get(run_index(job))
+    bedrock.job_losses = lambda job: LOSSES[run_index(job)]
+    execution = workflow.run(sweep_request(workflow), name="swept", timeout=120)
+    assert execution.status == "SUCCEEDED", execution.cause
+    jobs = {run_index(j): j for j in bedrock.jobs.values()}
+
+    code, out, err = run("status", execution.arn, "--json")
+    assert code == 0, err
+    found = json.loads(out)["found"]
+    # The sweep's own job name is never submitted: each run's job is listed instead.
+    assert found["job"] is None
+    assert [(r["arn"], r["status"]) for r in found["runs"]] == [
+        (jobs[0]["jobArn"], "Completed"),
+        (jobs[1]["jobArn"], "Failed"),
+        (jobs[2]["jobArn"], "Completed"),
+    ]
+    assert found["customModel"]["arn"] == execution.output["job"]["outputModelArn"]
+
+    code, out, err = run("cleanup", execution.arn, "--dry-run")
+    assert code == 0, err
+    assert cells(out, "run 2") == ["run 2", jobs[1]["jobArn"], "Failed", jobs[1]["jobName"]]
