@@ -103,9 +103,8 @@ def test_stop_waits_for_the_stacks_abort_cleanup(
     assert bedrock.running_jobs() == []
 
 
-def test_report_draws_every_run_of_a_real_sweep(
-    workflow: OfflineWorkflow, bedrock: FakeBedrock, tmp_path: Path
-) -> None:
+def real_sweep(workflow: OfflineWorkflow, bedrock: FakeBedrock) -> Any:
+    """A finished offline sweep of three runs: run 2's job fails, run 3 wins."""
     from tests.e2e.test_sweep import LOSSES, run_index, sweep_request
 
     scripts = {0: ["InProgress", "Completed"], 1: ["InProgress", "Failed"]}
@@ -113,6 +112,13 @@ def test_report_draws_every_run_of_a_real_sweep(
     bedrock.job_losses = lambda job: LOSSES[run_index(job)]
     execution = workflow.run(sweep_request(workflow), name="swept", timeout=120)
     assert execution.status == "SUCCEEDED", execution.cause
+    return execution
+
+
+def test_report_draws_every_run_of_a_real_sweep(
+    workflow: OfflineWorkflow, bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    execution = real_sweep(workflow, bedrock)
     sweep = execution.output["sweep"]
     for listed in sweep["runs"]:
         if listed.get("jobArn"):  # Bedrock writes metrics files for the jobs that completed
@@ -139,13 +145,9 @@ def test_report_draws_every_run_of_a_real_sweep(
 def test_status_and_cleanup_list_every_run_of_a_real_sweep(
     workflow: OfflineWorkflow, bedrock: FakeBedrock
 ) -> None:
-    from tests.e2e.test_sweep import LOSSES, run_index, sweep_request
+    execution = real_sweep(workflow, bedrock)
+    from tests.e2e.test_sweep import run_index
 
-    scripts = {0: ["InProgress", "Completed"], 1: ["InProgress", "Failed"]}
-    bedrock.job_script = lambda job: scripts.get(run_index(job))
-    bedrock.job_losses = lambda job: LOSSES[run_index(job)]
-    execution = workflow.run(sweep_request(workflow), name="swept", timeout=120)
-    assert execution.status == "SUCCEEDED", execution.cause
     jobs = {run_index(j): j for j in bedrock.jobs.values()}
 
     code, out, err = run("status", execution.arn, "--json")
