@@ -27,8 +27,8 @@ class Fragment:
     continue_with: Callable[[sfn.IChainable], object] = _end
 
     @classmethod
-    def of(cls, state: sfn.TaskStateBase) -> Fragment:
-        """A single task that goes on to what follows it."""
+    def of(cls, state: sfn.TaskStateBase | sfn.Pass | sfn.Map) -> Fragment:
+        """A single state that goes on to what follows it."""
         return cls(state, lambda after: state.next(after))
 
 

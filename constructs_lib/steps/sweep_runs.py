@@ -28,10 +28,6 @@ from constructs_lib.steps.training import SWEEP_RUN
 MAP_STATE = "Train the runs"
 
 
-def _pass_on(state: sfn.Pass) -> Fragment:
-    return Fragment(state, lambda after: state.next(after))
-
-
 def _runs(ctx: StepContext, following: JobFollowing, on_error: sfn.IChainable) -> sfn.Map:
     """The Map: every run submitted and followed; each ends with its job or its error."""
     scope = ctx.scope
@@ -91,7 +87,7 @@ def training(
         result_path="$.job",
     )
     sweep = sequence(
-        _pass_on_map(_runs(ctx, following, on_error)), choose(on_error), _pass_on(winner)
+        Fragment.of(_runs(ctx, following, on_error)), choose(on_error), Fragment.of(winner)
     )
     choice = sfn.Choice(scope, "Sweep?")
     choice.when(sfn.Condition.is_present("$.plan.sweep"), sweep.start).otherwise(single.start)
@@ -101,7 +97,3 @@ def training(
         sweep.continue_with(after)
 
     return Fragment(choice, continue_with)
-
-
-def _pass_on_map(state: sfn.Map) -> Fragment:
-    return Fragment(state, lambda after: state.next(after))
