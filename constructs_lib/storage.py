@@ -198,31 +198,15 @@ class CustomizationStorage(Construct):
 
     def grant_write_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Write reports (data validation, evaluation) under the reports prefix."""
-        self._grant_key_through_s3(grantee, "kms:GenerateDataKey")
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:PutObject"],
-            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{self.reports_prefix}*")],
-        )
+        return self._grant_write_artifacts(grantee, self.reports_prefix)
 
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read and list (and decrypt, through S3 only) the reports under the reports prefix."""
-        self._grant_key_through_s3(grantee, "kms:Decrypt")
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:GetObject"],
-            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{self.reports_prefix}*")],
-        )
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:ListBucket"],
-            resource_arns=[self.artifacts_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{self.reports_prefix}*"]}},
-        )
+        return self._grant_read_artifacts(grantee, self.reports_prefix)
 
     def grant_job_waits(self, grantee: iam.IGrantable, *, write: bool) -> None:
-        """Park task tokens (``write``), or find and read them, under ``job-waits/``."""
-        objects = [self.artifacts_bucket.arn_for_objects(f"{JOB_WAITS_PREFIX}*")]
+        """Park task tokens (``write``), or find and read them, under ``job-waits/``: listed
+        first, so that a token that is not there is told from a refusal."""
         acknowledge(
             grantee.grant_principal,  # type: ignore[arg-type]  # the function's role
             "IAM5",
@@ -231,19 +215,33 @@ class CustomizationStorage(Construct):
             findings=[f"Resource::{attr_ref(self.artifacts_bucket)}/{JOB_WAITS_PREFIX}*"],
         )
         if write:
-            self._grant_key_through_s3(grantee, "kms:GenerateDataKey")
-            iam.Grant.add_to_principal(
-                grantee=grantee, actions=["s3:PutObject"], resource_arns=objects
-            )
-            return
+            self._grant_write_artifacts(grantee, JOB_WAITS_PREFIX)
+        else:
+            self._grant_read_artifacts(grantee, JOB_WAITS_PREFIX)
+
+    def _grant_write_artifacts(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+        """Put objects under ``prefix`` of the artifacts bucket (encrypting through S3 only)."""
+        self._grant_key_through_s3(grantee, "kms:GenerateDataKey")
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{prefix}*")],
+        )
+
+    def _grant_read_artifacts(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+        """Read and list the objects under ``prefix`` of the artifacts bucket (decrypting
+        through S3 only)."""
         self._grant_key_through_s3(grantee, "kms:Decrypt")
-        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=objects)
-        # Listed first, so that a token that is not there is told from a refusal.
         iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[self.artifacts_bucket.arn_for_objects(f"{prefix}*")],
+        )
+        return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:ListBucket"],
             resource_arns=[self.artifacts_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{JOB_WAITS_PREFIX}*"]}},
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
 
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:
