@@ -205,8 +205,8 @@ class CustomizationStorage(Construct):
         return self._grant_read_artifacts(grantee, self.reports_prefix)
 
     def grant_job_waits(self, grantee: iam.IGrantable, *, write: bool) -> None:
-        """Park task tokens (``write``), or find and read them, under ``job-waits/``: listed
-        first, so that a token that is not there is told from a refusal."""
+        """Park task tokens (``write``), or read them under ``job-waits/``, listing one when S3
+        answers 403, so that a token that is not there is told from a refusal."""
         acknowledge(
             grantee.grant_principal,  # type: ignore[arg-type]  # the function's role
             "IAM5",

@@ -31,6 +31,7 @@ from lambda_handlers.common.job_waits import (
     wake_output,
 )
 from lambda_handlers.common.observability import entry_point, logger
+from lambda_handlers.common.s3_objects import read_object
 from lambda_handlers.common.settings import Settings
 
 
@@ -81,17 +82,8 @@ def park_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _waiting_token(bucket: str, key: str) -> str | None:
     """The token parked under ``key``, or None if no execution waits there."""
-    s3 = client("s3")
-    try:
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        if not any(o["Key"] == key for o in listed.get("Contents", [])):
-            return None
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error_code(error) == "NoSuchKey":  # gone between the two calls
-            return None
-        raise translate_client_error(error, f"GetObject s3://{bucket}/{key}") from error
-    token = json.loads(body).get("taskToken")
+    body = read_object(client("s3"), bucket, key)
+    token = json.loads(body).get("taskToken") if body is not None else None
     return token if isinstance(token, str) and token else None
 
 

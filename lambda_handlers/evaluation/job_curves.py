@@ -3,7 +3,7 @@
 A file Bedrock did not write is an absent curve, not an error (training metrics come with
 every job, validation metrics only with some: ``curves.py``). S3 answers ``GetObject`` on a
 missing key with 403 rather than 404 when the caller may not list the bucket; a 403 is
-settled by listing the key itself, as ``preflight/objects.py`` does for the data. A file
+settled by listing the key itself (``common/s3_objects.py``). A file
 that is there but cannot be parsed is reported in ``problems`` and its curve left out: the
 model was trained and paid for, and only a gate that needs the curve may stop it. Any other
 error of S3 propagates, translated.
@@ -15,9 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambda_handlers.common.errors import error_code, translate_client_error
+from lambda_handlers.common.errors import translate_client_error
 from lambda_handlers.common.plan import job_folder
 from lambda_handlers.common.reports import put_report
+from lambda_handlers.common.s3_objects import read_object
 from lambda_handlers.common.settings import Settings
 from lambda_handlers.evaluation.curves import (
     TRAINING_LOSS,
@@ -35,32 +36,6 @@ COPY_NAMES = {
     "validation": "validation_metrics.csv",
 }
 LOSS_COLUMNS = {"training": TRAINING_LOSS, "validation": VALIDATION_LOSS}
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-_FORBIDDEN = {"403", "AccessDenied", "Forbidden"}
-
-
-def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
-    """The object's bytes, or ``None`` when there is no such object."""
-    uri = f"s3://{bucket}/{key}"
-    try:
-        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as error:
-        code = error_code(error)
-        if code in _NOT_FOUND:
-            return None
-        if code not in _FORBIDDEN or _listed(s3, bucket, key, uri):
-            raise translate_client_error(error, f"GetObject {uri}") from error
-        return None
-
-
-def _listed(s3: Any, bucket: str, key: str, uri: str) -> bool:
-    """Is ``key`` there? Asked after a 403 on GetObject: listed, it exists and may not be
-    read; not listed, it is missing."""
-    try:
-        found = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-    except ClientError as error:
-        raise translate_client_error(error, f"ListObjectsV2 {uri}") from error
-    return bool(found) and found[0].get("Key") == key
 
 
 def _parse(name: str, body: bytes, problems: list[str]) -> list[Point] | None:

@@ -22,9 +22,7 @@ from botocore.exceptions import ClientError
 
 from lambda_handlers.common.errors import error_code, translate_client_error
 from lambda_handlers.common.request import split_s3_uri
-
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-_FORBIDDEN = {"403", "AccessDenied", "Forbidden"}
+from lambda_handlers.common.s3_objects import FORBIDDEN, NOT_FOUND
 
 
 def object_problems(s3: Any, uris: list[tuple[str, str]]) -> list[str]:
@@ -44,9 +42,9 @@ def _object_problem(s3: Any, where: str, uri: str) -> str | None:
         return None
     except ClientError as error:
         code = error_code(error)
-        if code in _NOT_FOUND:
+        if code in NOT_FOUND:
             return f"{where}: no object at {uri}; upload the data first"
-        if code not in _FORBIDDEN:
+        if code not in FORBIDDEN:
             raise translate_client_error(error, f"HeadObject {uri}") from error
     return _settle_forbidden(s3, where, uri, bucket, key)
 
@@ -56,7 +54,7 @@ def _settle_forbidden(s3: Any, where: str, uri: str, bucket: str, key: str) -> s
     try:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
     except ClientError as error:
-        if error_code(error) not in _FORBIDDEN:
+        if error_code(error) not in FORBIDDEN:
             raise translate_client_error(error, f"ListObjectsV2 {uri}") from error
         return (
             f"{where}: S3 answered 403 Forbidden for {uri} and would not list it either: the "

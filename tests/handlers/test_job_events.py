@@ -101,18 +101,16 @@ def test_park_fails_retryably_when_bedrock_throttles(stub, lambda_context) -> No
 
 def expect_token(stub, token: str | None = TOKEN) -> Any:
     s3 = stub("s3")
-    listed = [{"Key": KEY, "Size": 10}] if token else []
-    s3.add_response(
-        "list_objects_v2",
-        {"Contents": listed, "KeyCount": len(listed)},
-        {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1},
-    )
     if token:
         body = json.dumps({"taskToken": token, "jobArn": JOB_ARN}).encode()
         s3.add_response(
             "get_object",
             {"Body": StreamingBody(io.BytesIO(body), len(body))},
             {"Bucket": BUCKET, "Key": KEY},
+        )
+    else:  # S3's answer to a caller that may list the bucket; a 403 is settled by listing
+        s3.add_client_error(
+            "get_object", **refused("NoSuchKey", "The specified key does not exist.", 404)
         )
     return s3
 
@@ -167,9 +165,22 @@ def test_an_event_for_a_job_nobody_waits_for_is_dropped(stub, lambda_context) ->
 
 
 def test_a_refused_read_of_the_token_is_an_error_to_retry_not_a_drop(stub, lambda_context) -> None:
-    stub("s3").add_client_error("list_objects_v2", **refused("AccessDenied", "Access Denied", 403))
+    s3 = stub("s3")
+    s3.add_client_error("get_object", **refused("AccessDenied", "Access Denied", 403))
+    s3.add_client_error("list_objects_v2", **refused("AccessDenied", "Access Denied", 403))
     with pytest.raises(AccessDenied):
         job_events.relay_handler(bedrock_event(), lambda_context)
+
+
+def test_a_403_for_a_token_that_is_not_there_is_settled_by_listing(stub, lambda_context) -> None:
+    # S3 answers 403 for a missing key to a caller that may not list the whole bucket.
+    s3 = stub("s3")
+    s3.add_client_error("get_object", **refused("AccessDenied", "Access Denied", 403))
+    s3.add_response(
+        "list_objects_v2", {"KeyCount": 0}, {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1}
+    )
+    result = job_events.relay_handler(bedrock_event(), lambda_context)
+    assert result == {"resumed": False, "why": "no execution waits for this job"}
 
 
 @pytest.mark.parametrize("status", ["InProgress", "Stopping"])
