@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from itertools import pairwise
 from typing import Any
 
@@ -357,6 +357,7 @@ def clean_up(
     delete_model_arn: str | None = None,
     *,
     leave_job_running: bool = False,
+    runs_left_running: Collection[str] = (),
 ) -> dict[str, Any]:
     """Stop the job and delete serving resources of one execution; idempotent.
 
@@ -365,6 +366,7 @@ def clean_up(
     ``action``, ``error``, ``command``) so the notification tells a person what is still
     running and how to remove it. ``leave_job_running``: the workflow could not read the
     job and left it running on purpose (``JobUnreachable``); it is not stopped.
+    ``runs_left_running``: the job names of a sweep's runs left so, each not stopped either.
     """
     report: dict[str, Any] = {"stoppedJob": None, "deleted": [], "problems": []}
     steps: list[_Step] = [_delete_serving, _stop_batch_evaluation]
@@ -373,7 +375,9 @@ def clean_up(
         report["jobLeftRunning"] = ", ".join(r["jobName"] for r in runs) or plan.jobName
     elif runs:
         # A step per run: a run whose stop fails is a problem, the next runs are still stopped.
-        steps[0:0] = [_stop_run_job(run) for run in runs]
+        steps[0:0] = [_stop_run_job(r) for r in runs if r["jobName"] not in runs_left_running]
+        if left := [r["jobName"] for r in runs if r["jobName"] in runs_left_running]:
+            report["jobLeftRunning"] = ", ".join(left)
     else:
         steps.insert(0, _stop_job)
     if delete_model:
@@ -412,6 +416,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             delete_model=error == "QualityGateFailed" and not keep,
             delete_model_arn=model_arn,
             leave_job_running=error == "JobUnreachable",
+            runs_left_running=_runs_left_running(event),
         )
     except Exception:
         if time_to_live:  # the schedule retries; until then serving outlives its time
@@ -487,6 +492,18 @@ def workflow_notified(execution_arn: str) -> bool:
         if exited == NOTIFY_FAILURE_STATE:
             return older["type"] in {"LambdaFunctionSucceeded", "TaskSucceeded"}
     return False
+
+
+def _runs_left_running(state: dict[str, Any]) -> set[str]:
+    """The job names of a sweep's runs the workflow could not follow and left running
+    (their iteration ended ``JobUnreachable``): a failure of ours, not the job's."""
+    return {
+        str(result["plan"]["jobName"])
+        for result in state.get("runs") or []
+        if isinstance(result, dict)
+        and (result.get("error") or {}).get("Error") == "JobUnreachable"
+        and isinstance(result.get("plan"), dict)
+    }
 
 
 def _passes(plan: Plan, passes: int, leave_job_running: bool) -> dict[str, Any]:

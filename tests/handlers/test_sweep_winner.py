@@ -277,6 +277,24 @@ def test_cleanup_of_a_sweep_stops_each_running_runs_job_and_leaves_the_finished(
     assert report["problems"] == [] and report["deleted"] == []
 
 
+def test_cleanup_of_a_sweep_leaves_running_the_runs_the_workflow_could_not_follow(
+    stub, lambda_context
+) -> None:
+    # Run 1 could not be read (JobUnreachable: a failure of ours, the job may be fine) and was
+    # left running; run 2 failed on its own; no run won, so the sweep failed into cleanup.
+    plan = plan_for(sweep_request(3))
+    bedrock = stub("bedrock")
+    for i, status in ((1, "Failed"), (2, "InProgress")):
+        name = {"jobIdentifier": plan.sweep.runs[i].jobName}
+        bedrock.add_response("get_model_customization_job", run_job(plan, i, status), name)
+    bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": job_arn(2)})
+    runs = [{"plan": {"jobName": plan.sweep.runs[0].jobName}, "error": {"Error": "JobUnreachable"}}]
+    state = {"plan": plan.model_dump(), "runs": runs, "error": {"Error": "SweepFailed"}}
+    report = cleanup.handler(state, lambda_context)
+    assert report["stoppedJobs"] == [job_arn(2)], "run 1's job is never read, never stopped"
+    assert report["jobLeftRunning"] == plan.sweep.runs[0].jobName
+
+
 def test_cleanup_of_a_sweep_never_stops_a_runs_job_of_another_execution(
     stub, lambda_context
 ) -> None:
